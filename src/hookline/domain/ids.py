@@ -1,0 +1,58 @@
+"""Identifiers: a type prefix and a time-ordered, random, base62 body (like Svix).
+
+Ids sort by creation time, so ``ORDER BY id`` is creation order and an id makes
+a stable pagination cursor. The body is a KSUID: 4 bytes of seconds since the
+KSUID epoch and 16 random bytes, rendered as 27 base62 characters.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_KSUID_EPOCH = 1_400_000_000
+_BODY_LENGTH = 27
+
+APPLICATION = "app"
+ENDPOINT = "ep"
+MESSAGE = "msg"
+ATTEMPT = "atmpt"
+DELIVERY = "dlv"
+TASK = "qtask"
+
+_ID_PATTERN = re.compile(r"^[a-z]+_[0-9A-Za-z]{27}$")
+
+
+def _base62(number: int) -> str:
+    chars = []
+    while number:
+        number, rest = divmod(number, 62)
+        chars.append(_ALPHABET[rest])
+    return "".join(reversed(chars)).rjust(_BODY_LENGTH, "0")
+
+
+def new_id(
+    prefix: str,
+    now: float,
+    random_bytes: Callable[[int], bytes] = os.urandom,
+) -> str:
+    """Return ``prefix_<ksuid>`` for the time ``now`` (seconds since the epoch)."""
+    seconds = max(int(now) - _KSUID_EPOCH, 0).to_bytes(4, "big")
+    body = int.from_bytes(seconds + random_bytes(16), "big")
+    return f"{prefix}_{_base62(body)}"
+
+
+def id_floor(prefix: str, at: float) -> str:
+    """Return the smallest id of ``prefix`` that can be created at time ``at``.
+
+    Lets a time bound (``before``/``after``) be turned into an id bound.
+    """
+    seconds = max(int(at) - _KSUID_EPOCH, 0)
+    return f"{prefix}_{_base62(seconds << 128)}"
+
+
+def looks_like_id(value: str, prefix: str) -> bool:
+    """Tell whether ``value`` is shaped like an id of this prefix (else it may be a uid)."""
+    return value.startswith(prefix + "_") and bool(_ID_PATTERN.match(value))

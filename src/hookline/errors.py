@@ -1,0 +1,70 @@
+"""The exceptions hookline raises.
+
+Every error derives from one root, so callers can catch ``HooklineError`` alone::
+
+    HooklineError
+    ├── ConfigError          a setting is missing or malformed
+    ├── ValidationError      input is well-formed JSON but breaks a rule (API: 422)
+    ├── NotFoundError        an id or uid names nothing (API: 404)
+    ├── ConflictError        a uid or eventId is already taken (API: 409)
+    ├── StorageError         the database refused or is unreachable (API: 503)
+    │   └── MigrationError   the schema could not be brought up to date
+    └── SignatureError       a webhook signature did not verify (see domain.signing)
+
+Each carries structured fields (``code``, ``detail`` and, where it applies, the
+``field`` at fault) so the API can answer with them and logs can index them.
+"""
+
+from __future__ import annotations
+
+
+class HooklineError(Exception):
+    """Root of every hookline error; ``code`` is a stable machine-readable name."""
+
+    code = "error"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(HooklineError):
+    """A setting is missing, malformed or contradicts another."""
+
+    code = "config_error"
+
+
+class ValidationError(HooklineError):
+    """Input breaks a rule; ``field`` is the path of the offending value."""
+
+    code = "validation"
+
+    def __init__(self, detail: str, *, field: tuple[str | int, ...] = ()) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class NotFoundError(HooklineError):
+    """The named resource does not exist (or is not visible to the caller)."""
+
+    code = "not_found"
+
+
+class ConflictError(HooklineError):
+    """The resource already exists under that uid or eventId."""
+
+    code = "conflict"
+
+
+class StorageError(HooklineError):
+    """The database failed; the operation changed nothing and may be retried."""
+
+    code = "storage_unavailable"
+
+
+class MigrationError(StorageError):
+    """The schema could not be migrated to the version this code expects."""
+
+    code = "migration_failed"

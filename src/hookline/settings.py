@@ -1,0 +1,113 @@
+"""Settings: one frozen object, read once at the edge (CLI, app factory) and passed down.
+
+Every field maps to an environment variable ``HOOKLINE_<FIELD>`` (for example
+``HOOKLINE_DATABASE_URL``), or to a key of the same name in an optional
+``.env``-style file given with ``--config``. docs/configuration.md lists them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hookline.domain.retry import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
+from hookline.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every tunable of a hookline process."""
+
+    model_config = SettingsConfigDict(env_prefix="HOOKLINE_", frozen=True, extra="ignore")
+
+    # Storage
+    database_url: str = Field(
+        "sqlite:///hookline.db",
+        description="sqlite:///path/to/file.db (default) or postgresql://user@host/db",
+    )
+    sqlite_synchronous: str = Field(
+        "FULL",
+        description="SQLite fsync policy: FULL survives power loss; NORMAL only process crashes",
+    )
+    postgres_pool_size: int = Field(10, ge=1, description="connections per process")
+
+    # API
+    host: str = Field("127.0.0.1", description="address the API binds to")
+    port: int = Field(8040, ge=0, le=65535, description="port the API listens on")
+    public_url: str | None = Field(None, description="base URL users reach the API at")
+    idempotency_ttl: float = Field(86400, gt=0, description="seconds an Idempotency-Key is kept")
+
+    # Delivery
+    worker_concurrency: int = Field(512, ge=1, description="requests in flight per worker process")
+    endpoint_concurrency: int = Field(
+        16, ge=1, description="requests in flight to one endpoint per worker process"
+    )
+    claim_batch: int = Field(256, ge=1, description="deliveries claimed per query")
+    lease_seconds: float = Field(
+        60, gt=0, description="how long a claim lasts before a crashed worker's work comes back"
+    )
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to open a connection")
+    request_timeout: float = Field(15.0, gt=0, description="seconds for a whole attempt")
+    retry_schedule: str = Field(
+        ",".join(f"{int(d)}s" for d in DEFAULT_SCHEDULE),
+        description="delays after the first attempt, e.g. 5s,5m,30m,2h,5h,10h,10h",
+    )
+    retry_jitter: float = Field(0.2, ge=0, lt=1, description="+/- fraction applied to each delay")
+    max_retry_after: float = Field(3600, ge=0, description="cap on a receiver's Retry-After")
+    disable_after: float = Field(
+        5 * 86400, gt=0, description="seconds of failures with no success before disabling"
+    )
+    max_response_bytes: int = Field(20 * 1024, ge=0, description="response body kept per attempt")
+    poll_interval: float = Field(
+        1.0, gt=0, description="longest nap of an idle worker (wake-ups usually come sooner)"
+    )
+    shutdown_grace: float = Field(
+        10.0, ge=0, description="seconds SIGTERM waits for in-flight attempts"
+    )
+    send_svix_headers: bool = Field(True, description="also send svix-id/-timestamp/-signature")
+    user_agent: str = Field("hookline-webhooks/0.1", description="User-Agent of deliveries")
+
+    # Logging
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(True, description="one JSON object per log line")
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _known_sync_mode(cls, value: str) -> str:
+        if value.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("must be OFF, NORMAL, FULL or EXTRA")
+        return value.upper()
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The server-wide retry policy."""
+        return RetryPolicy(
+            delays=parse_schedule(self.retry_schedule),
+            jitter=self.retry_jitter,
+            max_retry_after=self.max_retry_after,
+        )
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Build the settings from the environment (and a file), raising ConfigError on bad values."""
+    try:
+        if config_file is not None:
+            return Settings(_env_file=config_file, **dict(overrides or {}))  # type: ignore[call-arg]
+        return Settings(**dict(overrides or {}))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"HOOKLINE_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

@@ -1,0 +1,601 @@
+"""The storage logic shared by the SQL backends, written once against DB-API.
+
+Each operation is a plain synchronous function of an open connection, run inside
+a transaction that the backend provides (SQLite on its writer or reader threads,
+PostgreSQL on a pool of connection threads). Queries come from ``queries/*.sql``;
+the little that differs between databases is in ``Dialect``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from importlib import resources
+from typing import Any, Protocol, TypeVar
+
+import orjson
+
+from hookline.domain import ids
+from hookline.domain.models import (
+    Application,
+    Attempt,
+    AttemptStatus,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    EndpointStats,
+    EventType,
+    Message,
+    Page,
+    SigningKey,
+    TriggerType,
+)
+from hookline.domain.routing import route
+from hookline.errors import ConflictError, NotFoundError
+from hookline.storage.base import (
+    AttemptFilter,
+    ClaimedDelivery,
+    Cursor,
+    IdempotentResponse,
+    MessageFilter,
+    Outcome,
+    PublishResult,
+)
+
+T = TypeVar("T")
+Row = Sequence[Any]
+
+#: Smallest and largest possible ids: open bounds for keyset pagination.
+_LOWEST = ""
+_HIGHEST = "~"
+
+
+class Connection(Protocol):
+    """The slice of DB-API both sqlite3 and psycopg connections provide."""
+
+    def execute(self, query: str, params: Any = ..., /) -> Any: ...
+
+
+_NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def load_queries(*files: str) -> dict[str, str]:
+    """Read named blocks (``-- name: x``) from ``queries/``; later files override earlier."""
+    queries: dict[str, str] = {}
+    for file in files:
+        text = resources.files("hookline.storage").joinpath("queries", file).read_text()
+        parts = _NAME_LINE.split(text)
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            lines = [line for line in body.strip().splitlines() if not line.startswith("--")]
+            queries[name] = "\n".join(lines).strip().rstrip(";")
+    return queries
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL databases hookline runs on."""
+
+    name: str
+    queries: dict[str, str]
+    is_unique_violation: Callable[[Exception], bool]
+    on_publish: Callable[[Connection], None] = lambda conn: None
+
+    def q(self, name: str) -> str:
+        """The text of a named query."""
+        return self.queries[name]
+
+
+def dumps(value: Any) -> str | None:
+    """Encode a JSON column (None stays NULL)."""
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _loads(value: str | bytes | None) -> Any:
+    return None if value is None else orjson.loads(value)
+
+
+def _tuple(value: str | None) -> tuple[Any, ...] | None:
+    loaded = _loads(value)
+    return None if loaded is None else tuple(loaded)
+
+
+# Row -> model ---------------------------------------------------------------
+
+
+def _application(row: Row) -> Application:
+    return Application(
+        id=row[0], uid=row[1], name=row[2], rate_limit=row[3], metadata=_loads(row[4]),
+        created_at=row[5], updated_at=row[6],
+    )  # fmt: skip
+
+
+def _event_type(row: Row) -> EventType:
+    return EventType(
+        name=row[0], description=row[1], archived=bool(row[2]), deprecated=bool(row[3]),
+        schemas=_loads(row[4]), feature_flag=row[5], group_name=row[6],
+        created_at=row[7], updated_at=row[8],
+    )  # fmt: skip
+
+
+def _signing_keys(value: str) -> tuple[SigningKey, ...]:
+    return tuple(SigningKey(key["secret"], key.get("expires_at")) for key in orjson.loads(value))
+
+
+def _endpoint(row: Row) -> Endpoint:
+    return Endpoint(
+        id=row[0], app_id=row[1], uid=row[2], url=row[3], description=row[4], version=row[5],
+        disabled=bool(row[6]), filter_types=_tuple(row[7]), channels=_tuple(row[8]),
+        headers=_loads(row[9]), metadata=_loads(row[10]), rate_limit=row[11],
+        retry_schedule=_tuple(row[12]), secret=row[13], old_secrets=_signing_keys(row[14]),
+        failing_since=row[15], created_at=row[16], updated_at=row[17],
+    )  # fmt: skip
+
+
+def _message(row: Row) -> Message:
+    return Message(
+        id=row[0], app_id=row[1], event_type=row[2], event_id=row[3], payload=bytes(row[4]),
+        channels=_tuple(row[5]), tags=_tuple(row[6]), created_at=row[7],
+    )  # fmt: skip
+
+
+def _delivery(row: Row) -> Delivery:
+    return Delivery(
+        id=row[0], msg_id=row[1], endpoint_id=row[2], app_id=row[3],
+        status=DeliveryStatus(row[4]), attempts=row[5], next_attempt_at=row[6],
+        created_at=row[7], updated_at=row[8],
+    )  # fmt: skip
+
+
+def _attempt(row: Row) -> Attempt:
+    return Attempt(
+        id=row[0], delivery_id=row[1], msg_id=row[2], endpoint_id=row[3], app_id=row[4],
+        url=row[5], status=AttemptStatus(row[6]), response_status_code=row[7], response=row[8],
+        response_headers=_loads(row[9]), duration_ms=row[10], error_class=row[11],
+        trigger_type=TriggerType(row[12]), created_at=row[13],
+    )  # fmt: skip
+
+
+def _claimed(row: Row) -> ClaimedDelivery:
+    return ClaimedDelivery(
+        id=row[0], msg_id=row[1], endpoint_id=row[2], app_id=row[3], attempts=row[4],
+        manual=bool(row[6]), event_type=row[7], payload=bytes(row[8]), url=row[10],
+        endpoint_disabled=bool(row[11]), headers=_loads(row[12]), secret=row[13],
+        old_secrets=_signing_keys(row[14]), retry_schedule=_tuple(row[15]),
+        failing_since=row[16],
+    )  # fmt: skip
+
+
+# Model -> parameters --------------------------------------------------------
+
+
+def _application_params(app: Application) -> dict[str, Any]:
+    return {
+        "id": app.id, "uid": app.uid, "name": app.name, "rate_limit": app.rate_limit,
+        "metadata": dumps(app.metadata), "created_at": app.created_at, "updated_at": app.updated_at,
+    }  # fmt: skip
+
+
+def _event_type_params(event_type: EventType) -> dict[str, Any]:
+    return {
+        "name": event_type.name, "description": event_type.description,
+        "archived": int(event_type.archived), "deprecated": int(event_type.deprecated),
+        "schemas": dumps(event_type.schemas), "feature_flag": event_type.feature_flag,
+        "group_name": event_type.group_name, "created_at": event_type.created_at,
+        "updated_at": event_type.updated_at,
+    }  # fmt: skip
+
+
+def _endpoint_params(ep: Endpoint) -> dict[str, Any]:
+    return {
+        "id": ep.id, "app_id": ep.app_id, "uid": ep.uid, "url": ep.url,
+        "description": ep.description, "version": ep.version, "disabled": int(ep.disabled),
+        "filter_types": dumps(ep.filter_types), "channels": dumps(ep.channels),
+        "headers": dumps(ep.headers), "metadata": dumps(ep.metadata), "rate_limit": ep.rate_limit,
+        "retry_schedule": dumps(ep.retry_schedule), "secret": ep.secret,
+        "old_secrets": dumps(
+            [{"secret": k.secret, "expires_at": k.expires_at} for k in ep.old_secrets]
+        ),
+        "failing_since": ep.failing_since, "created_at": ep.created_at, "updated_at": ep.updated_at,
+    }  # fmt: skip
+
+
+def _attempt_params(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id, "delivery_id": attempt.delivery_id, "msg_id": attempt.msg_id,
+        "endpoint_id": attempt.endpoint_id, "app_id": attempt.app_id, "url": attempt.url,
+        "status": int(attempt.status), "response_status_code": attempt.response_status_code,
+        "response": attempt.response, "response_headers": dumps(attempt.response_headers),
+        "duration_ms": attempt.duration_ms, "error_class": attempt.error_class,
+        "trigger_type": int(attempt.trigger_type), "created_at": attempt.created_at,
+    }  # fmt: skip
+
+
+def _page(rows: list[T], limit: int, key: Callable[[T], str], cursor: Cursor) -> Page[T]:
+    """Cut one extra fetched row off and turn it into Svix's ``done`` and iterators."""
+    done = len(rows) <= limit
+    data = rows[:limit]
+    iterator = key(data[-1]) if data else cursor.iterator
+    prev = key(data[0]) if data else cursor.iterator
+    return Page(data=data, iterator=iterator, prev_iterator=prev, done=done)
+
+
+class SqlOperations:
+    """Every storage operation as a synchronous function of a connection."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.q = dialect.q
+
+    def _one(self, conn: Connection, query: str, params: dict[str, Any]) -> Row | None:
+        row: Row | None = conn.execute(self.q(query), params).fetchone()
+        return row
+
+    def _all(self, conn: Connection, query: str, params: dict[str, Any]) -> list[Row]:
+        rows: list[Row] = conn.execute(self.q(query), params).fetchall()
+        return rows
+
+    def _insert(self, conn: Connection, query: str, params: dict[str, Any], what: str) -> None:
+        try:
+            conn.execute(self.q(query), params)
+        except Exception as error:
+            if self.dialect.is_unique_violation(error):
+                raise ConflictError(f"{what} already exists") from None
+            raise
+
+    @staticmethod
+    def _bounds(cursor: Cursor) -> dict[str, Any]:
+        if cursor.ascending:
+            return {"after": cursor.iterator or _LOWEST, "before": _HIGHEST}
+        return {"after": _LOWEST, "before": cursor.iterator or _HIGHEST}
+
+    # applications ----------------------------------------------------------
+
+    def create_application(self, conn: Connection, app: Application) -> Application:
+        what = f"an application with uid {app.uid!r}" if app.uid else "the application"
+        self._insert(conn, "insert_application", _application_params(app), what)
+        return app
+
+    def get_application(self, conn: Connection, key: str) -> Application:
+        row = self._one(conn, "get_application", {"key": key})
+        if row is None:
+            raise NotFoundError(f"application {key!r} not found")
+        return _application(row)
+
+    def list_applications(self, conn: Connection, cursor: Cursor) -> Page[Application]:
+        query = "list_applications_asc" if cursor.ascending else "list_applications_desc"
+        params = {**self._bounds(cursor), "limit": cursor.limit + 1}
+        rows = [_application(r) for r in self._all(conn, query, params)]
+        return _page(rows, cursor.limit, lambda a: a.id, cursor)
+
+    def update_application(self, conn: Connection, app: Application) -> Application:
+        try:
+            conn.execute(self.q("update_application"), _application_params(app))
+        except Exception as error:
+            if self.dialect.is_unique_violation(error):
+                raise ConflictError(f"an application with uid {app.uid!r} already exists") from None
+            raise
+        return app
+
+    def delete_application(self, conn: Connection, app_id: str) -> None:
+        # Children first, by name: deleting an application removes all of its data.
+        for query in (
+            "delete_app_attempts", "delete_app_deliveries", "delete_app_messages",
+            "delete_app_endpoints", "delete_application",
+        ):  # fmt: skip
+            conn.execute(self.q(query), {"id": app_id})
+
+    # event types -----------------------------------------------------------
+
+    def create_event_type(self, conn: Connection, event_type: EventType) -> EventType:
+        self._insert(
+            conn, "insert_event_type", _event_type_params(event_type),
+            f"event type {event_type.name!r}",
+        )  # fmt: skip
+        return event_type
+
+    def get_event_type(self, conn: Connection, name: str) -> EventType:
+        row = self._one(conn, "get_event_type", {"name": name})
+        if row is None:
+            raise NotFoundError(f"event type {name!r} not found")
+        return _event_type(row)
+
+    def list_event_types(
+        self, conn: Connection, cursor: Cursor, include_archived: bool
+    ) -> Page[EventType]:
+        params = {
+            "after": cursor.iterator or _LOWEST,
+            "include_archived": int(include_archived),
+            "limit": cursor.limit + 1,
+        }
+        rows = [_event_type(r) for r in self._all(conn, "list_event_types", params)]
+        return _page(rows, cursor.limit, lambda e: e.name, cursor)
+
+    def update_event_type(self, conn: Connection, event_type: EventType) -> EventType:
+        conn.execute(self.q("update_event_type"), _event_type_params(event_type))
+        return event_type
+
+    def delete_event_type(self, conn: Connection, name: str) -> None:
+        conn.execute(self.q("delete_event_type"), {"name": name})
+
+    # endpoints -------------------------------------------------------------
+
+    def create_endpoint(self, conn: Connection, endpoint: Endpoint) -> Endpoint:
+        what = f"an endpoint with uid {endpoint.uid!r}" if endpoint.uid else "the endpoint"
+        self._insert(conn, "insert_endpoint", _endpoint_params(endpoint), what)
+        return endpoint
+
+    def get_endpoint(self, conn: Connection, app_id: str, key: str) -> Endpoint:
+        row = self._one(conn, "get_endpoint", {"app_id": app_id, "key": key})
+        if row is None:
+            raise NotFoundError(f"endpoint {key!r} not found")
+        return _endpoint(row)
+
+    def list_endpoints(self, conn: Connection, app_id: str, cursor: Cursor) -> Page[Endpoint]:
+        query = "list_endpoints_asc" if cursor.ascending else "list_endpoints_desc"
+        params = {**self._bounds(cursor), "app_id": app_id, "limit": cursor.limit + 1}
+        rows = [_endpoint(r) for r in self._all(conn, query, params)]
+        return _page(rows, cursor.limit, lambda e: e.id, cursor)
+
+    def update_endpoint(self, conn: Connection, endpoint: Endpoint) -> Endpoint:
+        previous = self.get_endpoint(conn, endpoint.app_id, endpoint.id)
+        try:
+            conn.execute(self.q("update_endpoint"), _endpoint_params(endpoint))
+        except Exception as error:
+            if self.dialect.is_unique_violation(error):
+                raise ConflictError(
+                    f"an endpoint with uid {endpoint.uid!r} already exists"
+                ) from None
+            raise
+        if endpoint.disabled and not previous.disabled:
+            conn.execute(
+                self.q("hold_endpoint_backlog"),
+                {"endpoint_id": endpoint.id, "now": endpoint.updated_at},
+            )
+        return endpoint
+
+    def delete_endpoint(self, conn: Connection, app_id: str, endpoint_id: str) -> None:
+        endpoint = self.get_endpoint(conn, app_id, endpoint_id)
+        for query in ("delete_endpoint_attempts", "delete_endpoint_deliveries", "delete_endpoint"):
+            conn.execute(self.q(query), {"id": endpoint.id})
+
+    # messages and fan-out --------------------------------------------------
+
+    def publish(self, conn: Connection, message: Message) -> PublishResult:
+        what = f"a message with eventId {message.event_id!r}"
+        self._insert(
+            conn, "insert_message",
+            {
+                "id": message.id, "app_id": message.app_id, "event_type": message.event_type,
+                "event_id": message.event_id, "payload": message.payload,
+                "channels": dumps(message.channels), "tags": dumps(message.tags),
+                "created_at": message.created_at,
+            },
+            what,
+        )  # fmt: skip
+        endpoints = [
+            _endpoint(r) for r in self._all(conn, "app_endpoints", {"app_id": message.app_id})
+        ]
+        targets = route(endpoints, message.event_type, message.channels)
+        rows = [
+            {
+                "id": ids.new_id(ids.DELIVERY, message.created_at),
+                "msg_id": message.id,
+                "endpoint_id": endpoint.id,
+                "app_id": message.app_id,
+                "status": DeliveryStatus.HELD if endpoint.disabled else DeliveryStatus.PENDING,
+                "next_attempt_at": None if endpoint.disabled else message.created_at,
+                "created_at": message.created_at,
+            }
+            for endpoint in targets
+        ]
+        if rows:
+            self._executemany(conn, "insert_delivery", rows)
+            self.dialect.on_publish(conn)
+        return PublishResult(message=message, deliveries=len(rows))
+
+    def _executemany(self, conn: Connection, query: str, rows: list[dict[str, Any]]) -> None:
+        conn.executemany(self.q(query), rows)  # type: ignore[attr-defined]
+
+    def get_message(self, conn: Connection, app_id: str, key: str) -> Message:
+        row = self._one(conn, "get_message", {"app_id": app_id, "key": key})
+        if row is None:
+            raise NotFoundError(f"message {key!r} not found")
+        return _message(row)
+
+    def list_messages(
+        self, conn: Connection, app_id: str, cursor: Cursor, where: MessageFilter
+    ) -> Page[Message]:
+        params = {
+            **self._bounds(cursor),
+            "app_id": app_id,
+            "limit": cursor.limit + 1,
+            "event_types": dumps(list(where.event_types)) if where.event_types else None,
+            "channel_like": f'%"{where.channel}"%' if where.channel else None,
+            "tag_like": f'%"{where.tag}"%' if where.tag else None,
+            "since": where.since,
+            "until": where.until,
+        }
+        rows = [_message(r) for r in self._all(conn, "list_messages", params)]
+        return _page(rows, cursor.limit, lambda m: m.id, cursor)
+
+    # the queue ---------------------------------------------------------------
+
+    def claim(
+        self,
+        conn: Connection,
+        worker: str,
+        now: float,
+        lease_until: float,
+        limit: int,
+        exclude_endpoints: Sequence[str],
+    ) -> list[ClaimedDelivery]:
+        params = {
+            "worker": worker,
+            "now": now,
+            "lease_until": lease_until,
+            "limit": limit,
+            "exclude": dumps(list(exclude_endpoints)),
+        }
+        claimed = [row[0] for row in self._all(conn, "claim_due", params)]
+        if not claimed:
+            return []
+        rows = self._all(conn, "claim_details", {"worker": worker, "ids": dumps(claimed)})
+        return sorted((_claimed(r) for r in rows), key=lambda c: c.id)
+
+    def release(self, conn: Connection, worker: str, delivery_ids: Sequence[str]) -> None:
+        if delivery_ids:
+            self._executemany(
+                conn, "release_delivery", [{"id": i, "worker": worker} for i in delivery_ids]
+            )
+
+    def record(
+        self, conn: Connection, worker: str, outcomes: Sequence[Outcome], now: float
+    ) -> None:
+        attempts = [_attempt_params(o.attempt) for o in outcomes if o.attempt is not None]
+        if attempts:
+            self._executemany(conn, "insert_attempt", attempts)
+        self._executemany(
+            conn, "finish_delivery",
+            [
+                {
+                    "id": o.delivery_id, "worker": worker, "status": str(o.status),
+                    "attempted": int(o.attempt is not None), "next_attempt_at": o.next_attempt_at,
+                    "now": now,
+                }
+                for o in outcomes
+            ],
+        )  # fmt: skip
+        # One health update per endpoint per batch: the last outcome is the news.
+        health: dict[str, str] = {}
+        for o in outcomes:
+            if o.endpoint_health is not None:
+                health[o.endpoint_id] = o.endpoint_health
+        ok = [{"id": ep} for ep, state in health.items() if state == "ok"]
+        failing = [{"id": ep, "now": now} for ep, state in health.items() if state == "failing"]
+        if ok:
+            self._executemany(conn, "endpoint_succeeded", ok)
+        if failing:
+            self._executemany(conn, "endpoint_failed", failing)
+        for endpoint_id in {o.endpoint_id for o in outcomes if o.disable_endpoint}:
+            conn.execute(self.q("endpoint_disable"), {"id": endpoint_id, "now": now})
+            conn.execute(self.q("hold_endpoint_backlog"), {"endpoint_id": endpoint_id, "now": now})
+
+    def next_due(self, conn: Connection) -> float | None:
+        row = self._one(conn, "next_due", {})
+        return None if row is None or row[0] is None else float(row[0])
+
+    # attempts, resend, recover, stats -------------------------------------
+
+    def get_delivery(self, conn: Connection, msg_id: str, endpoint_id: str) -> Delivery:
+        row = self._one(conn, "get_delivery", {"msg_id": msg_id, "endpoint_id": endpoint_id})
+        if row is None:
+            raise NotFoundError(f"no delivery of message {msg_id!r} to endpoint {endpoint_id!r}")
+        return _delivery(row)
+
+    def resend(
+        self, conn: Connection, app_id: str, msg_id: str, endpoint_id: str, now: float
+    ) -> Delivery:
+        message = self.get_message(conn, app_id, msg_id)
+        endpoint = self.get_endpoint(conn, app_id, endpoint_id)
+        row = self._one(conn, "get_delivery", {"msg_id": message.id, "endpoint_id": endpoint.id})
+        if row is None:
+            conn.execute(
+                self.q("insert_delivery"),
+                {
+                    "id": ids.new_id(ids.DELIVERY, now), "msg_id": message.id,
+                    "endpoint_id": endpoint.id, "app_id": app_id,
+                    "status": DeliveryStatus.PENDING, "next_attempt_at": now, "created_at": now,
+                },
+            )  # fmt: skip
+            row = self._one(
+                conn, "get_delivery", {"msg_id": message.id, "endpoint_id": endpoint.id}
+            )
+            assert row is not None
+        conn.execute(self.q("requeue_delivery"), {"id": row[0], "now": now, "manual": 1})
+        self.dialect.on_publish(conn)
+        return replace(
+            _delivery(row), status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
+        )
+
+    def recover(
+        self,
+        conn: Connection,
+        app_id: str,
+        endpoint_id: str,
+        since: float,
+        until: float,
+        now: float,
+    ) -> int:
+        endpoint = self.get_endpoint(conn, app_id, endpoint_id)
+        cursor = conn.execute(
+            self.q("recover_endpoint"),
+            {"endpoint_id": endpoint.id, "since": since, "until": until, "now": now},
+        )
+        count = int(cursor.rowcount)
+        if count:
+            self.dialect.on_publish(conn)
+        return count
+
+    def endpoint_stats(
+        self, conn: Connection, app_id: str, endpoint_id: str, since: float, until: float
+    ) -> EndpointStats:
+        endpoint = self.get_endpoint(conn, app_id, endpoint_id)
+        row = self._one(
+            conn, "endpoint_stats", {"endpoint_id": endpoint.id, "since": since, "until": until}
+        )
+        values = [int(v or 0) for v in (row or (0, 0, 0, 0))]
+        return EndpointStats(
+            success=values[0], pending=values[1], sending=values[2], fail=values[3]
+        )
+
+    def get_attempt(self, conn: Connection, app_id: str, msg_id: str, attempt_id: str) -> Attempt:
+        message = self.get_message(conn, app_id, msg_id)
+        row = self._one(
+            conn, "get_attempt", {"app_id": app_id, "msg_id": message.id, "id": attempt_id}
+        )
+        if row is None:
+            raise NotFoundError(f"attempt {attempt_id!r} not found")
+        return _attempt(row)
+
+    def list_attempts(
+        self, conn: Connection, app_id: str, cursor: Cursor, where: AttemptFilter
+    ) -> Page[Attempt]:
+        code_low = where.status_code_class if where.status_code_class is not None else None
+        params = {
+            **self._bounds(cursor),
+            "app_id": app_id,
+            "limit": cursor.limit + 1,
+            "msg_id": where.msg_id,
+            "endpoint_id": where.endpoint_id,
+            "status": where.status,
+            "code_low": code_low,
+            "code_high": None if code_low is None else (code_low + 100 if code_low else 100),
+            "since": where.since,
+            "until": where.until,
+        }
+        rows = [_attempt(r) for r in self._all(conn, "list_attempts", params)]
+        return _page(rows, cursor.limit, lambda a: a.id, cursor)
+
+    # idempotency -------------------------------------------------------------
+
+    def get_idempotent(self, conn: Connection, key: str) -> IdempotentResponse | None:
+        row = self._one(conn, "get_idempotency", {"key": key})
+        if row is None:
+            return None
+        return IdempotentResponse(
+            fingerprint=row[0], status_code=row[1], body=bytes(row[2]), created_at=row[3]
+        )
+
+    def put_idempotent(self, conn: Connection, key: str, response: IdempotentResponse) -> None:
+        conn.execute(
+            self.q("put_idempotency"),
+            {
+                "key": key, "fingerprint": response.fingerprint,
+                "status_code": response.status_code, "body": response.body,
+                "created_at": response.created_at,
+            },
+        )  # fmt: skip
+
+    def expire_idempotent(self, conn: Connection, before: float) -> int:
+        return int(conn.execute(self.q("expire_idempotency"), {"before": before}).rowcount)

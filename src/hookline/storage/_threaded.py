@@ -1,0 +1,171 @@
+"""The async face of the SQL backends: every ``Storage`` call, once.
+
+A backend subclass says how a unit of work runs: ``_write`` runs it in a
+transaction that may change data, ``_read`` in one that only reads. Both run a
+synchronous ``SqlOperations`` method on a thread of the backend's, so the event
+loop never blocks on the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from hookline.domain.models import (
+    Application,
+    Attempt,
+    Delivery,
+    Endpoint,
+    EndpointStats,
+    EventType,
+    Message,
+    Page,
+)
+from hookline.storage._sql import SqlOperations
+from hookline.storage.base import (
+    AttemptFilter,
+    ClaimedDelivery,
+    Cursor,
+    IdempotentResponse,
+    MessageFilter,
+    Outcome,
+    PublishResult,
+)
+
+T = TypeVar("T")
+
+
+class ThreadedSqlStorage:
+    """``Storage`` over ``SqlOperations``; subclasses supply the threads and transactions."""
+
+    ops: SqlOperations
+
+    async def _write(self, run: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
+
+    async def _read(self, run: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
+
+    # applications ------------------------------------------------------------------
+
+    async def create_application(self, app: Application) -> Application:
+        return await self._write(self.ops.create_application, app)
+
+    async def get_application(self, key: str) -> Application:
+        return await self._read(self.ops.get_application, key)
+
+    async def list_applications(self, cursor: Cursor) -> Page[Application]:
+        return await self._read(self.ops.list_applications, cursor)
+
+    async def update_application(self, app: Application) -> Application:
+        return await self._write(self.ops.update_application, app)
+
+    async def delete_application(self, app_id: str) -> None:
+        await self._write(self.ops.delete_application, app_id)
+
+    # event types ---------------------------------------------------------------------
+
+    async def create_event_type(self, event_type: EventType) -> EventType:
+        return await self._write(self.ops.create_event_type, event_type)
+
+    async def get_event_type(self, name: str) -> EventType:
+        return await self._read(self.ops.get_event_type, name)
+
+    async def list_event_types(self, cursor: Cursor, include_archived: bool) -> Page[EventType]:
+        return await self._read(self.ops.list_event_types, cursor, include_archived)
+
+    async def update_event_type(self, event_type: EventType) -> EventType:
+        return await self._write(self.ops.update_event_type, event_type)
+
+    async def delete_event_type(self, name: str) -> None:
+        await self._write(self.ops.delete_event_type, name)
+
+    # endpoints -----------------------------------------------------------------------
+
+    async def create_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        return await self._write(self.ops.create_endpoint, endpoint)
+
+    async def get_endpoint(self, app_id: str, key: str) -> Endpoint:
+        return await self._read(self.ops.get_endpoint, app_id, key)
+
+    async def list_endpoints(self, app_id: str, cursor: Cursor) -> Page[Endpoint]:
+        return await self._read(self.ops.list_endpoints, app_id, cursor)
+
+    async def update_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        return await self._write(self.ops.update_endpoint, endpoint)
+
+    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> None:
+        await self._write(self.ops.delete_endpoint, app_id, endpoint_id)
+
+    # messages --------------------------------------------------------------------------
+
+    async def publish(self, message: Message) -> PublishResult:
+        return await self._write(self.ops.publish, message)
+
+    async def get_message(self, app_id: str, key: str) -> Message:
+        return await self._read(self.ops.get_message, app_id, key)
+
+    async def list_messages(
+        self, app_id: str, cursor: Cursor, where: MessageFilter
+    ) -> Page[Message]:
+        return await self._read(self.ops.list_messages, app_id, cursor, where)
+
+    # the queue -------------------------------------------------------------------------
+
+    async def claim(
+        self,
+        worker: str,
+        now: float,
+        lease_until: float,
+        limit: int,
+        exclude_endpoints: Sequence[str] = (),
+    ) -> list[ClaimedDelivery]:
+        return await self._write(
+            self.ops.claim, worker, now, lease_until, limit, tuple(exclude_endpoints)
+        )
+
+    async def release(self, worker: str, delivery_ids: Sequence[str]) -> None:
+        await self._write(self.ops.release, worker, tuple(delivery_ids))
+
+    async def record(self, worker: str, outcomes: Sequence[Outcome], now: float) -> None:
+        await self._write(self.ops.record, worker, tuple(outcomes), now)
+
+    async def next_due(self) -> float | None:
+        return await self._read(self.ops.next_due)
+
+    # attempts, resend, recover, stats -----------------------------------------------------
+
+    async def get_delivery(self, msg_id: str, endpoint_id: str) -> Delivery:
+        return await self._read(self.ops.get_delivery, msg_id, endpoint_id)
+
+    async def resend(self, app_id: str, msg_id: str, endpoint_id: str, now: float) -> Delivery:
+        return await self._write(self.ops.resend, app_id, msg_id, endpoint_id, now)
+
+    async def recover(
+        self, app_id: str, endpoint_id: str, since: float, until: float, now: float
+    ) -> int:
+        return await self._write(self.ops.recover, app_id, endpoint_id, since, until, now)
+
+    async def endpoint_stats(
+        self, app_id: str, endpoint_id: str, since: float, until: float
+    ) -> EndpointStats:
+        return await self._read(self.ops.endpoint_stats, app_id, endpoint_id, since, until)
+
+    async def get_attempt(self, app_id: str, msg_id: str, attempt_id: str) -> Attempt:
+        return await self._read(self.ops.get_attempt, app_id, msg_id, attempt_id)
+
+    async def list_attempts(
+        self, app_id: str, cursor: Cursor, where: AttemptFilter
+    ) -> Page[Attempt]:
+        return await self._read(self.ops.list_attempts, app_id, cursor, where)
+
+    # idempotency ---------------------------------------------------------------------------
+
+    async def get_idempotent(self, key: str) -> IdempotentResponse | None:
+        return await self._read(self.ops.get_idempotent, key)
+
+    async def put_idempotent(self, key: str, response: IdempotentResponse) -> None:
+        await self._write(self.ops.put_idempotent, key, response)
+
+    async def expire_idempotent(self, before: float) -> int:
+        return await self._write(self.ops.expire_idempotent, before)

@@ -1,0 +1,209 @@
+"""The storage port: what the API and the delivery engine need from a database.
+
+Every backend (SQLite, PostgreSQL) implements ``Storage`` and passes the same
+contract suite (tests/integration/test_storage_contract.py). The queue lives in
+the same database as everything else: a delivery row per (message, endpoint),
+claimed under a lease, so publishing and queueing are one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from hookline.domain.models import (
+    Application,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    EndpointStats,
+    EventType,
+    Message,
+    Page,
+    SigningKey,
+)
+
+#: Bounds that stand for "no bound" in time filters.
+BEGINNING = 0.0
+END_OF_TIME = 1e12
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a list page starts: after (ascending) or before (descending) an id."""
+
+    limit: int = 50
+    iterator: str | None = None
+    ascending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """Narrows a message list; every field is optional."""
+
+    event_types: Sequence[str] | None = None
+    channel: str | None = None
+    tag: str | None = None
+    since: float = BEGINNING
+    until: float = END_OF_TIME
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFilter:
+    """Narrows an attempt list; ``status_code_class`` is 100, 200, ... 500, or 0 for none."""
+
+    msg_id: str | None = None
+    endpoint_id: str | None = None
+    status: int | None = None
+    status_code_class: int | None = None
+    since: float = BEGINNING
+    until: float = END_OF_TIME
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """The stored message and how many deliveries it fanned out to."""
+
+    message: Message
+    deliveries: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A due delivery leased to one worker, with everything needed to send it."""
+
+    id: str
+    msg_id: str
+    endpoint_id: str
+    app_id: str
+    attempts: int
+    manual: bool
+    event_type: str
+    payload: bytes
+    url: str
+    endpoint_disabled: bool
+    headers: dict[str, str]
+    secret: str
+    old_secrets: tuple[SigningKey, ...]
+    retry_schedule: tuple[float, ...] | None
+    failing_since: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What to write back for one claimed delivery.
+
+    ``attempt`` is None when no request was made (the endpoint was found disabled,
+    so the delivery is held). ``endpoint_health`` is "ok", "failing" or None
+    (unchanged); ``disable_endpoint`` turns the endpoint off and holds its backlog.
+    """
+
+    delivery_id: str
+    endpoint_id: str
+    status: DeliveryStatus
+    next_attempt_at: float | None
+    attempt: Attempt | None
+    endpoint_health: str | None = None
+    disable_endpoint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentResponse:
+    """A stored answer to a POST carrying an Idempotency-Key."""
+
+    fingerprint: str
+    status_code: int
+    body: bytes
+    created_at: float
+
+
+class Storage(Protocol):
+    """One database holding the resources, the queue and the attempt log."""
+
+    # lifecycle -----------------------------------------------------------
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+
+    async def close(self) -> None:
+        """Finish pending writes and disconnect."""
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+
+    # applications --------------------------------------------------------
+    async def create_application(self, app: Application) -> Application: ...
+    async def get_application(self, key: str) -> Application: ...
+    async def list_applications(self, cursor: Cursor) -> Page[Application]: ...
+    async def update_application(self, app: Application) -> Application: ...
+    async def delete_application(self, app_id: str) -> None: ...
+
+    # event types ---------------------------------------------------------
+    async def create_event_type(self, event_type: EventType) -> EventType: ...
+    async def get_event_type(self, name: str) -> EventType: ...
+    async def list_event_types(self, cursor: Cursor, include_archived: bool) -> Page[EventType]: ...
+    async def update_event_type(self, event_type: EventType) -> EventType: ...
+    async def delete_event_type(self, name: str) -> None: ...
+
+    # endpoints -----------------------------------------------------------
+    async def create_endpoint(self, endpoint: Endpoint) -> Endpoint: ...
+    async def get_endpoint(self, app_id: str, key: str) -> Endpoint: ...
+    async def list_endpoints(self, app_id: str, cursor: Cursor) -> Page[Endpoint]: ...
+    async def update_endpoint(self, endpoint: Endpoint) -> Endpoint: ...
+    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> None: ...
+
+    # messages and fan-out ------------------------------------------------
+    async def publish(self, message: Message) -> PublishResult:
+        """Store the message and one delivery per matching endpoint, atomically."""
+
+    async def get_message(self, app_id: str, key: str) -> Message: ...
+    async def list_messages(
+        self, app_id: str, cursor: Cursor, where: MessageFilter
+    ) -> Page[Message]: ...
+
+    # the queue -----------------------------------------------------------
+    async def claim(
+        self,
+        worker: str,
+        now: float,
+        lease_until: float,
+        limit: int,
+        exclude_endpoints: Sequence[str] = (),
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due deliveries, oldest due first."""
+
+    async def release(self, worker: str, delivery_ids: Sequence[str]) -> None:
+        """Give leased deliveries back unattempted, due as before."""
+
+    async def record(self, worker: str, outcomes: Sequence[Outcome], now: float) -> None:
+        """Write attempts and move deliveries on, in one transaction."""
+
+    async def next_due(self) -> float | None:
+        """When the earliest pending delivery falls due (None if there is none)."""
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when new work may be due, or after ``timeout`` seconds."""
+
+    # attempts, resend, recover, stats -----------------------------------
+    async def get_delivery(self, msg_id: str, endpoint_id: str) -> Delivery: ...
+    async def resend(self, app_id: str, msg_id: str, endpoint_id: str, now: float) -> Delivery:
+        """Queue the message for the endpoint again now (creating the delivery if needed)."""
+
+    async def recover(
+        self, app_id: str, endpoint_id: str, since: float, until: float, now: float
+    ) -> int:
+        """Re-queue the endpoint's failed and held deliveries created in [since, until)."""
+
+    async def endpoint_stats(
+        self, app_id: str, endpoint_id: str, since: float, until: float
+    ) -> EndpointStats: ...
+    async def get_attempt(self, app_id: str, msg_id: str, attempt_id: str) -> Attempt: ...
+    async def list_attempts(
+        self, app_id: str, cursor: Cursor, where: AttemptFilter
+    ) -> Page[Attempt]: ...
+
+    # idempotency ---------------------------------------------------------
+    async def get_idempotent(self, key: str) -> IdempotentResponse | None: ...
+    async def put_idempotent(self, key: str, response: IdempotentResponse) -> None: ...
+    async def expire_idempotent(self, before: float) -> int: ...

@@ -1,0 +1,232 @@
+-- Named queries shared by every SQL backend. Parameters are written :name;
+-- the PostgreSQL backend rewrites them to its own style when it loads this file.
+
+-- name: insert_application
+INSERT INTO applications (id, uid, name, rate_limit, metadata, created_at, updated_at)
+VALUES (:id, :uid, :name, :rate_limit, :metadata, :created_at, :updated_at);
+
+-- name: get_application
+SELECT id, uid, name, rate_limit, metadata, created_at, updated_at
+FROM applications WHERE id = :key OR uid = :key
+ORDER BY id = :key DESC LIMIT 1;
+
+-- name: update_application
+UPDATE applications
+SET uid = :uid, name = :name, rate_limit = :rate_limit, metadata = :metadata, updated_at = :updated_at
+WHERE id = :id;
+
+-- name: delete_application
+DELETE FROM applications WHERE id = :id;
+
+-- name: list_applications_asc
+SELECT id, uid, name, rate_limit, metadata, created_at, updated_at
+FROM applications WHERE id > :after ORDER BY id ASC LIMIT :limit;
+
+-- name: list_applications_desc
+SELECT id, uid, name, rate_limit, metadata, created_at, updated_at
+FROM applications WHERE id < :before ORDER BY id DESC LIMIT :limit;
+
+-- name: insert_event_type
+INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, group_name,
+                         created_at, updated_at)
+VALUES (:name, :description, :archived, :deprecated, :schemas, :feature_flag, :group_name,
+        :created_at, :updated_at);
+
+-- name: get_event_type
+SELECT name, description, archived, deprecated, schemas, feature_flag, group_name, created_at, updated_at
+FROM event_types WHERE name = :name;
+
+-- name: update_event_type
+UPDATE event_types
+SET description = :description, archived = :archived, deprecated = :deprecated, schemas = :schemas,
+    feature_flag = :feature_flag, group_name = :group_name, updated_at = :updated_at
+WHERE name = :name;
+
+-- name: delete_event_type
+DELETE FROM event_types WHERE name = :name;
+
+-- name: list_event_types
+SELECT name, description, archived, deprecated, schemas, feature_flag, group_name, created_at, updated_at
+FROM event_types
+WHERE name > :after AND (archived = 0 OR :include_archived = 1)
+ORDER BY name ASC LIMIT :limit;
+
+-- name: insert_endpoint
+INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled, filter_types, channels,
+                       headers, metadata, rate_limit, retry_schedule, secret, old_secrets,
+                       failing_since, created_at, updated_at)
+VALUES (:id, :app_id, :uid, :url, :description, :version, :disabled, :filter_types, :channels,
+        :headers, :metadata, :rate_limit, :retry_schedule, :secret, :old_secrets,
+        :failing_since, :created_at, :updated_at);
+
+-- name: get_endpoint
+SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
+       rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at
+FROM endpoints WHERE app_id = :app_id AND (id = :key OR uid = :key)
+ORDER BY id = :key DESC LIMIT 1;
+
+-- name: app_endpoints
+SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
+       rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at
+FROM endpoints WHERE app_id = :app_id;
+
+-- name: update_endpoint
+UPDATE endpoints
+SET uid = :uid, url = :url, description = :description, version = :version, disabled = :disabled,
+    filter_types = :filter_types, channels = :channels, headers = :headers, metadata = :metadata,
+    rate_limit = :rate_limit, retry_schedule = :retry_schedule, secret = :secret,
+    old_secrets = :old_secrets, failing_since = :failing_since, updated_at = :updated_at
+WHERE id = :id;
+
+-- name: delete_endpoint
+DELETE FROM endpoints WHERE id = :id;
+
+-- name: list_endpoints_asc
+SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
+       rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at
+FROM endpoints WHERE app_id = :app_id AND id > :after ORDER BY id ASC LIMIT :limit;
+
+-- name: list_endpoints_desc
+SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
+       rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at
+FROM endpoints WHERE app_id = :app_id AND id < :before ORDER BY id DESC LIMIT :limit;
+
+-- name: insert_message
+INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, created_at)
+VALUES (:id, :app_id, :event_type, :event_id, :payload, :channels, :tags, :created_at);
+
+-- name: get_message
+SELECT id, app_id, event_type, event_id, payload, channels, tags, created_at
+FROM messages WHERE app_id = :app_id AND (id = :key OR event_id = :key)
+ORDER BY id = :key DESC LIMIT 1;
+
+-- name: list_messages
+SELECT id, app_id, event_type, event_id, payload, channels, tags, created_at
+FROM messages
+WHERE app_id = :app_id AND id < :before AND id > :after
+  AND (CAST(:event_types AS TEXT) IS NULL OR event_type IN (SELECT value FROM json_each(:event_types)))
+  AND (CAST(:channel_like AS TEXT) IS NULL OR channels LIKE :channel_like)
+  AND (CAST(:tag_like AS TEXT) IS NULL OR tags LIKE :tag_like)
+  AND created_at >= :since AND created_at < :until
+ORDER BY id DESC LIMIT :limit;
+
+-- name: insert_delivery
+INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, scheduled_at,
+                        lease_owner, manual, created_at, updated_at)
+VALUES (:id, :msg_id, :endpoint_id, :app_id, :status, 0, :next_attempt_at, :next_attempt_at,
+        NULL, 0, :created_at, :created_at);
+
+-- name: claim_details
+SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.scheduled_at, d.manual,
+       m.event_type, m.payload, m.created_at,
+       e.url, e.disabled, e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since
+FROM deliveries d
+JOIN messages m ON m.id = d.msg_id
+JOIN endpoints e ON e.id = d.endpoint_id
+WHERE d.lease_owner = :worker AND d.id IN (SELECT value FROM json_each(:ids));
+
+-- name: release_delivery
+UPDATE deliveries SET next_attempt_at = scheduled_at, lease_owner = NULL
+WHERE id = :id AND lease_owner = :worker AND status = 'pending';
+
+-- name: finish_delivery
+UPDATE deliveries
+SET status = :status, attempts = attempts + :attempted, next_attempt_at = :next_attempt_at,
+    scheduled_at = :next_attempt_at, lease_owner = NULL, manual = 0, updated_at = :now
+WHERE id = :id AND lease_owner = :worker;
+
+-- name: insert_attempt
+INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
+                      response, response_headers, duration_ms, error_class, trigger_type, created_at)
+VALUES (:id, :delivery_id, :msg_id, :endpoint_id, :app_id, :url, :status, :response_status_code,
+        :response, :response_headers, :duration_ms, :error_class, :trigger_type, :created_at);
+
+-- name: endpoint_succeeded
+UPDATE endpoints SET failing_since = NULL WHERE id = :id AND failing_since IS NOT NULL;
+
+-- name: endpoint_failed
+UPDATE endpoints SET failing_since = :now WHERE id = :id AND failing_since IS NULL;
+
+-- name: endpoint_disable
+UPDATE endpoints SET disabled = 1, updated_at = :now WHERE id = :id AND disabled = 0;
+
+-- name: next_due
+SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending';
+
+-- name: get_delivery
+SELECT id, msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, created_at, updated_at
+FROM deliveries WHERE msg_id = :msg_id AND endpoint_id = :endpoint_id;
+
+-- name: requeue_delivery
+UPDATE deliveries
+SET status = 'pending', next_attempt_at = :now, scheduled_at = :now, lease_owner = NULL,
+    manual = :manual, updated_at = :now
+WHERE id = :id;
+
+-- name: recover_endpoint
+UPDATE deliveries
+SET status = 'pending', next_attempt_at = :now, scheduled_at = :now, lease_owner = NULL,
+    manual = 1, updated_at = :now
+WHERE endpoint_id = :endpoint_id AND status IN ('failed', 'held')
+  AND created_at >= :since AND created_at < :until;
+
+-- name: hold_endpoint_backlog
+UPDATE deliveries SET status = 'held', next_attempt_at = NULL, scheduled_at = NULL, updated_at = :now
+WHERE endpoint_id = :endpoint_id AND status = 'pending' AND lease_owner IS NULL;
+
+-- name: endpoint_stats
+SELECT
+  SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END),
+  SUM(CASE WHEN status = 'pending' AND lease_owner IS NULL THEN 1 ELSE 0 END),
+  SUM(CASE WHEN status = 'pending' AND lease_owner IS NOT NULL THEN 1 ELSE 0 END),
+  SUM(CASE WHEN status IN ('failed', 'held') THEN 1 ELSE 0 END)
+FROM deliveries
+WHERE endpoint_id = :endpoint_id AND created_at >= :since AND created_at < :until;
+
+-- name: get_attempt
+SELECT id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code, response,
+       response_headers, duration_ms, error_class, trigger_type, created_at
+FROM attempts WHERE app_id = :app_id AND msg_id = :msg_id AND id = :id;
+
+-- name: list_attempts
+SELECT a.id, a.delivery_id, a.msg_id, a.endpoint_id, a.app_id, a.url, a.status, a.response_status_code,
+       a.response, a.response_headers, a.duration_ms, a.error_class, a.trigger_type, a.created_at
+FROM attempts a
+WHERE a.app_id = :app_id
+  AND (CAST(:msg_id AS TEXT) IS NULL OR a.msg_id = :msg_id)
+  AND (CAST(:endpoint_id AS TEXT) IS NULL OR a.endpoint_id = :endpoint_id)
+  AND a.id < :before AND a.id > :after
+  AND (CAST(:status AS INTEGER) IS NULL OR a.status = :status)
+  AND (CAST(:code_low AS INTEGER) IS NULL
+       OR (a.response_status_code >= :code_low AND a.response_status_code < :code_high))
+  AND a.created_at >= :since AND a.created_at < :until
+ORDER BY a.id DESC LIMIT :limit;
+
+-- name: get_idempotency
+SELECT fingerprint, status_code, body, created_at FROM idempotency_keys WHERE key = :key;
+
+-- name: put_idempotency
+INSERT INTO idempotency_keys (key, fingerprint, status_code, body, created_at)
+VALUES (:key, :fingerprint, :status_code, :body, :created_at)
+ON CONFLICT (key) DO NOTHING;
+
+-- name: expire_idempotency
+DELETE FROM idempotency_keys WHERE created_at < :before;
+
+-- name: delete_app_attempts
+DELETE FROM attempts WHERE app_id = :id;
+
+-- name: delete_app_deliveries
+DELETE FROM deliveries WHERE app_id = :id;
+
+-- name: delete_app_messages
+DELETE FROM messages WHERE app_id = :id;
+
+-- name: delete_app_endpoints
+DELETE FROM endpoints WHERE app_id = :id;
+
+-- name: delete_endpoint_attempts
+DELETE FROM attempts WHERE endpoint_id = :id;
+
+-- name: delete_endpoint_deliveries
+DELETE FROM deliveries WHERE endpoint_id = :id;

@@ -1,0 +1,246 @@
+"""The embedded SQLite backend: one file, no server, group-committed writes.
+
+All writes go through one writer thread, which takes every job waiting in its
+queue, runs each inside its own SAVEPOINT and commits them together: one fsync
+for many publishes, while each job still succeeds or fails alone. Reads run on a
+small pool of reader threads; WAL mode lets them proceed beside the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from hookline.errors import HooklineError, StorageError
+from hookline.storage import migrations
+from hookline.storage._sql import Dialect, SqlOperations, load_queries
+from hookline.storage._threaded import ThreadedSqlStorage
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Jobs committed together at most; bounds the latency one commit adds.
+_MAX_GROUP = 512
+_READERS = 2
+
+
+def _is_unique_violation(error: Exception) -> bool:
+    return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
+
+
+class _Job:
+    __slots__ = ("args", "future", "loop", "run")
+
+    def __init__(
+        self, run: Callable[..., Any], args: tuple[Any, ...], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.run = run
+        self.args = args
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class SqliteStorage(ThreadedSqlStorage):
+    """``Storage`` on one SQLite file."""
+
+    def __init__(self, path: str, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._notify_pending = False
+        self.ops = SqlOperations(
+            Dialect(
+                name="sqlite",
+                queries=load_queries("common.sql", "sqlite.sql"),
+                is_unique_violation=_is_unique_violation,
+                on_publish=self._mark_work,
+            )
+        )
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._work = asyncio.Event()
+
+    # connections -------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -65536")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+        return conn
+
+    # lifecycle -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the file if needed, migrate, and start the writer and readers."""
+        if self._writer is not None:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)  # noqa: ASYNC240
+        self._loop = asyncio.get_running_loop()
+        self._work = asyncio.Event()
+        self._writer = threading.Thread(
+            target=self._write_loop, name="hookline-sqlite-writer", daemon=True
+        )
+        self._writer.start()
+        self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="hookline-sqlite-reader")
+        await self.migrate()
+
+    async def close(self) -> None:
+        """Let queued writes finish, then stop the threads."""
+        if self._writer is None:
+            return
+        self._jobs.put(None)
+        await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
+        self._writer = None
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations (serialised by the single writer)."""
+        return await self._write(self._migrate)
+
+    def _migrate(self, conn: sqlite3.Connection) -> list[int]:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        done = []
+        for migration in migrations.pending("sqlite", applied):
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, time.time()),
+            )
+            done.append(migration.version)
+            logger.info(
+                "applied migration",
+                extra={"version": migration.version, "migration": migration.name},
+            )
+        return done
+
+    # the writer thread ------------------------------------------------------------
+
+    def _mark_work(self, conn: object) -> None:
+        self._notify_pending = True
+
+    def _write_loop(self) -> None:
+        conn = self._connect()
+        stopping = False
+        while not stopping:
+            first = self._jobs.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < _MAX_GROUP:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                group.append(job)
+            self._run_group(conn, group)
+        conn.close()
+
+    def _run_group(self, conn: sqlite3.Connection, group: list[_Job]) -> None:
+        results: list[tuple[Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in group:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = job.run(conn, *job.args)
+                except HooklineError as error:
+                    conn.execute("ROLLBACK TO job")
+                    results.append((None, error))
+                except sqlite3.Error as error:
+                    conn.execute("ROLLBACK TO job")
+                    logger.exception("sqlite write failed")
+                    results.append((None, StorageError(f"database error: {error}")))
+                except Exception as error:  # a bug: report it to the caller, keep the others
+                    conn.execute("ROLLBACK TO job")
+                    results.append((None, error))
+                else:
+                    results.append((result, None))
+                conn.execute("RELEASE job")
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            logger.exception("sqlite commit failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = StorageError(f"database error: {error}")
+            results = [(None, failure)] * len(group)
+            self._notify_pending = False
+        if self._notify_pending:
+            self._notify_pending = False
+            group[0].loop.call_soon_threadsafe(self._work.set)
+        for job, (result, error) in zip(group, results, strict=True):
+            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+
+    async def _write(self, run: Callable[..., T], *args: Any) -> T:
+        if self._writer is None:
+            raise StorageError("storage is not open")
+        job = _Job(run, args, asyncio.get_running_loop())
+        self._jobs.put(job)
+        return await job.future  # type: ignore[no-any-return]
+
+    async def _read(self, run: Callable[..., T], *args: Any) -> T:
+        if self._readers is None:
+            raise StorageError("storage is not open")
+
+        def call() -> T:
+            conn = self._reader()
+            try:
+                return run(conn, *args)
+            except sqlite3.Error as error:
+                raise StorageError(f"database error: {error}") from error
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, call)
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Wake on a commit that queued work in this process, or after ``timeout``."""
+        if timeout > 0 and not self._work.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work.wait(), timeout)
+        self._work.clear()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (our migrations keep one ';' per statement end)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
