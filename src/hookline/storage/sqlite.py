@@ -139,7 +139,7 @@ class SqliteStorage(ThreadedSqlStorage):
         applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
         done = []
         for migration in migrations.pending("sqlite", applied):
-            for statement in _statements(migration.sql):
+            for statement in migrations.statements(migration.sql):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -238,9 +238,3 @@ class SqliteStorage(ThreadedSqlStorage):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._work.wait(), timeout)
         self._work.clear()
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (our migrations keep one ';' per statement end)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -45,3 +45,9 @@ def pending(dialect: str, applied: set[int]) -> list[Migration]:
             "upgrade hookline"
         )
     return [m for m in shipped if m.version not in applied]
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration into statements (migrations end each statement with ';')."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
