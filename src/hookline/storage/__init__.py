@@ -17,7 +17,7 @@ def storage_from_url(url: str, *, sqlite_synchronous: str = "FULL", pool_size: i
 
         return PostgresStorage(url, pool_size=pool_size)
     raise ConfigError(
-        f"HOOKLINE_DATABASE_URL must start with sqlite:/// or postgresql://, not {url.split(':')[0]!r}"
+        f"HOOKLINE_DATABASE_URL must start with sqlite:/// or postgresql://, not {url.split(':', maxsplit=1)[0]!r}"
     )
 
 

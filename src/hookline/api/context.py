@@ -1,0 +1,91 @@
+"""What every route needs: storage, settings and the clock, reached through the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from hookline.domain.models import Application
+from hookline.errors import ValidationError
+from hookline.settings import Settings
+from hookline.storage.base import Cursor, Storage
+
+MAX_LIMIT = 250
+
+
+@dataclass(frozen=True)
+class Context:
+    """The collaborators of a request, built once by the app factory."""
+
+    storage: Storage
+    settings: Settings
+    clock: Callable[[], float]
+
+
+def context(request: Request) -> Context:
+    """The app's context (a FastAPI dependency)."""
+    ctx: Context = request.app.state.context
+    return ctx
+
+
+Ctx = Annotated[Context, Depends(context)]
+
+
+async def application(app_id: str, ctx: Ctx) -> Application:
+    """The application named by the ``{app_id}`` path segment (id or uid)."""
+    return await ctx.storage.get_application(app_id)
+
+
+App = Annotated[Application, Depends(application)]
+
+
+def cursor(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    iterator: Annotated[str | None, Query(max_length=300)] = None,
+    order: Annotated[str | None, Query(pattern="^(ascending|descending)$")] = None,
+) -> Cursor:
+    """Svix pagination parameters."""
+    return Cursor(limit=limit, iterator=iterator or None, ascending=order == "ascending")
+
+
+Page = Annotated[Cursor, Depends(cursor)]
+
+
+def respond(model: BaseModel, status: int = 200) -> Response:
+    """Serialise a response model with its wire (camelCase) names."""
+    return Response(
+        model.model_dump_json(by_alias=True), status_code=status, media_type="application/json"
+    )
+
+
+def parse_time(value: str | None, name: str) -> float | None:
+    """An ISO 8601 query value as epoch seconds; no offset means UTC (as the Svix SDK sends)."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    # A hand-written "+00:00" arrives as " 00:00" once the query string is decoded.
+    if len(text) > 6 and text[-6] == " " and text[-3] == ":":
+        text = text[:-6] + "+" + text[-5:]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(
+            f"{name} must be an ISO 8601 date-time, like 2026-01-31T12:00:00Z", field=(name,)
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """A comma-joined query value (how the Svix SDK sends lists); empty means no filter."""
+    if not value:
+        return None
+    items = [part for part in value.split(",") if part]
+    return items or None

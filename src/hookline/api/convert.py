@@ -1,0 +1,93 @@
+"""Domain records to API bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from hookline.api.schemas import (
+    ApplicationOut,
+    EndpointOut,
+    EventTypeOut,
+    MessageAttemptOut,
+    MessageOut,
+    utc,
+)
+from hookline.domain.models import Application, Attempt, AttemptStatus, Endpoint, EventType, Message
+
+STATUS_TEXT = {
+    AttemptStatus.SUCCESS: "success",
+    AttemptStatus.PENDING: "pending",
+    AttemptStatus.FAIL: "fail",
+    AttemptStatus.SENDING: "sending",
+}
+
+
+def application_out(app: Application) -> ApplicationOut:
+    """An application as the API shows it."""
+    return ApplicationOut(
+        id=app.id, name=app.name, uid=app.uid, throttle_rate=app.rate_limit,
+        rate_limit=app.rate_limit, metadata=app.metadata,
+        created_at=utc(app.created_at), updated_at=utc(app.updated_at),
+    )  # fmt: skip
+
+
+def event_type_out(event_type: EventType, with_content: bool = True) -> EventTypeOut:
+    """An event type; schemas only when asked for."""
+    flag = event_type.feature_flag
+    return EventTypeOut(
+        name=event_type.name, description=event_type.description,
+        archived=event_type.archived, deprecated=event_type.deprecated,
+        schemas=event_type.schemas if with_content else None,
+        feature_flag=flag, feature_flags=[flag] if flag else None,
+        group_name=event_type.group_name,
+        created_at=utc(event_type.created_at), updated_at=utc(event_type.updated_at),
+    )  # fmt: skip
+
+
+def endpoint_out(ep: Endpoint) -> EndpointOut:
+    """An endpoint, under both its current and its older Svix field names."""
+    types = list(ep.filter_types) if ep.filter_types is not None else None
+    return EndpointOut(
+        id=ep.id, url=ep.url, description=ep.description, uid=ep.uid, version=ep.version,
+        disabled=ep.disabled, event_types=types, filter_types=types,
+        channels=list(ep.channels) if ep.channels is not None else None,
+        metadata=ep.metadata, throttle_rate=ep.rate_limit, rate_limit=ep.rate_limit,
+        retry_schedule=list(ep.retry_schedule) if ep.retry_schedule is not None else None,
+        created_at=utc(ep.created_at), updated_at=utc(ep.updated_at),
+    )  # fmt: skip
+
+
+def payload_of(message: Message) -> dict[str, Any]:
+    """The stored payload bytes as a JSON object."""
+    value = orjson.loads(message.payload)
+    return value if isinstance(value, dict) else {"payload": value}
+
+
+def message_out(message: Message, with_content: bool) -> MessageOut:
+    """A message; its payload is ``{}`` unless ``with_content`` (as Svix)."""
+    return MessageOut(
+        id=message.id, event_type=message.event_type, event_id=message.event_id,
+        payload=payload_of(message) if with_content else {},
+        channels=list(message.channels) if message.channels is not None else None,
+        tags=list(message.tags) if message.tags is not None else None,
+        timestamp=utc(message.created_at),
+    )  # fmt: skip
+
+
+def attempt_out(
+    attempt: Attempt, with_content: bool = True, message: Message | None = None
+) -> MessageAttemptOut:
+    """An attempt; its response body only when asked for."""
+    return MessageAttemptOut(
+        id=attempt.id, msg_id=attempt.msg_id, endpoint_id=attempt.endpoint_id, url=attempt.url,
+        response=attempt.response if with_content else "",
+        response_status_code=attempt.response_status_code,
+        response_duration_ms=attempt.duration_ms,
+        response_headers=attempt.response_headers if with_content else {},
+        error_class=attempt.error_class, status=int(attempt.status),
+        status_text=STATUS_TEXT[attempt.status], trigger_type=int(attempt.trigger_type),
+        timestamp=utc(attempt.created_at),
+        msg=message_out(message, with_content) if message is not None else None,
+    )  # fmt: skip

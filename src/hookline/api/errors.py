@@ -1,0 +1,105 @@
+"""Errors as Svix-shaped JSON answers.
+
+Two shapes, as the Svix SDKs parse them: ``{"code", "detail"}`` for most errors,
+and ``{"detail": [{"loc", "msg", "type"}]}`` for 422. Input values are never
+echoed back: they may hold secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from hookline.errors import (
+    ConflictError,
+    HooklineError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
+
+logger = logging.getLogger(__name__)
+
+_STATUS = {NotFoundError: 404, ConflictError: 409, ValidationError: 422, StorageError: 503}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "authentication_failed",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer encoded with orjson."""
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def error_response(status: int, code: str, detail: str) -> Response:
+    """The ``{"code", "detail"}`` error shape."""
+    return json_response(status, {"code": code, "detail": detail})
+
+
+def validation_response(problems: Sequence[tuple[Sequence[str | int], str, str]]) -> Response:
+    """The 422 shape: one entry per offending field."""
+    return json_response(
+        422,
+        {"detail": [{"loc": list(loc), "msg": msg, "type": kind} for loc, msg, kind in problems]},
+    )
+
+
+def field_error(loc: Sequence[str | int], message: str) -> Response:
+    """A 422 naming one field."""
+    return validation_response([(loc, message, "value_error")])
+
+
+async def _hookline_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HooklineError)
+    if isinstance(error, ValidationError):
+        return field_error(["body", *error.field], error.detail)
+    status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 500)
+    if status >= 500:
+        logger.error("request failed", extra={"path": request.url.path, "error": error.detail})
+    return error_response(status, error.code, error.detail)
+
+
+async def _request_validation(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    return validation_response(
+        [
+            (e.get("loc", ()), e.get("msg", "invalid"), e.get("type", "value_error"))
+            for e in error.errors()
+        ]
+    )
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = _HTTP_CODES.get(error.status_code, "error")
+    return error_response(error.status_code, code, str(error.detail))
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    logger.exception("unhandled error", extra={"path": request.url.path})
+    return error_response(500, "internal_error", "internal server error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into Svix-shaped answers."""
+    app.add_exception_handler(HooklineError, _hookline_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

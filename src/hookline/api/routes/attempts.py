@@ -1,0 +1,109 @@
+"""Message attempts: list by endpoint or message, get one, resend."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from hookline.api.context import App, Ctx, Page, parse_time, respond
+from hookline.api.convert import attempt_out
+from hookline.api.schemas import EmptyOut, ListResponse, MessageAttemptOut
+from hookline.domain.models import Message
+from hookline.errors import ValidationError
+from hookline.storage.base import BEGINNING, END_OF_TIME, AttemptFilter
+
+router = APIRouter(prefix="/api/v1/app/{app_id}", tags=["Message Attempt"])
+
+_STATUS_CLASSES = {0, 100, 200, 300, 400, 500}
+
+
+def _filter(
+    msg_id: str | None,
+    endpoint_id: str | None,
+    status: int | None,
+    status_code_class: int | None,
+    before: str | None,
+    after: str | None,
+) -> AttemptFilter:
+    if status_code_class is not None and status_code_class not in _STATUS_CLASSES:
+        raise ValidationError(
+            "status_code_class must be 0, 100, 200, 300, 400 or 500", field=("status_code_class",)
+        )
+    return AttemptFilter(
+        msg_id=msg_id, endpoint_id=endpoint_id, status=status,
+        status_code_class=status_code_class,
+        since=parse_time(after, "after") or BEGINNING,
+        until=parse_time(before, "before") or END_OF_TIME,
+    )  # fmt: skip
+
+
+Status = Annotated[int | None, Query(ge=0, le=4)]
+CodeClass = Annotated[int | None, Query()]
+Time = Annotated[str | None, Query()]
+Flag = Annotated[bool, Query()]
+
+
+async def _attempt_page(
+    app: App, ctx: Ctx, cursor: Page, where: AttemptFilter, with_content: bool, with_msg: bool
+) -> Response:
+    page = await ctx.storage.list_attempts(app.id, cursor, where)
+    messages: dict[str, Message] = {}
+    if with_msg:
+        for msg_id in {a.msg_id for a in page.data}:
+            messages[msg_id] = await ctx.storage.get_message(app.id, msg_id)
+    return respond(
+        ListResponse[MessageAttemptOut](
+            data=[attempt_out(a, with_content, messages.get(a.msg_id)) for a in page.data],
+            iterator=page.iterator, prev_iterator=page.prev_iterator, done=page.done,
+        )
+    )  # fmt: skip
+
+
+@router.get(
+    "/attempt/endpoint/{endpoint_id}", response_model=ListResponse[MessageAttemptOut],
+    summary="List an endpoint's attempts, newest first",
+)  # fmt: skip
+async def list_by_endpoint(
+    app: App, endpoint_id: str, ctx: Ctx, cursor: Page, status: Status = None,
+    status_code_class: CodeClass = None, before: Time = None, after: Time = None,
+    with_content: Flag = True, with_msg: Flag = False,
+) -> Response:  # fmt: skip
+    endpoint = await ctx.storage.get_endpoint(app.id, endpoint_id)
+    where = _filter(None, endpoint.id, status, status_code_class, before, after)
+    return await _attempt_page(app, ctx, cursor, where, with_content, with_msg)
+
+
+@router.get(
+    "/attempt/msg/{msg_id}", response_model=ListResponse[MessageAttemptOut],
+    summary="List a message's attempts, newest first",
+)  # fmt: skip
+async def list_by_msg(
+    app: App, msg_id: str, ctx: Ctx, cursor: Page, status: Status = None,
+    status_code_class: CodeClass = None, endpoint_id: Annotated[str | None, Query()] = None,
+    before: Time = None, after: Time = None, with_content: Flag = True, with_msg: Flag = False,
+) -> Response:  # fmt: skip
+    message = await ctx.storage.get_message(app.id, msg_id)
+    endpoint = None
+    if endpoint_id:
+        endpoint = (await ctx.storage.get_endpoint(app.id, endpoint_id)).id
+    where = _filter(message.id, endpoint, status, status_code_class, before, after)
+    return await _attempt_page(app, ctx, cursor, where, with_content, with_msg)
+
+
+@router.get(
+    "/msg/{msg_id}/attempt/{attempt_id}", response_model=MessageAttemptOut,
+    summary="Get an attempt",
+)  # fmt: skip
+async def get_attempt(app: App, msg_id: str, attempt_id: str, ctx: Ctx) -> Response:
+    return respond(attempt_out(await ctx.storage.get_attempt(app.id, msg_id, attempt_id)))
+
+
+@router.post(
+    "/msg/{msg_id}/endpoint/{endpoint_id}/resend", response_model=EmptyOut, status_code=202,
+    summary="Send a message to an endpoint again",
+)  # fmt: skip
+async def resend(app: App, msg_id: str, endpoint_id: str, ctx: Ctx) -> Response:
+    await ctx.storage.resend(app.id, msg_id, endpoint_id, ctx.clock())
+    return respond(EmptyOut(), 202)

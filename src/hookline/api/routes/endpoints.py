@@ -1,0 +1,289 @@
+"""Endpoints: ``/api/v1/app/{app_id}/endpoint`` and their secret, headers, stats and recover."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from hookline.api.context import App, Ctx, Page, parse_time, respond
+from hookline.api.convert import endpoint_out
+from hookline.api.schemas import (
+    BackgroundTaskOut,
+    EndpointHeadersIn,
+    EndpointHeadersOut,
+    EndpointHeadersPatchIn,
+    EndpointIn,
+    EndpointOut,
+    EndpointPatch,
+    EndpointSecretOut,
+    EndpointSecretRotateIn,
+    EndpointStatsOut,
+    EndpointUpdate,
+    ListResponse,
+    RecoverIn,
+    check_headers,
+    utc,
+)
+from hookline.domain import ids, signing
+from hookline.domain.models import Application, Endpoint, SigningKey
+from hookline.errors import NotFoundError, ValidationError
+from hookline.storage.base import BEGINNING, END_OF_TIME
+
+router = APIRouter(prefix="/api/v1/app/{app_id}/endpoint", tags=["Endpoint"])
+
+#: Old secrets kept at most, so repeated rotations cannot grow a delivery's headers without bound.
+MAX_OLD_SECRETS = 5
+
+
+def check_url(url: str) -> str:
+    """An endpoint URL must be absolute http(s) with a host."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValidationError("url must be an absolute http:// or https:// URL", field=("url",))
+    if parts.username or parts.password:
+        raise ValidationError("url must not carry credentials", field=("url",))
+    return url
+
+
+def normalise_secret(secret: str | None) -> str:
+    """A given secret in ``whsec_`` form, or a new random one."""
+    if secret is None:
+        return signing.generate_secret()
+    full = secret if secret.startswith("whsec_") else f"whsec_{secret}"
+    try:
+        signing.Signer.from_secret(full)
+    except signing.SignatureError:
+        raise ValidationError("secret is not valid base64", field=("secret",)) from None
+    return full
+
+
+async def check_event_types(ctx: Ctx, names: list[str] | None) -> tuple[str, ...] | None:
+    """Each event type named in a filter must exist and not be archived (as Svix)."""
+    if names is None:
+        return None
+    for index, name in enumerate(names):
+        try:
+            event_type = await ctx.storage.get_event_type(name)
+        except NotFoundError:
+            raise ValidationError(
+                f"event type {name!r} does not exist", field=("eventTypes", index)
+            ) from None
+        if event_type.archived:
+            raise ValidationError(f"event type {name!r} is archived", field=("eventTypes", index))
+    return tuple(names)
+
+
+async def _endpoint(app: Application, endpoint_id: str, ctx: Ctx) -> Endpoint:
+    return await ctx.storage.get_endpoint(app.id, endpoint_id)
+
+
+@router.get("", response_model=ListResponse[EndpointOut], summary="List endpoints")
+async def list_endpoints(app: App, ctx: Ctx, cursor: Page) -> Response:
+    page = await ctx.storage.list_endpoints(app.id, cursor)
+    return respond(
+        ListResponse[EndpointOut](
+            data=[endpoint_out(e) for e in page.data], iterator=page.iterator,
+            prev_iterator=page.prev_iterator, done=page.done,
+        )
+    )  # fmt: skip
+
+
+@router.post("", response_model=EndpointOut, status_code=201, summary="Create an endpoint")
+async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx) -> Response:
+    now = ctx.clock()
+    endpoint = Endpoint(
+        id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, url=check_url(body.url),
+        secret=normalise_secret(body.secret), uid=body.uid, description=body.description,
+        version=body.version, disabled=body.disabled,
+        filter_types=await check_event_types(ctx, body.event_types),
+        channels=tuple(body.channels) if body.channels is not None else None,
+        headers=body.headers, metadata=body.metadata, rate_limit=body.throttle_rate,
+        retry_schedule=tuple(body.retry_schedule) if body.retry_schedule is not None else None,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    return respond(endpoint_out(await ctx.storage.create_endpoint(endpoint)), 201)
+
+
+@router.get("/{endpoint_id}", response_model=EndpointOut, summary="Get an endpoint")
+async def get_endpoint(app: App, endpoint_id: str, ctx: Ctx) -> Response:
+    return respond(endpoint_out(await _endpoint(app, endpoint_id, ctx)))
+
+
+@router.put("/{endpoint_id}", response_model=EndpointOut, summary="Update or create an endpoint")
+async def update_endpoint(app: App, endpoint_id: str, body: EndpointUpdate, ctx: Ctx) -> Response:
+    now = ctx.clock()
+    fields = {
+        "url": check_url(body.url), "description": body.description,
+        "uid": body.uid, "version": body.version, "disabled": body.disabled,
+        "filter_types": await check_event_types(ctx, body.event_types),
+        "channels": tuple(body.channels) if body.channels is not None else None,
+        "metadata": body.metadata, "rate_limit": body.throttle_rate,
+        "retry_schedule": tuple(body.retry_schedule) if body.retry_schedule is not None else None,
+    }  # fmt: skip
+    try:
+        current = await _endpoint(app, endpoint_id, ctx)
+    except NotFoundError:
+        if not ids.looks_like_id(endpoint_id, ids.ENDPOINT):
+            fields["uid"] = body.uid or endpoint_id
+        created = Endpoint(
+            id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, secret=signing.generate_secret(),
+            created_at=now, updated_at=now, **fields,  # type: ignore[arg-type]
+        )  # fmt: skip
+        return respond(endpoint_out(await ctx.storage.create_endpoint(created)), 201)
+    fields["uid"] = body.uid or current.uid
+    updated = replace(current, updated_at=now, **fields)  # type: ignore[arg-type]
+    return respond(endpoint_out(await ctx.storage.update_endpoint(_health(current, updated))))
+
+
+@router.patch("/{endpoint_id}", response_model=EndpointOut, summary="Patch an endpoint")
+async def patch_endpoint(app: App, endpoint_id: str, body: EndpointPatch, ctx: Ctx) -> Response:
+    current = await _endpoint(app, endpoint_id, ctx)
+    given = body.model_fields_set
+    changes: dict[str, object] = {}
+    if "url" in given and body.url is not None:
+        changes["url"] = check_url(body.url)
+    if "description" in given:
+        changes["description"] = body.description or ""
+    if "uid" in given:
+        changes["uid"] = body.uid
+    if "version" in given and body.version is not None:
+        changes["version"] = body.version
+    if "disabled" in given and body.disabled is not None:
+        changes["disabled"] = body.disabled
+    if "event_types" in given:
+        changes["filter_types"] = await check_event_types(ctx, body.event_types)
+    if "channels" in given:
+        changes["channels"] = tuple(body.channels) if body.channels is not None else None
+    if "metadata" in given:
+        changes["metadata"] = body.metadata or {}
+    if "throttle_rate" in given:
+        changes["rate_limit"] = body.throttle_rate
+    if "retry_schedule" in given:
+        schedule = body.retry_schedule
+        changes["retry_schedule"] = tuple(schedule) if schedule is not None else None
+    updated = replace(current, updated_at=ctx.clock(), **changes)  # type: ignore[arg-type]
+    return respond(endpoint_out(await ctx.storage.update_endpoint(_health(current, updated))))
+
+
+def _health(current: Endpoint, updated: Endpoint) -> Endpoint:
+    """Enabling an endpoint by hand starts its failure clock afresh."""
+    if current.disabled and not updated.disabled:
+        return replace(updated, failing_since=None)
+    return updated
+
+
+@router.delete("/{endpoint_id}", status_code=204, summary="Delete an endpoint")
+async def delete_endpoint(app: App, endpoint_id: str, ctx: Ctx) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    await ctx.storage.delete_endpoint(app.id, endpoint.id)
+    return Response(status_code=204)
+
+
+# secret ------------------------------------------------------------------------
+
+
+@router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut, summary="Get the secret")
+async def get_secret(app: App, endpoint_id: str, ctx: Ctx) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    return respond(EndpointSecretOut(key=endpoint.secret))
+
+
+@router.post(
+    "/{endpoint_id}/secret/rotate", response_model=EndpointSecretOut, summary="Rotate the secret"
+)
+async def rotate_secret(
+    app: App, endpoint_id: str, body: EndpointSecretRotateIn, ctx: Ctx
+) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    now = ctx.clock()
+    new_secret = normalise_secret(body.key)
+    kept = [k for k in endpoint.old_secrets if k.expires_at is None or k.expires_at > now]
+    if body.grace_period_seconds > 0:
+        kept.insert(0, SigningKey(endpoint.secret, now + body.grace_period_seconds))
+    rotated = replace(
+        endpoint, secret=new_secret, old_secrets=tuple(kept[:MAX_OLD_SECRETS]), updated_at=now
+    )
+    await ctx.storage.update_endpoint(rotated)
+    return respond(EndpointSecretOut(key=new_secret))
+
+
+# headers ------------------------------------------------------------------------
+
+
+@router.get(
+    "/{endpoint_id}/headers", response_model=EndpointHeadersOut, summary="Get custom headers"
+)
+async def get_headers(app: App, endpoint_id: str, ctx: Ctx) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    return respond(EndpointHeadersOut(headers=endpoint.headers, sensitive=[]))
+
+
+@router.put("/{endpoint_id}/headers", status_code=204, summary="Replace custom headers")
+async def set_headers(app: App, endpoint_id: str, body: EndpointHeadersIn, ctx: Ctx) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    await ctx.storage.update_endpoint(
+        replace(endpoint, headers=body.headers, updated_at=ctx.clock())
+    )
+    return Response(status_code=204)
+
+
+@router.patch("/{endpoint_id}/headers", status_code=204, summary="Merge custom headers")
+async def patch_headers(
+    app: App, endpoint_id: str, body: EndpointHeadersPatchIn, ctx: Ctx
+) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    removed = {name.lower() for name in body.delete_headers}
+    merged = {k: v for k, v in endpoint.headers.items() if k.lower() not in removed}
+    merged.update(body.headers)
+    try:
+        check_headers(merged)
+    except ValueError as error:
+        raise ValidationError(str(error), field=("headers",)) from None
+    await ctx.storage.update_endpoint(replace(endpoint, headers=merged, updated_at=ctx.clock()))
+    return Response(status_code=204)
+
+
+# recover and stats ---------------------------------------------------------------
+
+
+@router.post(
+    "/{endpoint_id}/recover", response_model=BackgroundTaskOut, status_code=202,
+    summary="Re-send failed messages",
+)  # fmt: skip
+async def recover(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    now = ctx.clock()
+    since = body.since.timestamp()
+    until = body.until.timestamp() if body.until is not None else now
+    if until < since:
+        raise ValidationError("until must not be before since", field=("until",))
+    count = await ctx.storage.recover(app.id, endpoint.id, since, until, now)
+    task = BackgroundTaskOut(
+        id=ids.new_id(ids.TASK, now), status="finished", task="endpoint.recover",
+        data={"messagesSent": count}, updated_at=utc(now),
+    )  # fmt: skip
+    return respond(task, 202)
+
+
+@router.get("/{endpoint_id}/stats", response_model=EndpointStatsOut, summary="Delivery counts")
+async def stats(
+    app: App,
+    endpoint_id: str,
+    ctx: Ctx,
+    since: Annotated[str | None, Query()] = None,
+    until: Annotated[str | None, Query()] = None,
+) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    start = parse_time(since, "since") or BEGINNING
+    end = parse_time(until, "until") or END_OF_TIME
+    counts = await ctx.storage.endpoint_stats(app.id, endpoint.id, start, end)
+    return respond(
+        EndpointStatsOut(
+            success=counts.success, pending=counts.pending, sending=counts.sending,
+            fail=counts.fail, canceled=0,
+        )
+    )  # fmt: skip

@@ -1,0 +1,119 @@
+"""Event types: ``/api/v1/event-type``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from hookline.api.context import Ctx, Page, respond
+from hookline.api.convert import event_type_out
+from hookline.api.schemas import (
+    EventTypeIn,
+    EventTypeOut,
+    EventTypePatch,
+    EventTypeUpdate,
+    ListResponse,
+    check_name,
+)
+from hookline.domain.models import EventType
+from hookline.errors import NotFoundError
+
+router = APIRouter(prefix="/api/v1/event-type", tags=["Event Type"])
+
+
+@router.get("", response_model=ListResponse[EventTypeOut], summary="List event types")
+async def list_event_types(
+    ctx: Ctx,
+    cursor: Page,
+    include_archived: Annotated[bool, Query()] = False,
+    with_content: Annotated[bool, Query()] = False,
+) -> Response:
+    page = await ctx.storage.list_event_types(cursor, include_archived)
+    return respond(
+        ListResponse[EventTypeOut](
+            data=[event_type_out(e, with_content) for e in page.data], iterator=page.iterator,
+            prev_iterator=page.prev_iterator, done=page.done,
+        )
+    )  # fmt: skip
+
+
+@router.post("", response_model=EventTypeOut, status_code=201, summary="Create an event type")
+async def create_event_type(body: EventTypeIn, ctx: Ctx) -> Response:
+    now = ctx.clock()
+    record = EventType(
+        name=body.name, description=body.description, archived=body.archived,
+        deprecated=body.deprecated, schemas=body.schemas, feature_flag=body.feature_flag,
+        group_name=body.group_name, created_at=now, updated_at=now,
+    )  # fmt: skip
+    try:
+        existing = await ctx.storage.get_event_type(body.name)
+    except NotFoundError:
+        return respond(event_type_out(await ctx.storage.create_event_type(record)), 201)
+    if existing.archived:
+        # As Svix: creating an archived name brings it back with the new definition.
+        revived = replace(record, created_at=existing.created_at)
+        return respond(event_type_out(await ctx.storage.update_event_type(revived)), 201)
+    return respond(event_type_out(await ctx.storage.create_event_type(record)), 201)
+
+
+@router.get("/{event_type_name}", response_model=EventTypeOut, summary="Get an event type")
+async def get_event_type(event_type_name: str, ctx: Ctx) -> Response:
+    return respond(event_type_out(await ctx.storage.get_event_type(event_type_name)))
+
+
+@router.put(
+    "/{event_type_name}", response_model=EventTypeOut, summary="Update or create an event type"
+)
+async def update_event_type(event_type_name: str, body: EventTypeUpdate, ctx: Ctx) -> Response:
+    now = ctx.clock()
+    fields = {
+        "description": body.description, "archived": body.archived,
+        "deprecated": body.deprecated, "schemas": body.schemas,
+        "feature_flag": body.feature_flag, "group_name": body.group_name,
+    }  # fmt: skip
+    try:
+        current = await ctx.storage.get_event_type(event_type_name)
+    except NotFoundError:
+        check_name(event_type_name, "event_type_name")
+        created = EventType(name=event_type_name, created_at=now, updated_at=now, **fields)
+        return respond(event_type_out(await ctx.storage.create_event_type(created)), 201)
+    updated = replace(current, updated_at=now, **fields)
+    return respond(event_type_out(await ctx.storage.update_event_type(updated)))
+
+
+@router.patch("/{event_type_name}", response_model=EventTypeOut, summary="Patch an event type")
+async def patch_event_type(event_type_name: str, body: EventTypePatch, ctx: Ctx) -> Response:
+    current = await ctx.storage.get_event_type(event_type_name)
+    given = body.model_fields_set
+    changes = {
+        name: getattr(body, name)
+        for name in (
+            "description",
+            "archived",
+            "deprecated",
+            "schemas",
+            "feature_flag",
+            "group_name",
+        )
+        if name in given
+    }
+    for flag in ("description", "archived", "deprecated"):
+        if changes.get(flag, 0) is None:
+            changes.pop(flag)  # these cannot be null: an explicit null leaves them as they are
+    updated = replace(current, updated_at=ctx.clock(), **changes)
+    return respond(event_type_out(await ctx.storage.update_event_type(updated)))
+
+
+@router.delete("/{event_type_name}", status_code=204, summary="Archive (or expunge) an event type")
+async def delete_event_type(
+    event_type_name: str, ctx: Ctx, expunge: Annotated[bool, Query()] = False
+) -> Response:
+    current = await ctx.storage.get_event_type(event_type_name)
+    if expunge:
+        await ctx.storage.delete_event_type(current.name)
+    else:
+        await ctx.storage.update_event_type(replace(current, archived=True, updated_at=ctx.clock()))
+    return Response(status_code=204)

@@ -1,0 +1,88 @@
+"""Messages: ``/api/v1/app/{app_id}/msg``: publish (with fan-out), list and get."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from hookline.api.context import Ctx, Page, parse_time, respond, split_list
+from hookline.api.convert import message_out
+from hookline.api.routes.applications import new_application
+from hookline.api.schemas import ListResponse, MessageIn, MessageOut
+from hookline.domain import ids
+from hookline.domain.models import Message
+from hookline.errors import NotFoundError, ValidationError
+from hookline.storage.base import BEGINNING, END_OF_TIME, MessageFilter
+
+router = APIRouter(prefix="/api/v1/app/{app_id}/msg", tags=["Message"])
+
+#: Largest payload accepted, serialised (as Svix).
+MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+@router.post("", response_model=MessageOut, status_code=202, summary="Publish a message")
+async def create_message(
+    app_id: str, body: MessageIn, ctx: Ctx, with_content: Annotated[bool, Query()] = False
+) -> Response:
+    try:
+        app = await ctx.storage.get_application(app_id)
+    except NotFoundError:
+        if body.application is None:
+            raise
+        # Svix's get-or-create: the message carries the application to create.
+        uid = None if ids.looks_like_id(app_id, ids.APPLICATION) else app_id
+        app = await ctx.storage.create_application(
+            new_application(body.application, ctx.clock(), uid)
+        )
+    payload = orjson.dumps(body.payload)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValidationError(
+            f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}", field=("payload",)
+        )
+    now = ctx.clock()
+    message = Message(
+        id=ids.new_id(ids.MESSAGE, now), app_id=app.id, event_type=body.event_type,
+        payload=payload, event_id=body.event_id,
+        channels=tuple(body.channels) if body.channels else None,
+        tags=tuple(body.tags) if body.tags else None, created_at=now,
+    )  # fmt: skip
+    result = await ctx.storage.publish(message)
+    return respond(message_out(result.message, with_content), 202)
+
+
+@router.get("", response_model=ListResponse[MessageOut], summary="List messages, newest first")
+async def list_messages(
+    app_id: str,
+    ctx: Ctx,
+    cursor: Page,
+    channel: Annotated[str | None, Query(max_length=128)] = None,
+    tag: Annotated[str | None, Query(max_length=128)] = None,
+    event_types: Annotated[str | None, Query(max_length=8192)] = None,
+    before: Annotated[str | None, Query()] = None,
+    after: Annotated[str | None, Query()] = None,
+    with_content: Annotated[bool, Query()] = False,
+) -> Response:
+    app = await ctx.storage.get_application(app_id)
+    where = MessageFilter(
+        event_types=split_list(event_types), channel=channel or None, tag=tag or None,
+        since=parse_time(after, "after") or BEGINNING,
+        until=parse_time(before, "before") or END_OF_TIME,
+    )  # fmt: skip
+    page = await ctx.storage.list_messages(app.id, cursor, where)
+    return respond(
+        ListResponse[MessageOut](
+            data=[message_out(m, with_content) for m in page.data], iterator=page.iterator,
+            prev_iterator=page.prev_iterator, done=page.done,
+        )
+    )  # fmt: skip
+
+
+@router.get("/{msg_id}", response_model=MessageOut, summary="Get a message (by id or eventId)")
+async def get_message(
+    app_id: str, msg_id: str, ctx: Ctx, with_content: Annotated[bool, Query()] = False
+) -> Response:
+    app = await ctx.storage.get_application(app_id)
+    return respond(message_out(await ctx.storage.get_message(app.id, msg_id), with_content))

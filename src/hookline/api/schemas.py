@@ -1,0 +1,406 @@
+"""Request and response bodies of the management API, in Svix v1's wire shapes.
+
+Field names are camelCase on the wire (docs/svix-compat.md is the reference).
+Input models validate every value the server stores; an error names its field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from hookline.errors import ValidationError
+
+T = TypeVar("T")
+
+ID_PATTERN = r"^[a-zA-Z0-9\-_.]+$"
+CHANNEL_PATTERN = r"^[a-zA-Z0-9\-_.:]+$"
+HEADER_NAME_PATTERN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
+SECRET_PATTERN = r"^(whsec_)?[a-zA-Z0-9+/=]{32,100}$"
+
+Uid = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=ID_PATTERN)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=ID_PATTERN)]
+Channel = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=CHANNEL_PATTERN)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Description = Annotated[str, StringConstraints(max_length=4096)]
+RateLimit = Annotated[int, Field(ge=1, le=65535)]
+Version = Annotated[int, Field(ge=1, le=1000)]
+#: Per-endpoint retry delays in seconds (at most 20 retries, each at most a week).
+RetrySchedule = Annotated[list[Annotated[float, Field(ge=0, le=7 * 86400)]], Field(max_length=20)]
+
+#: Headers a user may not set on deliveries: they carry the signature or are the transport's.
+RESERVED_HEADERS = frozenset(
+    {
+        "content-type", "content-length", "host", "connection", "transfer-encoding",
+        "webhook-id", "webhook-timestamp", "webhook-signature",
+        "svix-id", "svix-timestamp", "svix-signature", "user-agent",
+    }
+)  # fmt: skip
+
+
+def check_name(value: str, field: str) -> str:
+    """Refuse a name or uid taken from a path that breaks the id rules."""
+    if not 1 <= len(value) <= 256 or not re.fullmatch(ID_PATTERN, value):
+        raise ValidationError(
+            "must be 1-256 characters of letters, digits, '-', '_' or '.'", field=(field,)
+        )
+    return value
+
+
+def _unique(values: list[str] | None) -> list[str] | None:
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("values must be unique")
+    return values
+
+
+def _metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 64:
+        raise ValueError("at most 64 metadata keys")
+    for key, item in value.items():
+        if not key or len(key) > 256 or len(item) > 4096:
+            raise ValueError("metadata keys are 1-256 characters and values at most 4096")
+    return value
+
+
+def check_headers(value: dict[str, str]) -> dict[str, str]:
+    """Custom delivery headers: valid names, no reserved names, bounded sizes."""
+    if len(value) > 32:
+        raise ValueError("at most 32 headers")
+    for name, item in value.items():
+        if not re.match(HEADER_NAME_PATTERN, name) or len(name) > 256:
+            raise ValueError(f"{name!r} is not a valid header name")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"header {name!r} is set by hookline and cannot be overridden")
+        if len(item) > 4096 or "\r" in item or "\n" in item:
+            raise ValueError(f"header {name!r} has an invalid or oversized value")
+    return value
+
+
+Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
+Headers = Annotated[dict[str, str], AfterValidator(check_headers)]
+Channels = Annotated[list[Channel], Field(max_length=64), AfterValidator(_unique)]
+EventTypeNames = Annotated[list[Name], Field(max_length=1024), AfterValidator(_unique)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    # The Svix SDK sends naive datetimes without an offset: they mean UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", str_strip_whitespace=False
+    )
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# Applications ----------------------------------------------------------------
+
+
+class ApplicationIn(_In):
+    """Create (POST) or replace (PUT) an application."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    uid: Uid | None = None
+    throttle_rate: RateLimit | None = Field(
+        None, validation_alias=AliasChoices("throttleRate", "rateLimit", "throttle_rate")
+    )
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ApplicationPatch(_In):
+    """Change some fields of an application; an explicit null clears a field."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    uid: Uid | None = None
+    throttle_rate: RateLimit | None = Field(
+        None, validation_alias=AliasChoices("throttleRate", "rateLimit", "throttle_rate")
+    )
+    metadata: Metadata | None = None
+
+
+class ApplicationOut(_Out):
+    """An application."""
+
+    id: str
+    name: str
+    uid: str | None
+    throttle_rate: int | None
+    rate_limit: int | None
+    metadata: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+# Event types -------------------------------------------------------------------
+
+
+class EventTypeIn(_In):
+    """Create an event type."""
+
+    name: Name
+    description: Description = ""
+    archived: bool = False
+    deprecated: bool = False
+    schemas: dict[str, Any] | None = None
+    feature_flag: Name | None = None
+    group_name: Name | None = None
+
+    @field_validator("schemas")
+    @classmethod
+    def _versions_are_objects(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for version, schema in (value or {}).items():
+            if not isinstance(schema, dict):
+                raise ValueError(f"schema of version {version!r} must be a JSON object")
+        return value
+
+
+class EventTypeUpdate(_In):
+    """Replace an event type (PUT); the name comes from the path."""
+
+    description: Description = ""
+    archived: bool = False
+    deprecated: bool = False
+    schemas: dict[str, Any] | None = None
+    feature_flag: Name | None = None
+    group_name: Name | None = None
+
+
+class EventTypePatch(_In):
+    """Change some fields of an event type."""
+
+    description: Description | None = None
+    archived: bool | None = None
+    deprecated: bool | None = None
+    schemas: dict[str, Any] | None = None
+    feature_flag: Name | None = None
+    group_name: Name | None = None
+
+
+class EventTypeOut(_Out):
+    """An event type."""
+
+    name: str
+    description: str
+    archived: bool
+    deprecated: bool
+    schemas: dict[str, Any] | None
+    feature_flag: str | None
+    feature_flags: list[str] | None
+    group_name: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# Endpoints -------------------------------------------------------------------------
+
+_EVENT_TYPES = AliasChoices("eventTypes", "filterTypes", "event_types", "filter_types")
+_THROTTLE = AliasChoices("throttleRate", "rateLimit", "throttle_rate", "rate_limit")
+
+
+class _EndpointFields(_In):
+    description: Description = ""
+    uid: Uid | None = None
+    version: Version = 1
+    disabled: bool = False
+    event_types: EventTypeNames | None = Field(None, validation_alias=_EVENT_TYPES)
+    channels: Channels | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    throttle_rate: RateLimit | None = Field(None, validation_alias=_THROTTLE)
+    retry_schedule: RetrySchedule | None = None
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+
+
+class EndpointIn(_EndpointFields):
+    """Create an endpoint (POST)."""
+
+    secret: Annotated[str, StringConstraints(pattern=SECRET_PATTERN)] | None = None
+    headers: Headers = Field(default_factory=dict)
+
+
+class EndpointUpdate(_EndpointFields):
+    """Replace an endpoint (PUT)."""
+
+
+class EndpointPatch(_In):
+    """Change some fields of an endpoint; an explicit null clears a field."""
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=65536)] | None = None
+    description: Description | None = None
+    uid: Uid | None = None
+    version: Version | None = None
+    disabled: bool | None = None
+    event_types: EventTypeNames | None = Field(None, validation_alias=_EVENT_TYPES)
+    channels: Channels | None = None
+    metadata: Metadata | None = None
+    throttle_rate: RateLimit | None = Field(None, validation_alias=_THROTTLE)
+    retry_schedule: RetrySchedule | None = None
+
+
+class EndpointOut(_Out):
+    """An endpoint (its secret is read through its own route)."""
+
+    id: str
+    url: str
+    description: str
+    uid: str | None
+    version: int
+    disabled: bool
+    event_types: list[str] | None
+    filter_types: list[str] | None
+    channels: list[str] | None
+    metadata: dict[str, str]
+    throttle_rate: int | None
+    rate_limit: int | None
+    retry_schedule: list[float] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointSecretOut(_Out):
+    """An endpoint's current signing secret."""
+
+    key: str
+
+
+class EndpointSecretRotateIn(_In):
+    """Rotate the secret: a given key or a new random one; the old one signs on for a while."""
+
+    key: Annotated[str, StringConstraints(pattern=SECRET_PATTERN)] | None = None
+    grace_period_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] = 86400
+
+
+class EndpointHeadersIn(_In):
+    """Replace all custom headers."""
+
+    headers: Headers
+
+
+class EndpointHeadersPatchIn(_In):
+    """Merge headers in and remove some by name."""
+
+    headers: Headers = Field(default_factory=dict)
+    delete_headers: list[str] = Field(default_factory=list, max_length=32)
+
+
+class EndpointHeadersOut(_Out):
+    """An endpoint's custom headers."""
+
+    headers: dict[str, str]
+    sensitive: list[str]
+
+
+class RecoverIn(_In):
+    """Re-send the endpoint's failed messages created in [since, until)."""
+
+    since: UtcDatetime
+    until: UtcDatetime | None = None
+
+
+class BackgroundTaskOut(_Out):
+    """A background task (recover runs as one)."""
+
+    id: str
+    status: str
+    task: str
+    data: dict[str, Any]
+    updated_at: datetime
+
+
+class EndpointStatsOut(_Out):
+    """Deliveries of the endpoint by state."""
+
+    success: int
+    pending: int
+    sending: int
+    fail: int
+    canceled: int
+
+
+# Messages -------------------------------------------------------------------------
+
+
+class MessageIn(_In):
+    """Publish an event."""
+
+    event_type: Name
+    payload: dict[str, Any]
+    event_id: Uid | None = None
+    channels: Annotated[list[Channel], Field(max_length=10), AfterValidator(_unique)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=5), AfterValidator(_unique)] | None = None
+    application: ApplicationIn | None = None
+    payload_retention_period: Annotated[int, Field(ge=1, le=90)] | None = None
+
+
+class MessageOut(_Out):
+    """A published message; ``payload`` is ``{}`` unless asked for with ``with_content``."""
+
+    id: str
+    event_type: str
+    event_id: str | None
+    payload: dict[str, Any]
+    channels: list[str] | None
+    tags: list[str] | None
+    timestamp: datetime
+
+
+# Attempts -------------------------------------------------------------------------
+
+
+class MessageAttemptOut(_Out):
+    """One attempt of a delivery and what the endpoint answered."""
+
+    id: str
+    msg_id: str
+    endpoint_id: str
+    url: str
+    response: str
+    response_status_code: int
+    response_duration_ms: int
+    response_headers: dict[str, str]
+    error_class: str | None
+    status: int
+    status_text: str
+    trigger_type: int
+    timestamp: datetime
+    msg: MessageOut | None = None
+
+
+class EmptyOut(_Out):
+    """An empty JSON object: Svix's answer where nothing more is to be said."""
+
+
+# Pagination ----------------------------------------------------------------------
+
+
+class ListResponse(_Out, Generic[T]):
+    """A page of a list and the cursors to move through it."""
+
+    data: list[T]
+    iterator: str | None
+    prev_iterator: str | None
+    done: bool
+
+
+def utc(timestamp: float) -> datetime:
+    """A stored time (epoch seconds) as an aware UTC datetime."""
+    return datetime.fromtimestamp(timestamp, UTC)

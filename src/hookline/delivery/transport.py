@@ -1,0 +1,126 @@
+"""Sending one webhook request: the HTTP transport, injected into the worker.
+
+``Transport`` is the port; ``AiohttpTransport`` is the real one (chosen by
+measurement, see docs/decisions.md). Redirects are never followed: a 3xx is a
+failed attempt, since following it would let an endpoint bounce us elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ssl
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+import aiohttp
+
+from hookline.domain.outcome import AttemptResult, ErrorClass
+from hookline.domain.retry import parse_retry_after
+
+
+class Transport(Protocol):
+    """Sends one POST and reports what came back, never raising for network trouble."""
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
+        """POST ``body`` to ``url``; classify any failure into an ``AttemptResult``."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+def classify(error: BaseException) -> ErrorClass:
+    """Map a transport exception onto the error classes recorded with attempts."""
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return ErrorClass.CONNECT_TIMEOUT
+    if isinstance(error, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return ErrorClass.TIMEOUT
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return ErrorClass.DNS
+    if isinstance(error, aiohttp.ClientSSLError | ssl.SSLError):
+        return ErrorClass.TLS
+    if isinstance(error, aiohttp.InvalidURL):
+        return ErrorClass.INVALID_URL
+    if isinstance(error, aiohttp.ClientConnectorError):
+        if isinstance(error.os_error, ConnectionRefusedError):
+            return ErrorClass.CONNECTION_REFUSED
+        return ErrorClass.ERROR
+    if isinstance(error, aiohttp.ServerDisconnectedError | ConnectionResetError):
+        return ErrorClass.CONNECTION_RESET
+    if isinstance(error, aiohttp.ClientOSError) and error.errno in {errno.ECONNRESET, errno.EPIPE}:
+        return ErrorClass.CONNECTION_RESET
+    return ErrorClass.ERROR
+
+
+class AiohttpTransport:
+    """An aiohttp session shared by every delivery of a worker (keep-alive per host)."""
+
+    def __init__(
+        self,
+        connect_timeout: float = 5.0,
+        total_timeout: float = 15.0,
+        max_response_bytes: int = 20 * 1024,
+    ) -> None:
+        self.timeout = aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout)
+        self.max_response_bytes = max_response_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # The worker bounds concurrency itself (globally and per endpoint), so the
+            # connector must not add a second, hidden limit.
+            connector = aiohttp.TCPConnector(
+                limit=0, limit_per_host=0, ttl_dns_cache=60, enable_cleanup_closed=True
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self.timeout,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
+        """POST and read at most ``max_response_bytes`` of the answer."""
+        session = self._open()
+        started = time.perf_counter()
+        try:
+            async with session.post(
+                url, data=body, headers=dict(headers), allow_redirects=False
+            ) as response:
+                raw = await response.content.read(self.max_response_bytes)
+                response_headers = {k.lower(): v for k, v in response.headers.items()}
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
+            return AttemptResult(
+                status_code=0,
+                response_body=f"{type(error).__name__}: {error}"[:1000],
+                response_headers={},
+                duration_ms=_ms_since(started),
+                error_class=classify(error),
+            )
+        error_class = None
+        if 300 <= status < 400:
+            error_class = ErrorClass.REDIRECT
+        elif not 200 <= status < 300:
+            error_class = ErrorClass.HTTP_STATUS
+        return AttemptResult(
+            status_code=status,
+            response_body=raw.decode("utf-8", errors="replace"),
+            response_headers=response_headers,
+            duration_ms=_ms_since(started),
+            error_class=error_class,
+            retry_after=parse_retry_after(response_headers, time.time()),
+        )
+
+    async def close(self) -> None:
+        """Close the session and its pooled connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

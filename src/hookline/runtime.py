@@ -1,0 +1,148 @@
+"""Running hookline: the API server and delivery workers in one event loop.
+
+``run(settings, api=True, workers=True)`` is ``hookline serve``; the ``api`` and
+``worker`` commands run one half each. SIGTERM and SIGINT stop new work, let
+in-flight attempts finish (up to ``shutdown_grace``), release the rest, and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from hookline.delivery.transport import AiohttpTransport
+from hookline.delivery.worker import DeliveryWorker, WorkerConfig
+from hookline.settings import Settings
+from hookline.storage import storage_from_url
+from hookline.storage.base import Storage
+
+logger = logging.getLogger(__name__)
+
+#: How often idle housekeeping runs (expiring idempotency keys).
+HOUSEKEEPING_INTERVAL = 3600.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: ``run`` owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The storage the settings name (not yet opened)."""
+    return storage_from_url(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.postgres_pool_size,
+    )
+
+
+async def serve(
+    settings: Settings,
+    *,
+    api: bool = True,
+    workers: bool = True,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Open storage, run what was asked for until a signal, then shut down cleanly."""
+    from hookline.api import create_app
+
+    storage = open_storage(settings)
+    await storage.open()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    tasks: list[asyncio.Task[None]] = []
+    worker: DeliveryWorker | None = None
+    transport = AiohttpTransport(
+        settings.connect_timeout, settings.request_timeout, settings.max_response_bytes
+    )
+    server: _Server | None = None
+    try:
+        if workers:
+            worker = DeliveryWorker(storage, transport, WorkerConfig.from_settings(settings))
+            tasks.append(asyncio.create_task(worker.run(), name="hookline-worker"))
+            tasks.append(asyncio.create_task(_housekeeping(storage, settings, stop)))
+        if api:
+            app = create_app(settings, storage)
+            sock = _bind(settings.host, settings.port)
+            config = uvicorn.Config(
+                app, log_config=None, lifespan="off", access_log=False, timeout_graceful_shutdown=5
+            )
+            server = _Server(config)
+            tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name="hookline-api"))
+            host, port = sock.getsockname()[:2]
+            url = f"http://{host}:{port}"
+            logger.info("hookline API listening", extra={"url": url})
+            if on_ready:
+                on_ready(url)
+        elif on_ready:
+            on_ready("")
+        await _until_stopped(stop, tasks)
+    finally:
+        logger.info("shutting down")
+        if server is not None:
+            server.should_exit = True
+        if worker is not None:
+            worker.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await transport.close()
+        await storage.close()
+        logger.info("stopped")
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for a signal, or for any task to end early (which is a failure to report)."""
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    for task in done:
+        if task is not waiter and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+async def _housekeeping(storage: Storage, settings: Settings, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await storage.expire_idempotent(time.time() - settings.idempotency_ttl)
+        except Exception:  # housekeeping must never take the server down
+            logger.exception("housekeeping failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HOUSEKEEPING_INTERVAL)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(settings: Settings, *, api: bool = True, workers: bool = True) -> None:
+    """Blocking entry point: use uvloop when available."""
+    try:
+        import uvloop
+
+        runner: Callable[..., None] = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        runner = asyncio.run
+    try:
+        runner(serve(settings, api=api, workers=workers))
+    except OSError as error:
+        logger.error("cannot start", extra={"error": str(error)})
+        sys.exit(1)
