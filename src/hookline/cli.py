@@ -43,13 +43,14 @@ def _start(settings: Settings, *, api: bool, workers: bool) -> None:
     logs.configure(settings.log_level, settings.log_json)
     what = " + ".join(p for p, on in (("API", api), ("workers", workers)) if on)
     click.echo(f"hookline {__version__}: {what} on {settings.database_url}", err=True)
-    if api:
-        click.echo(
-            f"listening on http://{settings.host}:{settings.port}  "
-            f"(API docs: http://{settings.host}:{settings.port}/docs)",
-            err=True,
-        )
-    runtime.run(settings, api=api, workers=workers)
+
+    def ready(url: str) -> None:
+        if url:
+            click.echo(f"hookline listening on {url}  (API docs: {url}/docs)", err=True)
+        else:
+            click.echo("hookline workers running", err=True)
+
+    runtime.run(settings, api=api, workers=workers, on_ready=ready)
 
 
 @main.command()

@@ -133,7 +133,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(settings: Settings, *, api: bool = True, workers: bool = True) -> None:
+def run(
+    settings: Settings,
+    *,
+    api: bool = True,
+    workers: bool = True,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
     """Blocking entry point: use uvloop when available."""
     try:
         import uvloop
@@ -142,7 +148,7 @@ def run(settings: Settings, *, api: bool = True, workers: bool = True) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         runner = asyncio.run
     try:
-        runner(serve(settings, api=api, workers=workers))
+        runner(serve(settings, api=api, workers=workers, on_ready=on_ready))
     except OSError as error:
         logger.error("cannot start", extra={"error": str(error)})
         sys.exit(1)

@@ -1,0 +1,5 @@
+"""``python -m hookline`` runs the CLI."""
+
+from hookline.cli import main
+
+main()

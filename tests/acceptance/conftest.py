@@ -1,0 +1,43 @@
+"""Fixtures for acceptance tests: a real receiver and a real ``hookline serve``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.receiver import Receiver
+from support.server import HooklineProcess, ServerFactory
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A running receiver that answers 200 unless a test changes its behaviour."""
+    recv = Receiver().start()
+    yield recv
+    recv.stop()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start ``hookline serve`` processes on a fresh SQLite file (settings as env overrides)."""
+    started: list[HooklineProcess] = []
+
+    def start(
+        database_url: str | None = None, command: str = "serve", **env: str
+    ) -> HooklineProcess:
+        url = database_url or f"sqlite:///{tmp_path / 'hookline.db'}"
+        settings = {f"HOOKLINE_{k.upper()}": str(v) for k, v in env.items()}
+        process = HooklineProcess(url, settings, command=command)
+        started.append(process)
+        return process.start(tmp_path / f"hookline-{len(started)}.log")
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+@pytest.fixture
+def server(start_server: ServerFactory) -> HooklineProcess:
+    """One ``hookline serve`` with a fast retry schedule."""
+    return start_server(retry_schedule="1s,1s,1s", retry_jitter="0")
