@@ -103,7 +103,7 @@ def load_settings(
     """Build the settings from the environment (and a file), raising ConfigError on bad values."""
     try:
         if config_file is not None:
-            return Settings(_env_file=config_file, **dict(overrides or {}))  # type: ignore[call-arg]
+            return Settings(_env_file=config_file, **dict(overrides or {}))
         return Settings(**dict(overrides or {}))
     except ValidationError as error:
         problems = "; ".join(

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
+
 from support.receiver import Answer, Receiver
 from support.server import HooklineProcess, ServerFactory
 
@@ -182,7 +183,8 @@ def test_filters_route_messages_to_matching_endpoints_only(
         api.post("/api/v1/event-type", json={"name": "invoice.paid", "description": "x"})
         app_id, _, _ = setup_endpoint(api, f"{receiver.url}/typed", eventTypes=["invoice.paid"])
         api.post(
-            f"/api/v1/app/{app_id}/endpoint", json={"url": f"{receiver.url}/chan", "channels": ["eu"]}
+            f"/api/v1/app/{app_id}/endpoint",
+            json={"url": f"{receiver.url}/chan", "channels": ["eu"]},
         )
         api.post(f"/api/v1/app/{app_id}/endpoint", json={"url": f"{receiver.url}/all"})
         publish(api, app_id, {"n": 1}, eventType="invoice.paid")

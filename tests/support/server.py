@@ -16,7 +16,9 @@ import httpx
 class HooklineProcess:
     """A running hookline server; ``url`` is its API base URL."""
 
-    def __init__(self, database_url: str, env: dict[str, str] | None = None, command: str = "serve"):
+    def __init__(
+        self, database_url: str, env: dict[str, str] | None = None, command: str = "serve"
+    ):
         self.database_url = database_url
         self.env = {**os.environ, "HOOKLINE_PORT": "0", "HOOKLINE_LOG_LEVEL": "INFO", **(env or {})}
         self.env["HOOKLINE_DATABASE_URL"] = database_url

@@ -30,7 +30,7 @@ class Transport(Protocol):
         """Release connections."""
 
 
-def classify(error: BaseException) -> ErrorClass:
+def classify(error: BaseException) -> ErrorClass:  # noqa: PLR0911 - one return per class reads best
     """Map a transport exception onto the error classes recorded with attempts."""
     if isinstance(error, aiohttp.ConnectionTimeoutError):
         return ErrorClass.CONNECT_TIMEOUT

@@ -44,15 +44,6 @@ def new_id(
     return f"{prefix}_{_base62(body)}"
 
 
-def id_floor(prefix: str, at: float) -> str:
-    """Return the smallest id of ``prefix`` that can be created at time ``at``.
-
-    Lets a time bound (``before``/``after``) be turned into an id bound.
-    """
-    seconds = max(int(at) - _KSUID_EPOCH, 0)
-    return f"{prefix}_{_base62(seconds << 128)}"
-
-
 def looks_like_id(value: str, prefix: str) -> bool:
     """Tell whether ``value`` is shaped like an id of this prefix (else it may be a uid)."""
     return value.startswith(prefix + "_") and bool(_ID_PATTERN.match(value))

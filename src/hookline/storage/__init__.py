@@ -16,8 +16,9 @@ def storage_from_url(url: str, *, sqlite_synchronous: str = "FULL", pool_size: i
         from hookline.storage.postgres import PostgresStorage
 
         return PostgresStorage(url, pool_size=pool_size)
+    scheme = url.split(":", maxsplit=1)[0]
     raise ConfigError(
-        f"HOOKLINE_DATABASE_URL must start with sqlite:/// or postgresql://, not {url.split(':', maxsplit=1)[0]!r}"
+        f"HOOKLINE_DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme!r}"
     )
 
 

@@ -199,18 +199,18 @@ class SqliteStorage(ThreadedSqlStorage):
                     results.append((result, None))
                 conn.execute("RELEASE job")
             conn.execute("COMMIT")
-        except sqlite3.Error as error:
+        except sqlite3.Error as commit_error:
             logger.exception("sqlite commit failed")
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            failure = StorageError(f"database error: {error}")
+            failure = StorageError(f"database error: {commit_error}")
             results = [(None, failure)] * len(group)
             self._notify_pending = False
         if self._notify_pending:
             self._notify_pending = False
             group[0].loop.call_soon_threadsafe(self._work.set)
-        for job, (result, error) in zip(group, results, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+        for job, (value, problem) in zip(group, results, strict=True):
+            job.loop.call_soon_threadsafe(_settle, job.future, value, problem)
 
     async def _write(self, run: Callable[..., T], *args: Any) -> T:
         if self._writer is None:

@@ -1,0 +1,44 @@
+"""Fan-out matching and identifiers (pure logic)."""
+
+from __future__ import annotations
+
+from hookline.domain import ids
+from hookline.domain.models import Endpoint
+from hookline.domain.routing import route
+
+
+def endpoint(name: str, **fields: object) -> Endpoint:
+    return Endpoint(id=name, app_id="app", url="https://example.com", secret="s", **fields)  # type: ignore[arg-type]
+
+
+def test_route_applies_type_filter_and_channels() -> None:
+    """An endpoint gets a message when its type filter and channels both allow it."""
+    every = endpoint("every")
+    typed = endpoint("typed", filter_types=("a.b",))
+    eu = endpoint("eu", channels=("eu",))
+    both = endpoint("both", filter_types=("a.b",), channels=("eu", "us"))
+    endpoints = [every, typed, eu, both]
+    assert [e.id for e in route(endpoints, "a.b", None)] == ["every", "typed"]
+    assert [e.id for e in route(endpoints, "a.b", ["us"])] == ["every", "typed", "both"]
+    assert [e.id for e in route(endpoints, "x.y", ["eu"])] == ["every", "eu"]
+
+
+def test_disabled_endpoint_still_matches() -> None:
+    """A disabled endpoint matches so its delivery is recorded (held), not dropped."""
+    assert route([endpoint("off", disabled=True)], "a", None)[0].id == "off"
+
+
+def test_empty_filter_means_every_type() -> None:
+    """An empty event-type list is no filter at all."""
+    assert route([endpoint("e", filter_types=())], "any.type", None)
+
+
+def test_ids_sort_by_time_and_carry_prefix() -> None:
+    """Ids carry their prefix and sort in creation order."""
+    first = ids.new_id(ids.MESSAGE, 1_800_000_000)
+    later = ids.new_id(ids.MESSAGE, 1_800_000_001)
+    assert first.startswith("msg_")
+    assert len(first) == len("msg_") + 27
+    assert first < later
+    assert ids.looks_like_id(first, ids.MESSAGE)
+    assert not ids.looks_like_id("my-uid", ids.MESSAGE)
