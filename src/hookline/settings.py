@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hookline.domain.retry import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
@@ -37,7 +37,6 @@ class Settings(BaseSettings):
     # API
     host: str = Field("127.0.0.1", description="address the API binds to")
     port: int = Field(8040, ge=0, le=65535, description="port the API listens on")
-    public_url: str | None = Field(None, description="base URL users reach the API at")
     idempotency_ttl: float = Field(86400, gt=0, description="seconds an Idempotency-Key is kept")
 
     # Delivery
@@ -86,6 +85,17 @@ class Settings(BaseSettings):
         if value.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError("must be OFF, NORMAL, FULL or EXTRA")
         return value.upper()
+
+    @model_validator(mode="after")
+    def _lease_outlasts_attempt(self) -> Settings:
+        # A lease shorter than an attempt would hand a delivery to a second worker
+        # while the first is still sending it.
+        if self.lease_seconds < self.request_timeout + 5:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds}) must exceed request_timeout "
+                f"({self.request_timeout}) by at least 5 seconds"
+            )
+        return self
 
     @property
     def retry_policy(self) -> RetryPolicy:

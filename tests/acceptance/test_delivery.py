@@ -204,7 +204,7 @@ def test_filters_route_messages_to_matching_endpoints_only(
 def test_kill_9_mid_run_loses_no_message(start_server: ServerFactory, receiver: Receiver) -> None:
     """``kill -9`` while delivering, then a restart: every message arrives at least once."""
     receiver.behaviour = lambda req, n: Answer(delay=0.05)
-    env = {"lease_seconds": "2", "request_timeout": "1", "retry_schedule": "1s,1s,1s,1s"}
+    env = {"lease_seconds": "6", "request_timeout": "1", "retry_schedule": "1s,1s,1s,1s"}
     server = start_server(**env)
     total = 300
     with server.client() as api:

@@ -1,0 +1,1 @@
+"""The delivery engine: claim due deliveries, send them signed, record the outcome."""
