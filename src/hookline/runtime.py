@@ -67,7 +67,10 @@ async def serve(
     tasks: list[asyncio.Task[None]] = []
     worker: DeliveryWorker | None = None
     transport = AiohttpTransport(
-        settings.connect_timeout, settings.request_timeout, settings.max_response_bytes
+        settings.connect_timeout,
+        settings.request_timeout,
+        settings.max_response_bytes,
+        settings.destination_policy,
     )
     server: _Server | None = None
     try:

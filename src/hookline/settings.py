@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hookline.domain.retry import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
+from hookline.domain.ssrf import DestinationPolicy
 from hookline.errors import ConfigError
 
 
@@ -69,6 +70,15 @@ class Settings(BaseSettings):
     send_svix_headers: bool = Field(True, description="also send svix-id/-timestamp/-signature")
     user_agent: str = Field("hookline-webhooks/0.1", description="User-Agent of deliveries")
 
+    # Destinations (SSRF defence)
+    ssrf_protection: bool = Field(
+        True, description="refuse private, loopback, link-local, metadata... destinations"
+    )
+    allowed_networks: str = Field(
+        "", description="CIDRs allowed despite the SSRF defence, e.g. 127.0.0.0/8 for local tests"
+    )
+    https_only: bool = Field(False, description="refuse http:// endpoint URLs")
+
     # Logging
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(True, description="one JSON object per log line")
@@ -86,6 +96,12 @@ class Settings(BaseSettings):
             raise ValueError("must be OFF, NORMAL, FULL or EXTRA")
         return value.upper()
 
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        DestinationPolicy.from_strings(value.split(","))
+        return value
+
     @model_validator(mode="after")
     def _lease_outlasts_attempt(self) -> Settings:
         # A lease shorter than an attempt would hand a delivery to a second worker
@@ -96,6 +112,15 @@ class Settings(BaseSettings):
                 f"({self.request_timeout}) by at least 5 seconds"
             )
         return self
+
+    @property
+    def destination_policy(self) -> DestinationPolicy:
+        """Where deliveries may go."""
+        return DestinationPolicy.from_strings(
+            self.allowed_networks.split(","),
+            enabled=self.ssrf_protection,
+            https_only=self.https_only,
+        )
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -28,6 +28,8 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
         database_url: str | None = None, command: str = "serve", **env: str
     ) -> HooklineProcess:
         url = database_url or f"sqlite:///{tmp_path / 'hookline.db'}"
+        # Delivery tests send to a receiver on 127.0.0.1, allowed on purpose.
+        env.setdefault("allowed_networks", "127.0.0.0/8")
         settings = {f"HOOKLINE_{k.upper()}": str(v) for k, v in env.items()}
         process = HooklineProcess(url, settings, command=command)
         started.append(process)

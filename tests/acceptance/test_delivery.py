@@ -246,3 +246,18 @@ def test_sigterm_stops_promptly_and_releases_work(
         timeout=30,
         what="the rest to be delivered after restart",
     )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_ssrf_defence_blocks_loopback_at_delivery(
+    start_server: ServerFactory, receiver: Receiver, host: str
+) -> None:
+    """Without an allow-list, a delivery to a loopback address or name is blocked, not sent."""
+    server = start_server(allowed_networks="", retry_schedule="5s")
+    with server.client() as api:
+        app_id, _, _ = setup_endpoint(api, f"http://{host}:{receiver.port}/hook")
+        msg_id = publish(api, app_id, {"steal": "metadata"})
+        (attempt,) = wait_until(lambda: attempts_of(api, app_id, msg_id), what="blocked attempt")
+        assert attempt["errorClass"] == "blocked"
+        assert "loopback" in attempt["response"]
+        assert receiver.snapshot() == []

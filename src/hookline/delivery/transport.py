@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import socket
 import ssl
 import time
 from collections.abc import Mapping
 from typing import Protocol
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hookline.domain.outcome import AttemptResult, ErrorClass
 from hookline.domain.retry import parse_retry_after
+from hookline.domain.ssrf import (
+    BlockedDestination,
+    DestinationPolicy,
+    check_resolved,
+    check_url,
+    parse_ip_literal,
+)
 
 
 class Transport(Protocol):
@@ -53,6 +62,31 @@ def classify(error: BaseException) -> ErrorClass:  # noqa: PLR0911 - one return 
     return ErrorClass.ERROR
 
 
+class GuardedResolver(AbstractResolver):
+    """Resolves names, then refuses any answer the destination policy does not allow.
+
+    aiohttp connects only to the addresses its resolver returns, so the address
+    checked here is the address connected to: no DNS rebinding in between.
+    """
+
+    def __init__(self, policy: DestinationPolicy, inner: AbstractResolver | None = None) -> None:
+        self.policy = policy
+        self.inner = inner or aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Resolve ``host`` and keep its answers only if every one of them is allowed."""
+        results = await self.inner.resolve(host, port, family)
+        addresses = [parse_ip_literal(r["host"]) for r in results]
+        check_resolved(host, [a for a in addresses if a is not None], self.policy)
+        return results
+
+    async def close(self) -> None:
+        """Close the inner resolver."""
+        await self.inner.close()
+
+
 class AiohttpTransport:
     """An aiohttp session shared by every delivery of a worker (keep-alive per host)."""
 
@@ -61,9 +95,11 @@ class AiohttpTransport:
         connect_timeout: float = 5.0,
         total_timeout: float = 15.0,
         max_response_bytes: int = 20 * 1024,
+        policy: DestinationPolicy | None = None,
     ) -> None:
         self.timeout = aiohttp.ClientTimeout(total=total_timeout, connect=connect_timeout)
         self.max_response_bytes = max_response_bytes
+        self.policy = policy or DestinationPolicy()
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -71,7 +107,11 @@ class AiohttpTransport:
             # The worker bounds concurrency itself (globally and per endpoint), so the
             # connector must not add a second, hidden limit.
             connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=0, ttl_dns_cache=60, enable_cleanup_closed=True
+                limit=0,
+                limit_per_host=0,
+                ttl_dns_cache=60,
+                enable_cleanup_closed=True,
+                resolver=GuardedResolver(self.policy),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -87,12 +127,20 @@ class AiohttpTransport:
         session = self._open()
         started = time.perf_counter()
         try:
+            # IP literals skip the resolver, so they are judged here; names are
+            # judged by the resolver, on the very addresses that get connected to.
+            check_url(url, self.policy)
+        except BlockedDestination as refused:
+            return AttemptResult(0, refused.reason, {}, 0, ErrorClass.BLOCKED)
+        try:
             async with session.post(
                 url, data=body, headers=dict(headers), allow_redirects=False
             ) as response:
                 raw = await response.content.read(self.max_response_bytes)
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 status = response.status
+        except BlockedDestination as refused:
+            return AttemptResult(0, refused.reason, {}, _ms_since(started), ErrorClass.BLOCKED)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
             return AttemptResult(
                 status_code=0,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from hookline.domain import ids, signing
 from hookline.domain.models import Attempt, AttemptStatus, DeliveryStatus, TriggerType
-from hookline.domain.outcome import AttemptResult, Decision, Verdict, decide
+from hookline.domain.outcome import AttemptResult, Decision, ErrorClass, Verdict, decide
 from hookline.domain.retry import RetryPolicy
 from hookline.errors import HooklineError
 from hookline.settings import Settings
@@ -188,6 +188,17 @@ class DeliveryWorker:
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
         try:
             outcome = await self._attempt(delivery)
+        except Exception as error:
+            # A bug must not strand the delivery until its lease lapses: log it and
+            # record a failed attempt, so the retry schedule and the log carry on.
+            logger.exception("delivery attempt crashed", extra={"msg_id": delivery.msg_id})
+            outcome = self._outcome(
+                delivery,
+                AttemptResult(
+                    0, f"internal error: {type(error).__name__}", {}, 0, ErrorClass.ERROR
+                ),
+                self.clock(),
+            )
         finally:
             self._finished(delivery)
         self._outcomes.append(outcome)
@@ -215,6 +226,9 @@ class DeliveryWorker:
         result = await self.transport.send(
             delivery.url, delivery.payload, self._headers(delivery, int(sent_at))
         )
+        return self._outcome(delivery, result, sent_at)
+
+    def _outcome(self, delivery: ClaimedDelivery, result: AttemptResult, sent_at: float) -> Outcome:
         now = self.clock()
         attempts_made = delivery.attempts + 1
         decision = decide(
