@@ -76,7 +76,8 @@ def parse_time(value: str | None, name: str) -> float | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError(
-            f"{name} must be an ISO 8601 date-time, like 2026-01-31T12:00:00Z", field=(name,)
+            f"{name} must be an ISO 8601 date-time, like 2026-01-31T12:00:00Z",
+            field=("query", name),
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -27,6 +27,9 @@ from hookline.errors import (
 
 logger = logging.getLogger(__name__)
 
+#: Where a field named by a ``ValidationError`` lives, when not in the body.
+_NOT_BODY = frozenset({"query", "path"})
+
 _STATUS = {NotFoundError: 404, ConflictError: 409, ValidationError: 422, StorageError: 503}
 _HTTP_CODES = {
     400: "bad_request",
@@ -69,7 +72,9 @@ def field_error(loc: Sequence[str | int], message: str) -> Response:
 async def _hookline_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HooklineError)
     if isinstance(error, ValidationError):
-        return field_error(["body", *error.field], error.detail)
+        # FastAPI's own 422s say where a field is ("body", "query", "path"); so do ours.
+        located = bool(error.field) and error.field[0] in _NOT_BODY
+        return field_error(error.field if located else ["body", *error.field], error.detail)
     status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 500)
     if status >= 500:
         logger.error("request failed", extra={"path": request.url.path, "error": error.detail})

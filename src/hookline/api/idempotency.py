@@ -3,13 +3,19 @@
 Plain ASGI middleware. The key is scoped by the caller's credentials, and a key
 reused with a different request is refused (409) rather than silently replayed.
 Answers of 5xx are not kept, so a retry after a server fault runs for real.
+
+An answer is stored *before* it is sent: a client that repeats the request as soon
+as it has the first answer must find it. Requests with the same key are run one at
+a time within a process, so a retry that overlaps the original (after a client-side
+timeout, say) waits for it and then gets its answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +40,7 @@ class IdempotencyMiddleware:
         self.storage = storage
         self.ttl = ttl
         self.clock = clock
+        self.in_flight = _KeyLocks()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -55,6 +62,12 @@ class IdempotencyMiddleware:
             scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\0" + body
         ).hexdigest()
 
+        async with self.in_flight.hold(scoped_key):
+            await self._once(scoped_key, fingerprint, body, scope, send)
+
+    async def _once(
+        self, scoped_key: str, fingerprint: str, body: bytes, scope: Scope, send: Send
+    ) -> None:
         try:
             stored = await self.storage.get_idempotent(scoped_key)
         except HooklineError:
@@ -64,33 +77,61 @@ class IdempotencyMiddleware:
                 await error_response(
                     409, "idempotency_conflict",
                     "this Idempotency-Key was already used for a different request",
-                )(scope, receive, send)  # fmt: skip
+                )(scope, _replay_body(b""), send)  # fmt: skip
                 return
             await _replay(stored, send)
             return
 
-        captured: dict[str, Any] = {"status": 0, "headers": [], "body": b""}
+        start: Message | None = None
+        chunks: list[bytes] = []
 
         async def capture(message: Message) -> None:
+            nonlocal start
             if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body":
-                captured["body"] += message.get("body", b"")
-            await send(message)
+                start = message  # held back until the whole answer is stored
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            answer = b"".join(chunks)
+            if start["status"] < 500:
+                await self._store(scoped_key, fingerprint, start["status"], answer)
+            await send(start)
+            await send({"type": "http.response.body", "body": answer})
 
         await self.app(scope, _replay_body(body), capture)
-        if 0 < captured["status"] < 500:
-            response = IdempotentResponse(
-                fingerprint=fingerprint,
-                status_code=captured["status"],
-                body=captured["body"],
-                created_at=self.clock(),
-            )
-            try:
-                await self.storage.put_idempotent(scoped_key, response)
-            except HooklineError:
-                pass  # the answer went out; a retry will simply run again
+
+    async def _store(self, key: str, fingerprint: str, status: int, body: bytes) -> None:
+        response = IdempotentResponse(
+            fingerprint=fingerprint, status_code=status, body=body, created_at=self.clock()
+        )
+        # On a storage fault the answer still goes out; a retry will simply run again.
+        with suppress(HooklineError):
+            await self.storage.put_idempotent(key, response)
+
+
+class _KeyLocks:
+    """One lock per key, forgotten once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Run the body alone among holders of ``key``."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
 
 
 async def _read_body(receive: Receive) -> bytes:

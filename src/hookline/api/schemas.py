@@ -54,7 +54,7 @@ def check_name(value: str, field: str) -> str:
     """Refuse a name or uid taken from a path that breaks the id rules."""
     if not 1 <= len(value) <= 256 or not re.fullmatch(ID_PATTERN, value):
         raise ValidationError(
-            "must be 1-256 characters of letters, digits, '-', '_' or '.'", field=(field,)
+            "must be 1-256 characters of letters, digits, '-', '_' or '.'", field=("path", field)
         )
     return value
 
@@ -92,6 +92,9 @@ Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
 Headers = Annotated[dict[str, str], AfterValidator(check_headers)]
 Channels = Annotated[list[Channel], Field(max_length=64), AfterValidator(_unique)]
 EventTypeNames = Annotated[list[Name], Field(max_length=1024), AfterValidator(_unique)]
+#: The SDK sends ``featureFlags`` as a list, but an event type stores one flag (see
+#: ``domain.models.EventType.feature_flag``), so more than one is refused, not dropped.
+FeatureFlags = Annotated[list[Name], Field(max_length=1)]
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -153,15 +156,10 @@ class ApplicationOut(_Out):
 # Event types -------------------------------------------------------------------
 
 
-class EventTypeIn(_In):
-    """Create an event type."""
-
-    name: Name
-    description: Description = ""
-    archived: bool = False
-    deprecated: bool = False
+class _EventTypeFields(_In):
     schemas: dict[str, Any] | None = None
-    feature_flag: Name | None = None
+    feature_flags: FeatureFlags | None = None
+    feature_flag: Name | None = None  # the singular form older Svix SDKs send
     group_name: Name | None = None
 
     @field_validator("schemas")
@@ -172,27 +170,42 @@ class EventTypeIn(_In):
                 raise ValueError(f"schema of version {version!r} must be a JSON object")
         return value
 
+    @property
+    def flag(self) -> str | None:
+        """The one feature flag, from ``featureFlags`` or else the legacy ``featureFlag``."""
+        if self.feature_flags is not None:
+            return self.feature_flags[0] if self.feature_flags else None
+        return self.feature_flag
 
-class EventTypeUpdate(_In):
+    @property
+    def flag_given(self) -> bool:
+        """Whether the body says anything about the feature flag (PATCH leaves it otherwise)."""
+        return bool({"feature_flags", "feature_flag"} & self.model_fields_set)
+
+
+class EventTypeIn(_EventTypeFields):
+    """Create an event type."""
+
+    name: Name
+    description: Description = ""
+    archived: bool = False
+    deprecated: bool = False
+
+
+class EventTypeUpdate(_EventTypeFields):
     """Replace an event type (PUT); the name comes from the path."""
 
     description: Description = ""
     archived: bool = False
     deprecated: bool = False
-    schemas: dict[str, Any] | None = None
-    feature_flag: Name | None = None
-    group_name: Name | None = None
 
 
-class EventTypePatch(_In):
+class EventTypePatch(_EventTypeFields):
     """Change some fields of an event type."""
 
     description: Description | None = None
     archived: bool | None = None
     deprecated: bool | None = None
-    schemas: dict[str, Any] | None = None
-    feature_flag: Name | None = None
-    group_name: Name | None = None
 
 
 class EventTypeOut(_Out):

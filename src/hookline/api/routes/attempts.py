@@ -29,7 +29,8 @@ def _filter(
 ) -> AttemptFilter:
     if status_code_class is not None and status_code_class not in _STATUS_CLASSES:
         raise ValidationError(
-            "status_code_class must be 0, 100, 200, 300, 400 or 500", field=("status_code_class",)
+            "status_code_class must be 0, 100, 200, 300, 400 or 500",
+            field=("query", "status_code_class"),
         )
     return AttemptFilter(
         msg_id=msg_id, endpoint_id=endpoint_id, status=status,

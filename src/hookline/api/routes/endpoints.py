@@ -49,15 +49,15 @@ def check_url(url: str) -> str:
     return url
 
 
-def normalise_secret(secret: str | None) -> str:
-    """A given secret in ``whsec_`` form, or a new random one."""
+def normalise_secret(secret: str | None, field: str = "secret") -> str:
+    """A given secret in ``whsec_`` form, or a new random one; ``field`` names it in errors."""
     if secret is None:
         return signing.generate_secret()
     full = secret if secret.startswith("whsec_") else f"whsec_{secret}"
     try:
         signing.Signer.from_secret(full)
     except signing.SignatureError:
-        raise ValidationError("secret is not valid base64", field=("secret",)) from None
+        raise ValidationError(f"{field} is not valid base64", field=(field,)) from None
     return full
 
 
@@ -200,7 +200,7 @@ async def rotate_secret(
 ) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
     now = ctx.clock()
-    new_secret = normalise_secret(body.key)
+    new_secret = normalise_secret(body.key, "key")
     kept = [k for k in endpoint.old_secrets if k.expires_at is None or k.expires_at > now]
     if body.grace_period_seconds > 0:
         kept.insert(0, SigningKey(endpoint.secret, now + body.grace_period_seconds))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -45,7 +45,7 @@ async def create_event_type(body: EventTypeIn, ctx: Ctx) -> Response:
     now = ctx.clock()
     record = EventType(
         name=body.name, description=body.description, archived=body.archived,
-        deprecated=body.deprecated, schemas=body.schemas, feature_flag=body.feature_flag,
+        deprecated=body.deprecated, schemas=body.schemas, feature_flag=body.flag,
         group_name=body.group_name, created_at=now, updated_at=now,
     )  # fmt: skip
     try:
@@ -69,10 +69,10 @@ async def get_event_type(event_type_name: str, ctx: Ctx) -> Response:
 )
 async def update_event_type(event_type_name: str, body: EventTypeUpdate, ctx: Ctx) -> Response:
     now = ctx.clock()
-    fields = {
+    fields: dict[str, Any] = {
         "description": body.description, "archived": body.archived,
         "deprecated": body.deprecated, "schemas": body.schemas,
-        "feature_flag": body.feature_flag, "group_name": body.group_name,
+        "feature_flag": body.flag, "group_name": body.group_name,
     }  # fmt: skip
     try:
         current = await ctx.storage.get_event_type(event_type_name)
@@ -88,18 +88,13 @@ async def update_event_type(event_type_name: str, body: EventTypeUpdate, ctx: Ct
 async def patch_event_type(event_type_name: str, body: EventTypePatch, ctx: Ctx) -> Response:
     current = await ctx.storage.get_event_type(event_type_name)
     given = body.model_fields_set
-    changes = {
+    changes: dict[str, Any] = {
         name: getattr(body, name)
-        for name in (
-            "description",
-            "archived",
-            "deprecated",
-            "schemas",
-            "feature_flag",
-            "group_name",
-        )
+        for name in ("description", "archived", "deprecated", "schemas", "group_name")
         if name in given
     }
+    if body.flag_given:
+        changes["feature_flag"] = body.flag
     for flag in ("description", "archived", "deprecated"):
         if changes.get(flag, 0) is None:
             changes.pop(flag)  # these cannot be null: an explicit null leaves them as they are

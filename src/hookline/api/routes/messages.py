@@ -6,6 +6,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from hookline.api.context import Ctx, Page, parse_time, respond, split_list
@@ -14,7 +15,7 @@ from hookline.api.routes.applications import new_application
 from hookline.api.schemas import ListResponse, MessageIn, MessageOut
 from hookline.domain import ids
 from hookline.domain.models import Message
-from hookline.errors import NotFoundError, ValidationError
+from hookline.errors import NotFoundError
 from hookline.storage.base import BEGINNING, END_OF_TIME, MessageFilter
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/msg", tags=["Message"])
@@ -39,8 +40,9 @@ async def create_message(
         )
     payload = orjson.dumps(body.payload)
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ValidationError(
-            f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}", field=("payload",)
+        # As Svix: too large is 413, not a validation error.
+        raise HTTPException(
+            413, f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}"
         )
     now = ctx.clock()
     message = Message(
