@@ -1,0 +1,165 @@
+"""Schema migrations: applied once, refused when the database is newer, alike on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hookline.errors import MigrationError
+from hookline.storage import Storage, migrations, storage_from_url
+
+import pg
+
+#: SQLite's declared column types and what PostgreSQL's information_schema calls them.
+PG_TYPE_OF = {"TEXT": "text", "INTEGER": "integer", "REAL": "double precision", "BLOB": "bytea"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server: pg.Server = request.getfixturevalue("pg_server")
+    with server.database(migrated=False) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def opened(url: str) -> AsyncIterator[Storage]:
+    store = storage_from_url(url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await pg.close_promptly(store)
+
+
+def dialect(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite:///") else "postgres"
+
+
+def query(url: str, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement on a connection of its own (``?`` placeholders), committed."""
+    if dialect(url) == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            return conn.execute(statement, params).fetchall()
+    with pg.connect(url) as conn:
+        cursor = conn.execute(statement.replace("?", "%s"), params or None)
+        return cursor.fetchall() if cursor.description else []
+
+
+def applied_versions(url: str) -> list[int]:
+    return [row[0] for row in query(url, "SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def shipped_versions(url: str) -> list[int]:
+    return [m.version for m in migrations.available(dialect(url))]
+
+
+async def test_migrating_twice_applies_nothing_the_second_time(empty_database_url: str) -> None:
+    """Opening migrates an empty database fully once; later migrations apply nothing."""
+    url = empty_database_url
+    async with opened(url) as store:
+        assert applied_versions(url) == shipped_versions(url)
+        assert await store.migrate() == []
+    async with opened(url) as store:
+        assert await store.migrate() == []
+    assert applied_versions(url) == shipped_versions(url)
+
+
+async def test_concurrent_first_opens_migrate_exactly_once(empty_database_url: str) -> None:
+    """Two storages opening an empty database at once apply each migration once, cleanly."""
+    url = empty_database_url
+    first, second = storage_from_url(url), storage_from_url(url)
+    try:
+        await asyncio.gather(first.open(), second.open())
+        assert applied_versions(url) == shipped_versions(url)
+        assert await first.migrate() == []
+        assert await second.migrate() == []
+    finally:
+        await asyncio.gather(pg.close_promptly(first), pg.close_promptly(second))
+
+
+async def test_database_newer_than_the_code_is_refused(empty_database_url: str) -> None:
+    """A schema version this code does not know makes migrate() and open() raise MigrationError."""
+    url = empty_database_url
+    async with opened(url) as store:
+        query(
+            url,
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (999, "from_the_future", time.time()),
+        )
+        with pytest.raises(MigrationError, match="999"):
+            await store.migrate()
+    later = storage_from_url(url)
+    try:
+        with pytest.raises(MigrationError, match="999"):
+            await later.open()
+    finally:
+        await pg.close_promptly(later)
+    assert applied_versions(url) == [*shipped_versions(url), 999]
+
+
+def sqlite_columns(url: str) -> dict[str, dict[str, tuple[str, bool]]]:
+    tables = query(url, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    return {
+        table: {
+            name: (PG_TYPE_OF.get(kind, kind), bool(notnull or pk))
+            for _, name, kind, notnull, _, pk in query(url, f"PRAGMA table_info({table})")
+        }
+        for (table,) in tables
+    }
+
+
+def postgres_columns(url: str) -> dict[str, dict[str, tuple[str, bool]]]:
+    schema: dict[str, dict[str, tuple[str, bool]]] = {}
+    rows = query(
+        url,
+        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = 'public'",
+    )
+    for table, column, kind, nullable in rows:
+        schema.setdefault(table, {})[column] = (kind, nullable == "NO")
+    return schema
+
+
+@pytest.mark.postgres
+async def test_sqlite_and_postgres_define_the_same_tables_and_columns(
+    tmp_path: Path, pg_database_url: str
+) -> None:
+    """Both backends' migrations make the same tables, columns, types and NOT NULLs."""
+    sqlite_url = f"sqlite:///{tmp_path / 'schema.db'}"
+    async with opened(sqlite_url):
+        pass
+    in_sqlite, in_postgres = sqlite_columns(sqlite_url), postgres_columns(pg_database_url)
+    assert {"applications", "endpoints", "messages", "deliveries", "attempts"} <= set(in_sqlite)
+    assert in_sqlite == in_postgres
+
+
+@pytest.mark.postgres
+async def test_sqlite_and_postgres_define_the_same_indexes(
+    tmp_path: Path, pg_database_url: str
+) -> None:
+    """Both backends' migrations make the same named indexes on the same tables."""
+    sqlite_url = f"sqlite:///{tmp_path / 'schema.db'}"
+    async with opened(sqlite_url):
+        pass
+    in_sqlite = query(
+        sqlite_url, "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' AND sql NOT NULL"
+    )
+    in_postgres = query(
+        pg_database_url,
+        "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public' "
+        "AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key'",
+    )
+    assert len(in_sqlite) >= 7
+    assert set(in_sqlite) == set(in_postgres)
