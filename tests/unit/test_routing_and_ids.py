@@ -42,3 +42,9 @@ def test_ids_sort_by_time_and_carry_prefix() -> None:
     assert first < later
     assert ids.looks_like_id(first, ids.MESSAGE)
     assert not ids.looks_like_id("my-uid", ids.MESSAGE)
+
+
+def test_ids_within_one_second_sort_in_creation_order() -> None:
+    """Ids made a millisecond apart sort in the order they were made."""
+    made = [ids.new_id(ids.ATTEMPT, 1_800_000_000 + i / 1000) for i in range(50)]
+    assert sorted(made) == made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from starlette.responses import Response
 from hookline.domain.models import Application
 from hookline.errors import ValidationError
 from hookline.settings import Settings
-from hookline.storage.base import Cursor, Storage
+from hookline.storage.base import BEGINNING, Cursor, Storage
 
 MAX_LIMIT = 250
 
@@ -51,7 +52,11 @@ def cursor(
     order: Annotated[str | None, Query(pattern="^(ascending|descending)$")] = None,
 ) -> Cursor:
     """Svix pagination parameters."""
-    return Cursor(limit=limit, iterator=iterator or None, ascending=order == "ascending")
+    return Cursor(
+        limit=limit,
+        iterator=iterator or None,
+        ascending=None if order is None else order == "ascending",
+    )
 
 
 Page = Annotated[Cursor, Depends(cursor)]
@@ -82,6 +87,12 @@ def parse_time(value: str | None, name: str) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def after_bound(value: str | None) -> float:
+    """Svix's ``after`` is exclusive; storage windows start inclusive, so step past it."""
+    moment = parse_time(value, "after")
+    return BEGINNING if moment is None else math.nextafter(moment, math.inf)
 
 
 def split_list(value: str | None) -> list[str] | None:

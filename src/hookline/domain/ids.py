@@ -1,8 +1,10 @@
 """Identifiers: a type prefix and a time-ordered, random, base62 body (like Svix).
 
 Ids sort by creation time, so ``ORDER BY id`` is creation order and an id makes
-a stable pagination cursor. The body is a KSUID: 4 bytes of seconds since the
-KSUID epoch and 16 random bytes, rendered as 27 base62 characters.
+a stable pagination cursor. The body has a KSUID's shape (20 bytes, 27 base62
+characters, 4 leading bytes of seconds since the KSUID epoch), but the next 3
+bytes hold the microseconds, so ids made within one second still sort in the
+order they were made; 13 random bytes follow.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def new_id(
 ) -> str:
     """Return ``prefix_<ksuid>`` for the time ``now`` (seconds since the epoch)."""
     seconds = max(int(now) - _KSUID_EPOCH, 0).to_bytes(4, "big")
-    body = int.from_bytes(seconds + random_bytes(16), "big")
+    micros = min(int((now % 1) * 1_000_000), 999_999).to_bytes(3, "big")
+    body = int.from_bytes(seconds + micros + random_bytes(13), "big")
     return f"{prefix}_{_base62(body)}"
 
 

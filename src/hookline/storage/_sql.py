@@ -69,6 +69,12 @@ def load_queries(*files: str) -> dict[str, str]:
         for name, body in zip(parts[1::2], parts[2::2], strict=True):
             lines = [line for line in body.strip().splitlines() if not line.startswith("--")]
             queries[name] = "\n".join(lines).strip().rstrip(";")
+    for name, sql in list(queries.items()):
+        if name.startswith("list_"):
+            # Each list is written once, last-first; its first-first twin is derived.
+            if sql.count(" DESC LIMIT ") != 1:
+                raise ValueError(f"list query {name} must end in 'ORDER BY <key> DESC LIMIT'")
+            queries[f"{name}.asc"] = sql.replace(" DESC LIMIT ", " ASC LIMIT ")
     return queries
 
 
@@ -244,8 +250,8 @@ class SqlOperations:
             raise
 
     @staticmethod
-    def _bounds(cursor: Cursor) -> dict[str, Any]:
-        if cursor.ascending:
+    def _bounds(cursor: Cursor, ascending: bool) -> dict[str, Any]:
+        if ascending:
             return {"after": cursor.iterator or _LOWEST, "before": _HIGHEST}
         return {"after": _LOWEST, "before": cursor.iterator or _HIGHEST}
 
@@ -262,10 +268,18 @@ class SqlOperations:
             raise NotFoundError(f"application {key!r} not found")
         return _application(row)
 
+    def _list(
+        self, conn: Connection, query: str, cursor: Cursor, default_ascending: bool = False,
+        **params: Any,
+    ) -> list[Row]:  # fmt: skip
+        """Run a ``list_*`` query for one page (plus one row, to tell whether more follow)."""
+        ascending = default_ascending if cursor.ascending is None else cursor.ascending
+        name = f"{query}.asc" if ascending else query
+        bounds = self._bounds(cursor, ascending)
+        return self._all(conn, name, {**bounds, "limit": cursor.limit + 1, **params})
+
     def list_applications(self, conn: Connection, cursor: Cursor) -> Page[Application]:
-        query = "list_applications_asc" if cursor.ascending else "list_applications_desc"
-        params = {**self._bounds(cursor), "limit": cursor.limit + 1}
-        rows = [_application(r) for r in self._all(conn, query, params)]
+        rows = [_application(r) for r in self._list(conn, "list_applications", cursor)]
         return _page(rows, cursor.limit, lambda a: a.id, cursor)
 
     def update_application(self, conn: Connection, app: Application) -> Application:
@@ -303,12 +317,11 @@ class SqlOperations:
     def list_event_types(
         self, conn: Connection, cursor: Cursor, include_archived: bool
     ) -> Page[EventType]:
-        params = {
-            "after": cursor.iterator or _LOWEST,
-            "include_archived": int(include_archived),
-            "limit": cursor.limit + 1,
-        }
-        rows = [_event_type(r) for r in self._all(conn, "list_event_types", params)]
+        found = self._list(
+            conn, "list_event_types", cursor, default_ascending=True,
+            include_archived=int(include_archived),
+        )  # fmt: skip
+        rows = [_event_type(r) for r in found]
         return _page(rows, cursor.limit, lambda e: e.name, cursor)
 
     def update_event_type(self, conn: Connection, event_type: EventType) -> EventType:
@@ -332,9 +345,7 @@ class SqlOperations:
         return _endpoint(row)
 
     def list_endpoints(self, conn: Connection, app_id: str, cursor: Cursor) -> Page[Endpoint]:
-        query = "list_endpoints_asc" if cursor.ascending else "list_endpoints_desc"
-        params = {**self._bounds(cursor), "app_id": app_id, "limit": cursor.limit + 1}
-        rows = [_endpoint(r) for r in self._all(conn, query, params)]
+        rows = [_endpoint(r) for r in self._list(conn, "list_endpoints", cursor, app_id=app_id)]
         return _page(rows, cursor.limit, lambda e: e.id, cursor)
 
     def update_endpoint(self, conn: Connection, endpoint: Endpoint) -> Endpoint:
@@ -406,17 +417,12 @@ class SqlOperations:
     def list_messages(
         self, conn: Connection, app_id: str, cursor: Cursor, where: MessageFilter
     ) -> Page[Message]:
-        params = {
-            **self._bounds(cursor),
-            "app_id": app_id,
-            "limit": cursor.limit + 1,
-            "event_types": dumps(list(where.event_types)) if where.event_types else None,
-            "channel_like": f'%"{where.channel}"%' if where.channel else None,
-            "tag_like": f'%"{where.tag}"%' if where.tag else None,
-            "since": where.since,
-            "until": where.until,
-        }
-        rows = [_message(r) for r in self._all(conn, "list_messages", params)]
+        found = self._list(
+            conn, "list_messages", cursor, app_id=app_id,
+            event_types=dumps(list(where.event_types)) if where.event_types else None,
+            channel=where.channel, tag=where.tag, since=where.since, until=where.until,
+        )  # fmt: skip
+        rows = [_message(r) for r in found]
         return _page(rows, cursor.limit, lambda m: m.id, cursor)
 
     # the queue ---------------------------------------------------------------
@@ -441,7 +447,8 @@ class SqlOperations:
         if not claimed:
             return []
         rows = self._all(conn, "claim_details", {"worker": worker, "ids": dumps(claimed)})
-        return sorted((_claimed(r) for r in rows), key=lambda c: c.id)
+        rows.sort(key=lambda r: (r[5], r[0]))  # oldest due first, as claimed
+        return [_claimed(r) for r in rows]
 
     def release(self, conn: Connection, worker: str, delivery_ids: Sequence[str]) -> None:
         if delivery_ids:
@@ -561,20 +568,16 @@ class SqlOperations:
     def list_attempts(
         self, conn: Connection, app_id: str, cursor: Cursor, where: AttemptFilter
     ) -> Page[Attempt]:
-        code_low = where.status_code_class if where.status_code_class is not None else None
-        params = {
-            **self._bounds(cursor),
-            "app_id": app_id,
-            "limit": cursor.limit + 1,
-            "msg_id": where.msg_id,
-            "endpoint_id": where.endpoint_id,
-            "status": where.status,
-            "code_low": code_low,
-            "code_high": None if code_low is None else (code_low + 100 if code_low else 100),
-            "since": where.since,
-            "until": where.until,
-        }
-        rows = [_attempt(r) for r in self._all(conn, "list_attempts", params)]
+        code_low = where.status_code_class
+        found = self._list(
+            conn, "list_attempts", cursor, app_id=app_id, msg_id=where.msg_id,
+            endpoint_id=where.endpoint_id, status=where.status, code_low=code_low,
+            # Class 0 means "no HTTP answer": codes in [0, 100).
+            code_high=None if code_low is None else code_low + 100,
+            event_types=dumps(list(where.event_types)) if where.event_types else None,
+            channel=where.channel, tag=where.tag, since=where.since, until=where.until,
+        )  # fmt: skip
+        rows = [_attempt(r) for r in found]
         return _page(rows, cursor.limit, lambda a: a.id, cursor)
 
     # idempotency -------------------------------------------------------------

@@ -32,11 +32,15 @@ END_OF_TIME = 1e12
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where a list page starts: after (ascending) or before (descending) an id."""
+    """Where a list page starts: after (ascending) or before (descending) an id.
+
+    ``ascending=None`` means the list's own default: newest first, except event
+    types, which list by name A to Z (as Svix).
+    """
 
     limit: int = 50
     iterator: str | None = None
-    ascending: bool = False
+    ascending: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,9 @@ class AttemptFilter:
     endpoint_id: str | None = None
     status: int | None = None
     status_code_class: int | None = None
+    event_types: Sequence[str] | None = None
+    channel: str | None = None
+    tag: str | None = None
     since: float = BEGINNING
     until: float = END_OF_TIME
 

@@ -34,7 +34,7 @@ CHANNEL = "hookline_work"
 _MIGRATION_LOCK = 7_411_000_001
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
-_JSON_EACH = re.compile(r"json_each\((:\w+)\)")
+_JSON_EACH = re.compile(r"json_each\((:?[\w.]+)\)")
 
 
 def to_postgres(sql: str) -> str:
@@ -144,6 +144,9 @@ class PostgresStorage(ThreadedSqlStorage):
         self._stopping.set()
         loop = asyncio.get_running_loop()
         if self._listener is not None:
+            # Wake the listener out of its wait so that closing does not take a poll tick.
+            with contextlib.suppress(HooklineError):
+                await self._write(_notify)
             await loop.run_in_executor(None, self._listener.join, 5.0)
             self._listener = None
         self._pool.shutdown(wait=True)

@@ -77,6 +77,7 @@ class SqliteStorage(ThreadedSqlStorage):
         self._writer: threading.Thread | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = asyncio.Event()
 
@@ -98,6 +99,7 @@ class SqliteStorage(ThreadedSqlStorage):
             conn = self._connect()
             conn.execute("PRAGMA query_only = ON")
             self._local.conn = conn
+            self._reader_connections.append(conn)
         return conn
 
     # lifecycle -----------------------------------------------------------------
@@ -126,6 +128,10 @@ class SqliteStorage(ThreadedSqlStorage):
         if self._readers is not None:
             self._readers.shutdown(wait=True)
             self._readers = None
+        for conn in self._reader_connections:
+            conn.close()
+        self._reader_connections.clear()
+        self._local = threading.local()
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations (serialised by the single writer)."""

@@ -2,47 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from hookline.api.context import App, Ctx, Page, parse_time, respond
+from hookline.api.context import App, Ctx, Page, after_bound, parse_time, respond, split_list
 from hookline.api.convert import attempt_out
 from hookline.api.schemas import EmptyOut, ListResponse, MessageAttemptOut
 from hookline.domain.models import Message
 from hookline.errors import ValidationError
-from hookline.storage.base import BEGINNING, END_OF_TIME, AttemptFilter
+from hookline.storage.base import END_OF_TIME, AttemptFilter
 
 router = APIRouter(prefix="/api/v1/app/{app_id}", tags=["Message Attempt"])
 
 _STATUS_CLASSES = {0, 100, 200, 300, 400, 500}
 
 
-def _filter(
-    msg_id: str | None,
-    endpoint_id: str | None,
-    status: int | None,
-    status_code_class: int | None,
-    before: str | None,
-    after: str | None,
+def attempt_filter(
+    status: Annotated[int | None, Query(ge=0, le=4)] = None,
+    status_code_class: Annotated[int | None, Query()] = None,
+    event_types: Annotated[str | None, Query(max_length=8192)] = None,
+    channel: Annotated[str | None, Query(max_length=128)] = None,
+    tag: Annotated[str | None, Query(max_length=128)] = None,
+    before: Annotated[str | None, Query()] = None,
+    after: Annotated[str | None, Query()] = None,
 ) -> AttemptFilter:
+    """The filters both attempt lists share (Svix's query parameters)."""
     if status_code_class is not None and status_code_class not in _STATUS_CLASSES:
         raise ValidationError(
             "status_code_class must be 0, 100, 200, 300, 400 or 500",
             field=("query", "status_code_class"),
         )
     return AttemptFilter(
-        msg_id=msg_id, endpoint_id=endpoint_id, status=status,
-        status_code_class=status_code_class,
-        since=parse_time(after, "after") or BEGINNING,
+        status=status, status_code_class=status_code_class,
+        event_types=split_list(event_types), channel=channel or None, tag=tag or None,
+        since=after_bound(after),
         until=parse_time(before, "before") or END_OF_TIME,
     )  # fmt: skip
 
 
-Status = Annotated[int | None, Query(ge=0, le=4)]
-CodeClass = Annotated[int | None, Query()]
-Time = Annotated[str | None, Query()]
+Where = Annotated[AttemptFilter, Depends(attempt_filter)]
 Flag = Annotated[bool, Query()]
 
 
@@ -67,12 +68,11 @@ async def _attempt_page(
     summary="List an endpoint's attempts, newest first",
 )  # fmt: skip
 async def list_by_endpoint(
-    app: App, endpoint_id: str, ctx: Ctx, cursor: Page, status: Status = None,
-    status_code_class: CodeClass = None, before: Time = None, after: Time = None,
+    app: App, endpoint_id: str, ctx: Ctx, cursor: Page, where: Where,
     with_content: Flag = True, with_msg: Flag = False,
 ) -> Response:  # fmt: skip
     endpoint = await ctx.storage.get_endpoint(app.id, endpoint_id)
-    where = _filter(None, endpoint.id, status, status_code_class, before, after)
+    where = replace(where, endpoint_id=endpoint.id)
     return await _attempt_page(app, ctx, cursor, where, with_content, with_msg)
 
 
@@ -81,15 +81,15 @@ async def list_by_endpoint(
     summary="List a message's attempts, newest first",
 )  # fmt: skip
 async def list_by_msg(
-    app: App, msg_id: str, ctx: Ctx, cursor: Page, status: Status = None,
-    status_code_class: CodeClass = None, endpoint_id: Annotated[str | None, Query()] = None,
-    before: Time = None, after: Time = None, with_content: Flag = True, with_msg: Flag = False,
+    app: App, msg_id: str, ctx: Ctx, cursor: Page, where: Where,
+    endpoint_id: Annotated[str | None, Query()] = None,
+    with_content: Flag = True, with_msg: Flag = False,
 ) -> Response:  # fmt: skip
     message = await ctx.storage.get_message(app.id, msg_id)
     endpoint = None
     if endpoint_id:
         endpoint = (await ctx.storage.get_endpoint(app.id, endpoint_id)).id
-    where = _filter(message.id, endpoint, status, status_code_class, before, after)
+    where = replace(where, msg_id=message.id, endpoint_id=endpoint)
     return await _attempt_page(app, ctx, cursor, where, with_content, with_msg)
 
 

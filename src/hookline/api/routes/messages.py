@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from hookline.api.context import Ctx, Page, parse_time, respond, split_list
+from hookline.api.context import Ctx, Page, after_bound, parse_time, respond, split_list
 from hookline.api.convert import message_out
 from hookline.api.routes.applications import new_application
 from hookline.api.schemas import ListResponse, MessageIn, MessageOut
 from hookline.domain import ids
 from hookline.domain.models import Message
 from hookline.errors import NotFoundError
-from hookline.storage.base import BEGINNING, END_OF_TIME, MessageFilter
+from hookline.storage.base import END_OF_TIME, MessageFilter
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/msg", tags=["Message"])
 
@@ -70,7 +70,7 @@ async def list_messages(
     app = await ctx.storage.get_application(app_id)
     where = MessageFilter(
         event_types=split_list(event_types), channel=channel or None, tag=tag or None,
-        since=parse_time(after, "after") or BEGINNING,
+        since=after_bound(after),
         until=parse_time(before, "before") or END_OF_TIME,
     )  # fmt: skip
     page = await ctx.storage.list_messages(app.id, cursor, where)

@@ -18,13 +18,11 @@ WHERE id = :id;
 -- name: delete_application
 DELETE FROM applications WHERE id = :id;
 
--- name: list_applications_asc
-SELECT id, uid, name, rate_limit, metadata, created_at, updated_at
-FROM applications WHERE id > :after ORDER BY id ASC LIMIT :limit;
+-- Lists are written newest (or last) first; the loader derives "<name>.asc" from each.
 
--- name: list_applications_desc
+-- name: list_applications
 SELECT id, uid, name, rate_limit, metadata, created_at, updated_at
-FROM applications WHERE id < :before ORDER BY id DESC LIMIT :limit;
+FROM applications WHERE id > :after AND id < :before ORDER BY id DESC LIMIT :limit;
 
 -- name: insert_event_type
 INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, group_name,
@@ -48,8 +46,8 @@ DELETE FROM event_types WHERE name = :name;
 -- name: list_event_types
 SELECT name, description, archived, deprecated, schemas, feature_flag, group_name, created_at, updated_at
 FROM event_types
-WHERE name > :after AND (archived = 0 OR :include_archived = 1)
-ORDER BY name ASC LIMIT :limit;
+WHERE name > :after AND name < :before AND (archived = 0 OR :include_archived = 1)
+ORDER BY name DESC LIMIT :limit;
 
 -- name: insert_endpoint
 INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled, filter_types, channels,
@@ -81,15 +79,10 @@ WHERE id = :id;
 -- name: delete_endpoint
 DELETE FROM endpoints WHERE id = :id;
 
--- name: list_endpoints_asc
+-- name: list_endpoints
 SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
        rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at
-FROM endpoints WHERE app_id = :app_id AND id > :after ORDER BY id ASC LIMIT :limit;
-
--- name: list_endpoints_desc
-SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
-       rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at
-FROM endpoints WHERE app_id = :app_id AND id < :before ORDER BY id DESC LIMIT :limit;
+FROM endpoints WHERE app_id = :app_id AND id > :after AND id < :before ORDER BY id DESC LIMIT :limit;
 
 -- name: insert_message
 INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, created_at)
@@ -105,8 +98,10 @@ SELECT id, app_id, event_type, event_id, payload, channels, tags, created_at
 FROM messages
 WHERE app_id = :app_id AND id < :before AND id > :after
   AND (CAST(:event_types AS TEXT) IS NULL OR event_type IN (SELECT value FROM json_each(:event_types)))
-  AND (CAST(:channel_like AS TEXT) IS NULL OR channels LIKE :channel_like)
-  AND (CAST(:tag_like AS TEXT) IS NULL OR tags LIKE :tag_like)
+  AND (CAST(:channel AS TEXT) IS NULL
+       OR (channels IS NOT NULL AND :channel IN (SELECT value FROM json_each(channels))))
+  AND (CAST(:tag AS TEXT) IS NULL
+       OR (tags IS NOT NULL AND :tag IN (SELECT value FROM json_each(tags))))
   AND created_at >= :since AND created_at < :until
 ORDER BY id DESC LIMIT :limit;
 
@@ -192,7 +187,13 @@ FROM attempts WHERE app_id = :app_id AND msg_id = :msg_id AND id = :id;
 SELECT a.id, a.delivery_id, a.msg_id, a.endpoint_id, a.app_id, a.url, a.status, a.response_status_code,
        a.response, a.response_headers, a.duration_ms, a.error_class, a.trigger_type, a.created_at
 FROM attempts a
+JOIN messages m ON m.id = a.msg_id
 WHERE a.app_id = :app_id
+  AND (CAST(:event_types AS TEXT) IS NULL OR m.event_type IN (SELECT value FROM json_each(:event_types)))
+  AND (CAST(:channel AS TEXT) IS NULL
+       OR (m.channels IS NOT NULL AND :channel IN (SELECT value FROM json_each(m.channels))))
+  AND (CAST(:tag AS TEXT) IS NULL
+       OR (m.tags IS NOT NULL AND :tag IN (SELECT value FROM json_each(m.tags))))
   AND (CAST(:msg_id AS TEXT) IS NULL OR a.msg_id = :msg_id)
   AND (CAST(:endpoint_id AS TEXT) IS NULL OR a.endpoint_id = :endpoint_id)
   AND a.id < :before AND a.id > :after
