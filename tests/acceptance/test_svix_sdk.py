@@ -209,7 +209,7 @@ def test_event_types_round_trip_through_the_sdk(svix: Svix) -> None:
             description="A user signed up",
             schemas={"1": USER_SIGNUP_V1},
             group_name="users",
-            feature_flags=["beta-signup"],
+            feature_flags=["beta-signup", "early-access"],
         )
     )
     assert (signup.name, signup.description, signup.archived, signup.deprecated) == (
@@ -220,7 +220,7 @@ def test_event_types_round_trip_through_the_sdk(svix: Svix) -> None:
     )
     assert signup.schemas == {"1": USER_SIGNUP_V1}
     assert signup.group_name == "users"
-    assert signup.feature_flags == ["beta-signup"]
+    assert signup.feature_flags == ["beta-signup", "early-access"]
     svix.event_type.create(EventTypeIn(name="invoice.paid", description="An invoice was paid"))
     svix.event_type.create(EventTypeIn(name="legacy.event", description="Old"))
 
@@ -245,7 +245,7 @@ def test_event_types_round_trip_through_the_sdk(svix: Svix) -> None:
     got = svix.event_type.get("user.signup")
     assert got.schemas is not None
     assert got.schemas["1"] == USER_SIGNUP_V1
-    assert got.feature_flags == ["beta-signup"]
+    assert got.feature_flags == ["beta-signup", "early-access"]
 
     # PUT replaces, here adding a second schema version; it also creates a missing type.
     upserted = svix.event_type.upsert(

@@ -249,13 +249,13 @@ async def test_event_type_round_trips_and_updates(storage: Storage) -> None:
     created = EventType(
         name="invoice.paid", description="An invoice was paid",
         schemas={"1": {"type": "object", "properties": {"amount": {"type": "integer"}}}},
-        feature_flag="beta", group_name="invoice", created_at=T0, updated_at=T0,
+        feature_flags=("beta", "gamma"), group_name="invoice", created_at=T0, updated_at=T0,
     )  # fmt: skip
     await storage.create_event_type(created)
     assert await storage.get_event_type("invoice.paid") == created
     updated = EventType(
         name="invoice.paid", description="Paid in full", archived=True, deprecated=True,
-        schemas=None, feature_flag=None, group_name=None, created_at=T0, updated_at=T0 + 5,
+        schemas=None, feature_flags=None, group_name=None, created_at=T0, updated_at=T0 + 5,
     )  # fmt: skip
     assert await storage.update_event_type(updated) == updated
     assert await storage.get_event_type("invoice.paid") == updated

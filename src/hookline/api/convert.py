@@ -35,12 +35,12 @@ def application_out(app: Application) -> ApplicationOut:
 
 def event_type_out(event_type: EventType, with_content: bool = True) -> EventTypeOut:
     """An event type; schemas only when asked for."""
-    flag = event_type.feature_flag
+    flags = list(event_type.feature_flags) if event_type.feature_flags else None
     return EventTypeOut(
         name=event_type.name, description=event_type.description,
         archived=event_type.archived, deprecated=event_type.deprecated,
         schemas=event_type.schemas if with_content else None,
-        feature_flag=flag, feature_flags=[flag] if flag else None,
+        feature_flag=flags[0] if flags else None, feature_flags=flags,
         group_name=event_type.group_name,
         created_at=utc(event_type.created_at), updated_at=utc(event_type.updated_at),
     )  # fmt: skip

@@ -92,9 +92,7 @@ Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
 Headers = Annotated[dict[str, str], AfterValidator(check_headers)]
 Channels = Annotated[list[Channel], Field(max_length=64), AfterValidator(_unique)]
 EventTypeNames = Annotated[list[Name], Field(max_length=1024), AfterValidator(_unique)]
-#: The SDK sends ``featureFlags`` as a list, but an event type stores one flag (see
-#: ``domain.models.EventType.feature_flag``), so more than one is refused, not dropped.
-FeatureFlags = Annotated[list[Name], Field(max_length=1)]
+FeatureFlags = Annotated[list[Name], Field(max_length=16), AfterValidator(_unique)]
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -171,11 +169,11 @@ class _EventTypeFields(_In):
         return value
 
     @property
-    def flag(self) -> str | None:
-        """The one feature flag, from ``featureFlags`` or else the legacy ``featureFlag``."""
+    def flags(self) -> tuple[str, ...] | None:
+        """The feature flags, from ``featureFlags`` or else the legacy singular ``featureFlag``."""
         if self.feature_flags is not None:
-            return self.feature_flags[0] if self.feature_flags else None
-        return self.feature_flag
+            return tuple(self.feature_flags) or None
+        return (self.feature_flag,) if self.feature_flag else None
 
     @property
     def flag_given(self) -> bool:

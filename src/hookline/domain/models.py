@@ -61,7 +61,7 @@ class EventType:
     archived: bool = False
     deprecated: bool = False
     schemas: JSONObject | None = None
-    feature_flag: str | None = None
+    feature_flags: tuple[str, ...] | None = None
     group_name: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -119,7 +119,7 @@ def _application(row: Row) -> Application:
 def _event_type(row: Row) -> EventType:
     return EventType(
         name=row[0], description=row[1], archived=bool(row[2]), deprecated=bool(row[3]),
-        schemas=_loads(row[4]), feature_flag=row[5], group_name=row[6],
+        schemas=_loads(row[4]), feature_flags=_tuple(row[5]), group_name=row[6],
         created_at=row[7], updated_at=row[8],
     )  # fmt: skip
 
@@ -186,7 +186,8 @@ def _event_type_params(event_type: EventType) -> dict[str, Any]:
     return {
         "name": event_type.name, "description": event_type.description,
         "archived": int(event_type.archived), "deprecated": int(event_type.deprecated),
-        "schemas": dumps(event_type.schemas), "feature_flag": event_type.feature_flag,
+        "schemas": dumps(event_type.schemas),
+        "feature_flags": dumps(event_type.feature_flags),
         "group_name": event_type.group_name, "created_at": event_type.created_at,
         "updated_at": event_type.updated_at,
     }  # fmt: skip

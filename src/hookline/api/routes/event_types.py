@@ -45,7 +45,7 @@ async def create_event_type(body: EventTypeIn, ctx: Ctx) -> Response:
     now = ctx.clock()
     record = EventType(
         name=body.name, description=body.description, archived=body.archived,
-        deprecated=body.deprecated, schemas=body.schemas, feature_flag=body.flag,
+        deprecated=body.deprecated, schemas=body.schemas, feature_flags=body.flags,
         group_name=body.group_name, created_at=now, updated_at=now,
     )  # fmt: skip
     try:
@@ -72,7 +72,7 @@ async def update_event_type(event_type_name: str, body: EventTypeUpdate, ctx: Ct
     fields: dict[str, Any] = {
         "description": body.description, "archived": body.archived,
         "deprecated": body.deprecated, "schemas": body.schemas,
-        "feature_flag": body.flag, "group_name": body.group_name,
+        "feature_flags": body.flags, "group_name": body.group_name,
     }  # fmt: skip
     try:
         current = await ctx.storage.get_event_type(event_type_name)
@@ -94,7 +94,7 @@ async def patch_event_type(event_type_name: str, body: EventTypePatch, ctx: Ctx)
         if name in given
     }
     if body.flag_given:
-        changes["feature_flag"] = body.flag
+        changes["feature_flags"] = body.flags
     for flag in ("description", "archived", "deprecated"):
         if changes.get(flag, 0) is None:
             changes.pop(flag)  # these cannot be null: an explicit null leaves them as they are

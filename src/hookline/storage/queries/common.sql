@@ -25,26 +25,26 @@ SELECT id, uid, name, rate_limit, metadata, created_at, updated_at
 FROM applications WHERE id > :after AND id < :before ORDER BY id DESC LIMIT :limit;
 
 -- name: insert_event_type
-INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flag, group_name,
+INSERT INTO event_types (name, description, archived, deprecated, schemas, feature_flags, group_name,
                          created_at, updated_at)
-VALUES (:name, :description, :archived, :deprecated, :schemas, :feature_flag, :group_name,
+VALUES (:name, :description, :archived, :deprecated, :schemas, :feature_flags, :group_name,
         :created_at, :updated_at);
 
 -- name: get_event_type
-SELECT name, description, archived, deprecated, schemas, feature_flag, group_name, created_at, updated_at
+SELECT name, description, archived, deprecated, schemas, feature_flags, group_name, created_at, updated_at
 FROM event_types WHERE name = :name;
 
 -- name: update_event_type
 UPDATE event_types
 SET description = :description, archived = :archived, deprecated = :deprecated, schemas = :schemas,
-    feature_flag = :feature_flag, group_name = :group_name, updated_at = :updated_at
+    feature_flags = :feature_flags, group_name = :group_name, updated_at = :updated_at
 WHERE name = :name;
 
 -- name: delete_event_type
 DELETE FROM event_types WHERE name = :name;
 
 -- name: list_event_types
-SELECT name, description, archived, deprecated, schemas, feature_flag, group_name, created_at, updated_at
+SELECT name, description, archived, deprecated, schemas, feature_flags, group_name, created_at, updated_at
 FROM event_types
 WHERE name > :after AND name < :before AND (archived = 0 OR :include_archived = 1)
 ORDER BY name DESC LIMIT :limit;

@@ -17,7 +17,7 @@ CREATE TABLE event_types (
     archived      INTEGER NOT NULL DEFAULT 0,
     deprecated    INTEGER NOT NULL DEFAULT 0,
     schemas       TEXT,
-    feature_flag  TEXT,
+    feature_flags TEXT,
     group_name    TEXT,
     created_at    REAL NOT NULL,
     updated_at    REAL NOT NULL
