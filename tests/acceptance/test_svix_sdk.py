@@ -687,6 +687,9 @@ def test_attempts_resend_recover_and_stats(svix: Svix, receiver: Receiver) -> No
     assert task.id.startswith("qtask_")
     assert task.task == "endpoint.recover"
     assert task.status in ("running", "finished")
+    fetched = svix.background_task.get(task.id)
+    assert fetched.id == task.id
+    assert fetched.data == {"messagesSent": 1}
     wait_until(lambda: svix.endpoint.get_stats(app.id, flaky.id).success == 1)
     assert len(only_path(receiver.snapshot(), "/flaky")) == before_recover + 1
     succeeded = svix.message_attempt.list_by_msg(

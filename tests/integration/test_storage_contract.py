@@ -889,8 +889,17 @@ async def test_recover_requeues_failed_and_held_in_the_window_only(storage: Stor
         ok = claimed.msg_id == msgs[2].id  # the one success inside the window
         await record(storage, claimed, at=LATER + 1, code=200 if ok else 500)
     window = (T0 + 10, T0 + 30)
-    assert await storage.recover(app.id, failing.id, *window, now=LATER + 100) == 2
-    assert await storage.recover(app.id, off.id, *window, now=LATER + 100) == 3
+    first = await storage.recover(app.id, failing.id, *window, now=LATER + 100)
+    second = await storage.recover(app.id, off.id, *window, now=LATER + 100)
+    assert (first.task, first.status, first.data) == (
+        "endpoint.recover",
+        "finished",
+        {"messagesSent": 2},
+    )
+    assert second.data == {"messagesSent": 3}
+    assert await storage.get_task(first.id) == first
+    listed = await storage.list_tasks(Cursor(), status="finished", task="endpoint.recover")
+    assert {t.id for t in listed.data} == {first.id, second.id}  # made in the same instant
     expected = {
         failing.id: {msgs[1].id, msgs[3].id},
         off.id: {msgs[1].id, msgs[2].id, msgs[3].id},

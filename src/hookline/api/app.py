@@ -12,7 +12,14 @@ from hookline import __version__
 from hookline.api import errors
 from hookline.api.context import Context
 from hookline.api.idempotency import IdempotencyMiddleware
-from hookline.api.routes import applications, attempts, endpoints, event_types, messages
+from hookline.api.routes import (
+    applications,
+    attempts,
+    background_tasks,
+    endpoints,
+    event_types,
+    messages,
+)
 from hookline.settings import Settings
 from hookline.storage.base import Storage
 
@@ -32,7 +39,7 @@ def create_app(
     )
     app.state.context = Context(storage=storage, settings=settings, clock=clock)
     errors.install(app)
-    for module in (applications, event_types, endpoints, messages, attempts):
+    for module in (applications, event_types, endpoints, messages, attempts, background_tasks):
         app.include_router(module.router)
 
     @app.get("/api/v1/health", status_code=204, tags=["Health"], summary="Health check")

@@ -8,13 +8,22 @@ import orjson
 
 from hookline.api.schemas import (
     ApplicationOut,
+    BackgroundTaskOut,
     EndpointOut,
     EventTypeOut,
     MessageAttemptOut,
     MessageOut,
     utc,
 )
-from hookline.domain.models import Application, Attempt, AttemptStatus, Endpoint, EventType, Message
+from hookline.domain.models import (
+    Application,
+    Attempt,
+    AttemptStatus,
+    BackgroundTask,
+    Endpoint,
+    EventType,
+    Message,
+)
 
 STATUS_TEXT = {
     AttemptStatus.SUCCESS: "success",
@@ -56,6 +65,14 @@ def endpoint_out(ep: Endpoint) -> EndpointOut:
         metadata=ep.metadata, throttle_rate=ep.rate_limit, rate_limit=ep.rate_limit,
         retry_schedule=list(ep.retry_schedule) if ep.retry_schedule is not None else None,
         created_at=utc(ep.created_at), updated_at=utc(ep.updated_at),
+    )  # fmt: skip
+
+
+def task_out(task: BackgroundTask) -> BackgroundTaskOut:
+    """A background task."""
+    return BackgroundTaskOut(
+        id=task.id, status=task.status, task=task.task, data=task.data,
+        updated_at=utc(task.updated_at),
     )  # fmt: skip
 
 

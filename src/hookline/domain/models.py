@@ -166,6 +166,19 @@ class EndpointStats:
 
 
 @dataclass(frozen=True, slots=True)
+class BackgroundTask:
+    """A long-running operation and its result (Svix's BackgroundTaskOut)."""
+
+    id: str
+    app_id: str | None
+    task: str  # e.g. "endpoint.recover"
+    status: str  # "running", "finished" or "failed"
+    data: JSONObject
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of a list, with the cursors Svix's pagination hands back."""
 

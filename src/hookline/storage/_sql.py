@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from typing import Any, Protocol, TypeVar
 
@@ -21,6 +21,7 @@ from hookline.domain.models import (
     Application,
     Attempt,
     AttemptStatus,
+    BackgroundTask,
     Delivery,
     DeliveryStatus,
     Endpoint,
@@ -159,6 +160,13 @@ def _attempt(row: Row) -> Attempt:
         url=row[5], status=AttemptStatus(row[6]), response_status_code=row[7], response=row[8],
         response_headers=_loads(row[9]), duration_ms=row[10], error_class=row[11],
         trigger_type=TriggerType(row[12]), created_at=row[13],
+    )  # fmt: skip
+
+
+def _task(row: Row) -> BackgroundTask:
+    return BackgroundTask(
+        id=row[0], app_id=row[1], task=row[2], status=row[3], data=_loads(row[4]),
+        created_at=row[5], updated_at=row[6],
     )  # fmt: skip
 
 
@@ -534,7 +542,7 @@ class SqlOperations:
         since: float,
         until: float,
         now: float,
-    ) -> int:
+    ) -> BackgroundTask:
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
         cursor = conn.execute(
             self.q("recover_endpoint"),
@@ -543,7 +551,24 @@ class SqlOperations:
         count = int(cursor.rowcount)
         if count:
             self.dialect.on_publish(conn)
-        return count
+        task = BackgroundTask(
+            id=ids.new_id(ids.TASK, now), app_id=app_id, task="endpoint.recover",
+            status="finished", data={"messagesSent": count}, created_at=now, updated_at=now,
+        )  # fmt: skip
+        conn.execute(self.q("insert_task"), {**asdict(task), "data": dumps(task.data)})
+        return task
+
+    def get_task(self, conn: Connection, task_id: str) -> BackgroundTask:
+        row = self._one(conn, "get_task", {"id": task_id})
+        if row is None:
+            raise NotFoundError(f"background task {task_id!r} not found")
+        return _task(row)
+
+    def list_tasks(
+        self, conn: Connection, cursor: Cursor, status: str | None, task: str | None
+    ) -> Page[BackgroundTask]:
+        found = self._list(conn, "list_tasks", cursor, status=status, task=task)
+        return _page([_task(r) for r in found], cursor.limit, lambda t: t.id, cursor)
 
     def endpoint_stats(
         self, conn: Connection, app_id: str, endpoint_id: str, since: float, until: float

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from hookline.domain.models import (
     Application,
     Attempt,
+    BackgroundTask,
     Delivery,
     Endpoint,
     EndpointStats,
@@ -143,8 +144,16 @@ class ThreadedSqlStorage:
 
     async def recover(
         self, app_id: str, endpoint_id: str, since: float, until: float, now: float
-    ) -> int:
+    ) -> BackgroundTask:
         return await self._write(self.ops.recover, app_id, endpoint_id, since, until, now)
+
+    async def get_task(self, task_id: str) -> BackgroundTask:
+        return await self._read(self.ops.get_task, task_id)
+
+    async def list_tasks(
+        self, cursor: Cursor, status: str | None, task: str | None
+    ) -> Page[BackgroundTask]:
+        return await self._read(self.ops.list_tasks, cursor, status, task)
 
     async def endpoint_stats(
         self, app_id: str, endpoint_id: str, since: float, until: float

@@ -15,6 +15,7 @@ from typing import Protocol
 from hookline.domain.models import (
     Application,
     Attempt,
+    BackgroundTask,
     Delivery,
     DeliveryStatus,
     Endpoint,
@@ -199,8 +200,16 @@ class Storage(Protocol):
 
     async def recover(
         self, app_id: str, endpoint_id: str, since: float, until: float, now: float
-    ) -> int:
-        """Re-queue the endpoint's failed and held deliveries created in [since, until)."""
+    ) -> BackgroundTask:
+        """Re-queue the endpoint's failed and held deliveries created in [since, until).
+
+        Returns the finished ``endpoint.recover`` task, whose data counts ``messagesSent``.
+        """
+
+    async def get_task(self, task_id: str) -> BackgroundTask: ...
+    async def list_tasks(
+        self, cursor: Cursor, status: str | None, task: str | None
+    ) -> Page[BackgroundTask]: ...
 
     async def endpoint_stats(
         self, app_id: str, endpoint_id: str, since: float, until: float

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from hookline.api.context import App, Ctx, Page, parse_time, respond
-from hookline.api.convert import endpoint_out
+from hookline.api.convert import endpoint_out, task_out
 from hookline.api.schemas import (
     BackgroundTaskOut,
     EndpointHeadersIn,
@@ -26,7 +26,6 @@ from hookline.api.schemas import (
     ListResponse,
     RecoverIn,
     check_headers,
-    utc,
 )
 from hookline.domain import ids, signing
 from hookline.domain.models import Application, Endpoint, SigningKey
@@ -261,12 +260,8 @@ async def recover(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx) -> Resp
     until = body.until.timestamp() if body.until is not None else now
     if until < since:
         raise ValidationError("until must not be before since", field=("until",))
-    count = await ctx.storage.recover(app.id, endpoint.id, since, until, now)
-    task = BackgroundTaskOut(
-        id=ids.new_id(ids.TASK, now), status="finished", task="endpoint.recover",
-        data={"messagesSent": count}, updated_at=utc(now),
-    )  # fmt: skip
-    return respond(task, 202)
+    task = await ctx.storage.recover(app.id, endpoint.id, since, until, now)
+    return respond(task_out(task), 202)
 
 
 @router.get("/{endpoint_id}/stats", response_model=EndpointStatsOut, summary="Delivery counts")

@@ -231,3 +231,18 @@ DELETE FROM attempts WHERE endpoint_id = :id;
 
 -- name: delete_endpoint_deliveries
 DELETE FROM deliveries WHERE endpoint_id = :id;
+
+-- name: insert_task
+INSERT INTO background_tasks (id, app_id, task, status, data, created_at, updated_at)
+VALUES (:id, :app_id, :task, :status, :data, :created_at, :updated_at);
+
+-- name: get_task
+SELECT id, app_id, task, status, data, created_at, updated_at FROM background_tasks WHERE id = :id;
+
+-- name: list_tasks
+SELECT id, app_id, task, status, data, created_at, updated_at
+FROM background_tasks
+WHERE id > :after AND id < :before
+  AND (CAST(:status AS TEXT) IS NULL OR status = :status)
+  AND (CAST(:task AS TEXT) IS NULL OR task = :task)
+ORDER BY id DESC LIMIT :limit;

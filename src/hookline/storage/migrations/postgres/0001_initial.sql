@@ -108,3 +108,14 @@ CREATE TABLE idempotency_keys (
     created_at   DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
+
+-- Long-running operations (recover...) as Svix background tasks.
+CREATE TABLE background_tasks (
+    id          TEXT PRIMARY KEY,
+    app_id      TEXT,
+    task        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    data        TEXT NOT NULL DEFAULT '{}',
+    created_at  DOUBLE PRECISION NOT NULL,
+    updated_at  DOUBLE PRECISION NOT NULL
+);
