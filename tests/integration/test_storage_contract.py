@@ -1167,3 +1167,31 @@ async def test_claims_from_two_instances_never_hand_out_a_delivery_twice(
         claimed = await _claim_concurrently(workers, limit=9)
     assert len(claimed) == len({c.id for c in claimed}) == 200
     assert keys(claimed) == expected
+
+
+async def test_idempotency_claim_is_taken_once(storage: Storage) -> None:
+    """One claim of a key wins; others see it in progress, then the finished answer."""
+    assert await storage.claim_idempotent("k", "fp", T0, T0 - 60, T0 - 86400) is None
+    held = await storage.claim_idempotent("k", "fp", T0 + 1, T0 - 59, T0 - 86399)
+    assert held is not None
+    assert held.status_code == 0
+    answer = IdempotentResponse("fp", 202, b'{"id":"msg_1"}', T0 + 2)
+    await storage.put_idempotent("k", answer)
+    assert await storage.claim_idempotent("k", "fp", T0 + 3, T0 - 57, T0 - 86397) == answer
+
+
+async def test_idempotency_claims_race_to_one_winner(storage: Storage) -> None:
+    """Many concurrent claims of one key leave exactly one winner."""
+    results = await asyncio.gather(
+        *(storage.claim_idempotent("race", "fp", T0, T0 - 60, T0 - 86400) for _ in range(20))
+    )
+    assert sum(result is None for result in results) == 1
+
+
+async def test_idempotency_released_or_stale_claim_can_be_taken_again(storage: Storage) -> None:
+    """A released claim, or one abandoned past the stale bound, is claimable again."""
+    assert await storage.claim_idempotent("k", "fp", T0, T0 - 60, T0 - 86400) is None
+    await storage.release_idempotent("k")
+    assert await storage.claim_idempotent("k", "fp", T0 + 1, T0 - 59, T0 - 86399) is None
+    # Not released: a later claim after the stale bound takes it over.
+    assert await storage.claim_idempotent("k", "fp", T0 + 100, T0 + 40, T0 - 86300) is None

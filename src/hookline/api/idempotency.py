@@ -4,10 +4,12 @@ Plain ASGI middleware. The key is scoped by the caller's credentials, and a key
 reused with a different request is refused (409) rather than silently replayed.
 Answers of 5xx are not kept, so a retry after a server fault runs for real.
 
-An answer is stored *before* it is sent: a client that repeats the request as soon
-as it has the first answer must find it. Requests with the same key are run one at
-a time within a process, so a retry that overlaps the original (after a client-side
-timeout, say) waits for it and then gets its answer.
+The key is claimed in storage before the request runs, atomically, so that across
+every API process only one request per key runs; a repeat that arrives while the
+first is still running waits for its answer (or, past ``WAIT_FOR_FIRST``, gets
+409). An answer is stored *before* it is sent: a client that repeats the request
+as soon as it has the first answer must find it. Within a process, requests with
+the same key also queue on a lock, so they need not poll storage.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from hookline.errors import HooklineError
 from hookline.storage.base import IdempotentResponse, Storage
 
 MAX_KEY_LENGTH = 256
+#: How long a repeat waits for the first request with its key to finish.
+WAIT_FOR_FIRST = 10.0
+#: A claim older than this was abandoned by a crashed process and may be taken over.
+STALE_CLAIM = 60.0
+_POLL = 0.05
 
 
 class IdempotencyMiddleware:
@@ -65,28 +72,46 @@ class IdempotencyMiddleware:
         async with self.in_flight.hold(scoped_key):
             await self._once(scoped_key, fingerprint, body, scope, send)
 
+    async def _claim(self, key: str, fingerprint: str) -> IdempotentResponse | None:
+        """Claim the key (None), or wait for the answer of whoever holds it."""
+        deadline = self.clock() + WAIT_FOR_FIRST
+        while True:
+            now = self.clock()
+            held = await self.storage.claim_idempotent(
+                key, fingerprint, now, now - STALE_CLAIM, now - self.ttl
+            )
+            if held is None or held.status_code != 0 or now >= deadline:
+                return held
+            await asyncio.sleep(_POLL)
+
     async def _once(
         self, scoped_key: str, fingerprint: str, body: bytes, scope: Scope, send: Send
     ) -> None:
         try:
-            stored = await self.storage.get_idempotent(scoped_key)
+            stored = await self._claim(scoped_key, fingerprint)
         except HooklineError:
             stored = None  # the request itself will meet the storage problem and say so
-        if stored is not None and stored.created_at >= self.clock() - self.ttl:
+        if stored is not None:
             if stored.fingerprint != fingerprint:
                 await error_response(
                     409, "idempotency_conflict",
                     "this Idempotency-Key was already used for a different request",
                 )(scope, _replay_body(b""), send)  # fmt: skip
-                return
-            await _replay(stored, send)
+            elif stored.status_code == 0:
+                await error_response(
+                    409, "idempotency_in_progress",
+                    "a request with this Idempotency-Key is still running; retry later",
+                )(scope, _replay_body(b""), send)  # fmt: skip
+            else:
+                await _replay(stored, send)
             return
 
         start: Message | None = None
         chunks: list[bytes] = []
+        stored_answer = False
 
         async def capture(message: Message) -> None:
-            nonlocal start
+            nonlocal start, stored_answer
             if message["type"] == "http.response.start":
                 start = message  # held back until the whole answer is stored
                 return
@@ -98,19 +123,27 @@ class IdempotencyMiddleware:
                 return
             answer = b"".join(chunks)
             if start["status"] < 500:
-                await self._store(scoped_key, fingerprint, start["status"], answer)
+                stored_answer = await self._store(scoped_key, fingerprint, start["status"], answer)
             await send(start)
             await send({"type": "http.response.body", "body": answer})
 
-        await self.app(scope, _replay_body(body), capture)
+        try:
+            await self.app(scope, _replay_body(body), capture)
+        finally:
+            if not stored_answer:
+                # A 5xx or a crash: free the key so that a retry runs for real.
+                with suppress(HooklineError):
+                    await self.storage.release_idempotent(scoped_key)
 
-    async def _store(self, key: str, fingerprint: str, status: int, body: bytes) -> None:
+    async def _store(self, key: str, fingerprint: str, status: int, body: bytes) -> bool:
         response = IdempotentResponse(
             fingerprint=fingerprint, status_code=status, body=body, created_at=self.clock()
         )
-        # On a storage fault the answer still goes out; a retry will simply run again.
-        with suppress(HooklineError):
+        try:
             await self.storage.put_idempotent(key, response)
+        except HooklineError:
+            return False  # the answer still goes out; a retry will simply run again
+        return True
 
 
 class _KeyLocks:

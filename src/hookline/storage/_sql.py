@@ -626,5 +626,31 @@ class SqlOperations:
             },
         )  # fmt: skip
 
+    def claim_idempotent(
+        self, conn: Connection, key: str, fingerprint: str, now: float, stale_before: float,
+        expired_before: float,
+    ) -> IdempotentResponse | None:  # fmt: skip
+        """Take ``key`` for a request about to run (None), or return what already holds it.
+
+        What holds it is a finished answer, or a claim in progress (status_code 0) made
+        after ``stale_before``; an older claim was abandoned by a crashed process and is
+        taken over, and an answer older than ``expired_before`` no longer counts.
+        """
+        held = self.get_idempotent(conn, key)
+        if held is not None:
+            live = held.created_at >= (stale_before if held.status_code == 0 else expired_before)
+            if live:
+                return held
+            conn.execute(self.q("delete_idempotency"), {"key": key})
+        claim = {"key": key, "fingerprint": fingerprint, "body": b"", "created_at": now}
+        if conn.execute(self.q("claim_idempotency"), claim).rowcount == 1:
+            return None
+        # A concurrent claim (another process) won the race for this key.
+        return self.get_idempotent(conn, key) or IdempotentResponse(fingerprint, 0, b"", now)
+
+    def release_idempotent(self, conn: Connection, key: str) -> None:
+        """Drop an unfinished claim, so that a retry runs for real."""
+        conn.execute(self.q("release_idempotency"), {"key": key})
+
     def expire_idempotent(self, conn: Connection, before: float) -> int:
         return int(conn.execute(self.q("expire_idempotency"), {"before": before}).rowcount)

@@ -176,5 +176,15 @@ class ThreadedSqlStorage:
     async def put_idempotent(self, key: str, response: IdempotentResponse) -> None:
         await self._write(self.ops.put_idempotent, key, response)
 
+    async def claim_idempotent(
+        self, key: str, fingerprint: str, now: float, stale_before: float, expired_before: float
+    ) -> IdempotentResponse | None:
+        return await self._write(
+            self.ops.claim_idempotent, key, fingerprint, now, stale_before, expired_before
+        )
+
+    async def release_idempotent(self, key: str) -> None:
+        await self._write(self.ops.release_idempotent, key)
+
     async def expire_idempotent(self, before: float) -> int:
         return await self._write(self.ops.expire_idempotent, before)

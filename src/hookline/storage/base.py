@@ -119,7 +119,7 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class IdempotentResponse:
-    """A stored answer to a POST carrying an Idempotency-Key."""
+    """A stored answer to a POST carrying an Idempotency-Key (status 0: still running)."""
 
     fingerprint: str
     status_code: int
@@ -222,4 +222,16 @@ class Storage(Protocol):
     # idempotency ---------------------------------------------------------
     async def get_idempotent(self, key: str) -> IdempotentResponse | None: ...
     async def put_idempotent(self, key: str, response: IdempotentResponse) -> None: ...
+    async def claim_idempotent(
+        self, key: str, fingerprint: str, now: float, stale_before: float, expired_before: float
+    ) -> IdempotentResponse | None:
+        """Claim ``key`` atomically (None) or return its answer or in-progress claim.
+
+        A claim in progress has ``status_code == 0``; one older than ``stale_before``
+        is taken over, and a finished answer older than ``expired_before`` is replaced.
+        """
+
+    async def release_idempotent(self, key: str) -> None:
+        """Drop an unfinished claim on ``key``."""
+
     async def expire_idempotent(self, before: float) -> int: ...
