@@ -670,14 +670,30 @@ async def test_claimed_delivery_is_claimed_again_after_its_lease(storage: Storag
     assert again.attempts == 0
 
 
-async def test_claim_honours_excluded_endpoints(storage: Storage) -> None:
-    """Deliveries to excluded endpoints stay queued."""
+async def test_claim_skips_endpoints_at_their_cap(storage: Storage) -> None:
+    """Deliveries to an endpoint already at its in-flight cap stay queued."""
     app = await add_app(storage)
     busy, free = await add_endpoint(storage, app), await add_endpoint(storage, app, at=T0 + 1)
     msg = await publish(storage, app)
-    claimed = await storage.claim("w1", LATER, LATER + LEASE, 10, exclude_endpoints=[busy.id])
+    claimed = await storage.claim("w1", LATER, LATER + LEASE, 10, busy={busy.id: 4}, per_endpoint=4)
     assert keys(claimed) == {(msg.id, free.id)}
     assert keys(await claim_all(storage)) == {(msg.id, busy.id)}
+
+
+async def test_claim_fills_each_endpoint_up_to_its_cap_only(storage: Storage) -> None:
+    """A claim takes per endpoint only what its free in-flight slots can send, oldest first."""
+    app = await add_app(storage)
+    crowded = await add_endpoint(storage, app)
+    msgs = [await publish(storage, app, at=T0 + i) for i in range(10)]
+    other = await add_endpoint(storage, app, at=T0 + 20)
+    late = await publish(storage, app, at=T0 + 30)
+    claimed = await storage.claim(
+        "w1", LATER, LATER + LEASE, 100, busy={crowded.id: 1}, per_endpoint=3
+    )
+    assert [c.msg_id for c in claimed if c.endpoint_id == crowded.id] == [m.id for m in msgs[:2]]
+    assert [(c.msg_id, c.endpoint_id) for c in claimed if c.endpoint_id != crowded.id] == [
+        (late.id, other.id)
+    ]
 
 
 async def test_release_makes_the_delivery_due_as_before(storage: Storage) -> None:

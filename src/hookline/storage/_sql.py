@@ -9,7 +9,7 @@ the little that differs between databases is in ``Dialect``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from typing import Any, Protocol, TypeVar
@@ -46,6 +46,9 @@ from hookline.storage.base import (
 
 T = TypeVar("T")
 Row = Sequence[Any]
+
+#: A claim looks at this many times its limit of due rows to fill per-endpoint caps.
+CLAIM_SCAN_FACTOR = 4
 
 #: Smallest and largest possible ids: open bounds for keyset pagination.
 _LOWEST = ""
@@ -443,14 +446,20 @@ class SqlOperations:
         now: float,
         lease_until: float,
         limit: int,
-        exclude_endpoints: Sequence[str],
+        busy: Mapping[str, int],
+        per_endpoint: int | None,
     ) -> list[ClaimedDelivery]:
+        cap = per_endpoint if per_endpoint is not None else limit
         params = {
             "worker": worker,
             "now": now,
             "lease_until": lease_until,
             "limit": limit,
-            "exclude": dumps(list(exclude_endpoints)),
+            "busy": dumps(dict(busy)),
+            "cap": cap,
+            # Full endpoints are skipped in the scan itself, so the window holds work.
+            "exclude": dumps([endpoint for endpoint, n in busy.items() if n >= cap]),
+            "scan": limit * CLAIM_SCAN_FACTOR,
         }
         claimed = [row[0] for row in self._all(conn, "claim_due", params)]
         if not claimed:

@@ -8,7 +8,7 @@ loop never blocks on the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from hookline.domain.models import (
@@ -119,10 +119,11 @@ class ThreadedSqlStorage:
         now: float,
         lease_until: float,
         limit: int,
-        exclude_endpoints: Sequence[str] = (),
+        busy: Mapping[str, int] | None = None,
+        per_endpoint: int | None = None,
     ) -> list[ClaimedDelivery]:
         return await self._write(
-            self.ops.claim, worker, now, lease_until, limit, tuple(exclude_endpoints)
+            self.ops.claim, worker, now, lease_until, limit, dict(busy or {}), per_endpoint
         )
 
     async def release(self, worker: str, delivery_ids: Sequence[str]) -> None:

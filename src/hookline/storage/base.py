@@ -8,7 +8,7 @@ claimed under a lease, so publishing and queueing are one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -177,9 +177,14 @@ class Storage(Protocol):
         now: float,
         lease_until: float,
         limit: int,
-        exclude_endpoints: Sequence[str] = (),
+        busy: Mapping[str, int] | None = None,
+        per_endpoint: int | None = None,
     ) -> list[ClaimedDelivery]:
-        """Lease up to ``limit`` due deliveries, oldest due first."""
+        """Lease up to ``limit`` due deliveries, oldest due first.
+
+        With ``per_endpoint``, no endpoint gets more than that many minus what the
+        worker already has in flight to it (``busy``, by endpoint id).
+        """
 
     async def release(self, worker: str, delivery_ids: Sequence[str]) -> None:
         """Give leased deliveries back unattempted, due as before."""
