@@ -1,4 +1,8 @@
-"""What every route needs: storage, settings and the clock, reached through the request."""
+"""What every route needs: storage, settings and the clock, reached through the request.
+
+Dependencies here are ``async def`` on purpose: FastAPI runs a plain ``def``
+dependency on a worker thread, a thread hop per request for nothing.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ class Context:
     clock: Callable[[], float]
 
 
-def context(request: Request) -> Context:
+async def context(request: Request) -> Context:
     """The app's context (a FastAPI dependency)."""
     ctx: Context = request.app.state.context
     return ctx
@@ -46,7 +50,7 @@ async def application(app_id: str, ctx: Ctx) -> Application:
 App = Annotated[Application, Depends(application)]
 
 
-def cursor(
+async def cursor(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     iterator: Annotated[str | None, Query(max_length=300)] = None,
     order: Annotated[str | None, Query(pattern="^(ascending|descending)$")] = None,

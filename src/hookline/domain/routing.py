@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from hookline.domain.models import Endpoint
+
+class Subscriber(Protocol):
+    """What routing needs of an endpoint (an ``Endpoint`` or a ``RouteTarget``)."""
+
+    @property
+    def filter_types(self) -> Sequence[str] | None: ...
+    @property
+    def channels(self) -> Sequence[str] | None: ...
+
+
+S = TypeVar("S", bound=Subscriber)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTarget:
+    """The slice of an endpoint that fan-out reads (cheaper to load than the whole)."""
+
+    id: str
+    disabled: bool
+    filter_types: tuple[str, ...] | None
+    channels: tuple[str, ...] | None
 
 
 def matches_event_type(filter_types: Sequence[str] | None, event_type: str) -> bool:
@@ -23,7 +45,7 @@ def matches_channels(
     return not set(endpoint_channels).isdisjoint(channels)
 
 
-def endpoint_matches(endpoint: Endpoint, event_type: str, channels: Sequence[str] | None) -> bool:
+def endpoint_matches(endpoint: Subscriber, event_type: str, channels: Sequence[str] | None) -> bool:
     """Whether ``endpoint`` subscribes to a message of this type on these channels.
 
     A disabled endpoint still matches: its delivery is recorded (held) so that
@@ -34,8 +56,6 @@ def endpoint_matches(endpoint: Endpoint, event_type: str, channels: Sequence[str
     )
 
 
-def route(
-    endpoints: Iterable[Endpoint], event_type: str, channels: Sequence[str] | None
-) -> list[Endpoint]:
+def route(endpoints: Iterable[S], event_type: str, channels: Sequence[str] | None) -> list[S]:
     """The endpoints that get a delivery of this message."""
     return [ep for ep in endpoints if endpoint_matches(ep, event_type, channels)]

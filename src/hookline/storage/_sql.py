@@ -32,7 +32,7 @@ from hookline.domain.models import (
     SigningKey,
     TriggerType,
 )
-from hookline.domain.routing import route
+from hookline.domain.routing import RouteTarget, route
 from hookline.errors import ConflictError, NotFoundError
 from hookline.storage.base import (
     AttemptFilter,
@@ -397,7 +397,10 @@ class SqlOperations:
             what,
         )  # fmt: skip
         endpoints = [
-            _endpoint(r) for r in self._all(conn, "app_endpoints", {"app_id": message.app_id})
+            RouteTarget(
+                id=r[0], disabled=bool(r[1]), filter_types=_tuple(r[2]), channels=_tuple(r[3])
+            )
+            for r in self._all(conn, "route_targets", {"app_id": message.app_id})
         ]
         targets = route(endpoints, message.event_type, message.channels)
         rows = [

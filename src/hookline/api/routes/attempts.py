@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/app/{app_id}", tags=["Message Attempt"])
 _STATUS_CLASSES = {0, 100, 200, 300, 400, 500}
 
 
-def attempt_filter(
+async def attempt_filter(
     status: Annotated[int | None, Query(ge=0, le=4)] = None,
     status_code_class: Annotated[int | None, Query()] = None,
     event_types: Annotated[str | None, Query(max_length=8192)] = None,

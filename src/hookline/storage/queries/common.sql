@@ -63,10 +63,8 @@ SELECT id, app_id, uid, url, description, version, disabled, filter_types, chann
 FROM endpoints WHERE app_id = :app_id AND (id = :key OR uid = :key)
 ORDER BY id = :key DESC LIMIT 1;
 
--- name: app_endpoints
-SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
-       rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at
-FROM endpoints WHERE app_id = :app_id;
+-- name: route_targets
+SELECT id, disabled, filter_types, channels FROM endpoints WHERE app_id = :app_id;
 
 -- name: update_endpoint
 UPDATE endpoints
