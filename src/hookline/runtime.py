@@ -55,8 +55,6 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Open storage, run what was asked for until a signal, then shut down cleanly."""
-    from hookline.api import create_app
-
     storage = open_storage(settings)
     await storage.open()
     stop = asyncio.Event()
@@ -79,6 +77,8 @@ async def serve(
             tasks.append(asyncio.create_task(worker.run(), name="hookline-worker"))
             tasks.append(asyncio.create_task(_housekeeping(storage, settings, stop)))
         if api:
+            from hookline.api import create_app  # a worker-only process need not load the API
+
             app = create_app(settings, storage)
             sock = _bind(settings.host, settings.port)
             config = uvicorn.Config(

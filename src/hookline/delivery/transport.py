@@ -28,6 +28,8 @@ from hookline.domain.ssrf import (
     parse_ip_literal,
 )
 
+_URL_CACHE_SIZE = 10_000
+
 
 class Transport(Protocol):
     """Sends one POST and reports what came back, never raising for network trouble."""
@@ -101,6 +103,20 @@ class AiohttpTransport:
         self.max_response_bytes = max_response_bytes
         self.policy = policy or DestinationPolicy()
         self._session: aiohttp.ClientSession | None = None
+        #: Verdicts of the literal-address check by URL (pure, so safe to remember).
+        self._refusals: dict[str, str | None] = {}
+
+    def _refusal(self, url: str) -> str | None:
+        """Why ``url`` is refused before any DNS (scheme, literal address), or None."""
+        if url not in self._refusals:
+            if len(self._refusals) >= _URL_CACHE_SIZE:
+                self._refusals.clear()
+            try:
+                check_url(url, self.policy)
+                self._refusals[url] = None
+            except BlockedDestination as refused:
+                self._refusals[url] = refused.reason
+        return self._refusals[url]
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -126,12 +142,11 @@ class AiohttpTransport:
         """POST and read at most ``max_response_bytes`` of the answer."""
         session = self._open()
         started = time.perf_counter()
-        try:
-            # IP literals skip the resolver, so they are judged here; names are
-            # judged by the resolver, on the very addresses that get connected to.
-            check_url(url, self.policy)
-        except BlockedDestination as refused:
-            return AttemptResult(0, refused.reason, {}, 0, ErrorClass.BLOCKED)
+        # IP literals skip the resolver, so they are judged here; names are judged
+        # by the resolver, on the very addresses that get connected to.
+        refusal = self._refusal(url)
+        if refusal is not None:
+            return AttemptResult(0, refusal, {}, 0, ErrorClass.BLOCKED)
         try:
             async with session.post(
                 url, data=body, headers=dict(headers), allow_redirects=False
