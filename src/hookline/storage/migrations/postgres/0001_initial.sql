@@ -79,7 +79,8 @@ CREATE TABLE deliveries (
 );
 -- Only pending rows are in the claim index, so finished history costs claims nothing.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, status, created_at);
+-- Without the status column, a delivery changing state does not move its entry here.
+CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, created_at);
 
 CREATE TABLE attempts (
     id                    TEXT PRIMARY KEY,
