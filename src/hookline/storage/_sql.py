@@ -218,15 +218,14 @@ def _endpoint_params(ep: Endpoint) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _attempt_params(attempt: Attempt) -> dict[str, Any]:
-    return {
-        "id": attempt.id, "delivery_id": attempt.delivery_id, "msg_id": attempt.msg_id,
-        "endpoint_id": attempt.endpoint_id, "app_id": attempt.app_id, "url": attempt.url,
-        "status": int(attempt.status), "response_status_code": attempt.response_status_code,
-        "response": attempt.response, "response_headers": dumps(attempt.response_headers),
-        "duration_ms": attempt.duration_ms, "error_class": attempt.error_class,
-        "trigger_type": int(attempt.trigger_type), "created_at": attempt.created_at,
-    }  # fmt: skip
+def _attempt_row(attempt: Attempt) -> list[Any]:
+    """An attempt as one positional row of ``insert_attempts``."""
+    return [
+        attempt.id, attempt.delivery_id, attempt.msg_id, attempt.endpoint_id, attempt.app_id,
+        attempt.url, int(attempt.status), attempt.response_status_code, attempt.response,
+        dumps(attempt.response_headers), attempt.duration_ms, attempt.error_class,
+        int(attempt.trigger_type), attempt.created_at,
+    ]  # fmt: skip
 
 
 def _page(rows: list[T], limit: int, key: Callable[[T], str], cursor: Cursor) -> Page[T]:
@@ -480,20 +479,17 @@ class SqlOperations:
     def record(
         self, conn: Connection, worker: str, outcomes: Sequence[Outcome], now: float
     ) -> None:
-        attempts = [_attempt_params(o.attempt) for o in outcomes if o.attempt is not None]
+        attempts = [_attempt_row(o.attempt) for o in outcomes if o.attempt is not None]
         if attempts:
-            self._executemany(conn, "insert_attempt", attempts)
-        self._executemany(
-            conn, "finish_delivery",
-            [
-                {
-                    "id": o.delivery_id, "worker": worker, "status": str(o.status),
-                    "attempted": int(o.attempt is not None), "next_attempt_at": o.next_attempt_at,
-                    "now": now,
-                }
-                for o in outcomes
-            ],
-        )  # fmt: skip
+            conn.execute(self.q("insert_attempts"), {"rows": orjson.dumps(attempts).decode()})
+        finished = [
+            [o.delivery_id, str(o.status), int(o.attempt is not None), o.next_attempt_at]
+            for o in outcomes
+        ]
+        conn.execute(
+            self.q("finish_deliveries"),
+            {"rows": orjson.dumps(finished).decode(), "worker": worker, "now": now},
+        )
         # One health update per endpoint per batch: the last outcome is the news.
         health: dict[str, str] = {}
         for o in outcomes:

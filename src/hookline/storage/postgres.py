@@ -34,12 +34,14 @@ CHANNEL = "hookline_work"
 _MIGRATION_LOCK = 7_411_000_001
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
+_JSON_ROWS = re.compile(r"json_rows\((:\w+)\)")
 _JSON_EACH = re.compile(r"json_each\((:?[\w.]+)\)")
 
 
 def to_postgres(sql: str) -> str:
     """Rewrite a portable query (``:name``, ``json_each``) into psycopg's dialect."""
     sql = sql.replace("%", "%%")
+    sql = _JSON_ROWS.sub(r"json_array_elements(CAST(\1 AS json)) AS value", sql)
     sql = _JSON_EACH.sub(r"json_array_elements_text(CAST(\1 AS json)) AS value", sql)
     return _PARAM.sub(r"%(\1)s", sql)
 

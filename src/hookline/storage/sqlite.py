@@ -68,7 +68,10 @@ class SqliteStorage(ThreadedSqlStorage):
         self.ops = SqlOperations(
             Dialect(
                 name="sqlite",
-                queries=load_queries("common.sql", "sqlite.sql"),
+                queries={
+                    name: sql.replace("json_rows(", "json_each(")
+                    for name, sql in load_queries("common.sql", "sqlite.sql").items()
+                },
                 is_unique_violation=_is_unique_violation,
                 on_publish=self._mark_work,
             )

@@ -122,17 +122,27 @@ WHERE d.lease_owner = :worker AND d.id IN (SELECT value FROM json_each(:ids));
 UPDATE deliveries SET next_attempt_at = scheduled_at, lease_owner = NULL
 WHERE id = :id AND lease_owner = :worker AND status = 'pending';
 
--- name: finish_delivery
-UPDATE deliveries
-SET status = :status, attempts = attempts + :attempted, next_attempt_at = :next_attempt_at,
-    scheduled_at = :next_attempt_at, lease_owner = NULL, manual = 0, updated_at = :now
-WHERE id = :id AND lease_owner = :worker;
+-- Outcomes are written a batch per statement: :rows is a JSON array of arrays. One
+-- statement, not one per row, because Python's sqlite3 gives up and re-takes the GIL
+-- for every row it steps, and each re-take waits behind the busy event loop.
 
--- name: insert_attempt
+-- name: finish_deliveries
+UPDATE deliveries
+SET status = j.value ->> 1, attempts = attempts + CAST(j.value ->> 2 AS INTEGER),
+    next_attempt_at = CAST(j.value ->> 3 AS DOUBLE PRECISION),
+    scheduled_at = CAST(j.value ->> 3 AS DOUBLE PRECISION),
+    lease_owner = NULL, manual = 0, updated_at = :now
+FROM (SELECT value FROM json_rows(:rows)) AS j
+WHERE deliveries.id = j.value ->> 0 AND deliveries.lease_owner = :worker;
+
+-- name: insert_attempts
 INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
                       response, response_headers, duration_ms, error_class, trigger_type, created_at)
-VALUES (:id, :delivery_id, :msg_id, :endpoint_id, :app_id, :url, :status, :response_status_code,
-        :response, :response_headers, :duration_ms, :error_class, :trigger_type, :created_at);
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+       CAST(value ->> 6 AS INTEGER), CAST(value ->> 7 AS INTEGER), value ->> 8, value ->> 9,
+       CAST(value ->> 10 AS INTEGER), value ->> 11, CAST(value ->> 12 AS INTEGER),
+       CAST(value ->> 13 AS DOUBLE PRECISION)
+FROM json_rows(:rows);
 
 -- name: endpoint_succeeded
 UPDATE endpoints SET failing_since = NULL WHERE id = :id AND failing_since IS NOT NULL;
