@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.responses import Response
 
 from hookline import __version__
@@ -28,12 +29,15 @@ def create_app(
     settings: Settings, storage: Storage, *, clock: Callable[[], float] = time.time
 ) -> FastAPI:
     """Build the API over an opened storage. Tests call this directly."""
-    app = FastAPI(
+    # fastapi-offline serves the docs page's scripts from hookline itself: no CDN,
+    # so the page works on a machine with no internet access.
+    app = FastAPIOffline(
         title="hookline",
         version=__version__,
         description="Webhook delivery and receiving; management API compatible with Svix v1.",
         docs_url="/docs",
         redoc_url=None,
+        static_url="/docs/assets",
         openapi_url="/api/v1/openapi.json",
         redirect_slashes=False,
     )
