@@ -165,6 +165,10 @@ def test_exhausted_delivery_is_failed_then_resend_delivers(
         wait_until(lambda: api.get(stats_url).json()["fail"] == 1, what="failed delivery")
         time.sleep(0.5)
         assert len(receiver.snapshot()) == 2  # max attempts reached: no third try by itself
+        dead = api.get(f"/api/v1/app/{app_id}/endpoint/{ep_id}/msg", params={"status": 2}).json()
+        assert [(m["id"], m["status"], m["statusText"]) for m in dead["data"]] == [
+            (msg_id, 2, "fail")
+        ]
         resend = api.post(f"/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{ep_id}/resend")
         assert resend.status_code == 202
         receiver.wait_for(3)
@@ -173,6 +177,9 @@ def test_exhausted_delivery_is_failed_then_resend_delivers(
         )
         assert attempts[-1]["triggerType"] == 1
         assert attempts[-1]["status"] == 0
+        delivered = api.get(f"/api/v1/app/{app_id}/endpoint/{ep_id}/msg").json()["data"]
+        assert [(m["id"], m["status"]) for m in delivered] == [(msg_id, 0)]
+        assert api.get(f"/api/v1/app/{app_id}/endpoint/{ep_id}/msg?status=2").json()["data"] == []
 
 
 def test_filters_route_messages_to_matching_endpoints_only(

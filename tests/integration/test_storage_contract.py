@@ -1211,3 +1211,29 @@ async def test_idempotency_released_or_stale_claim_can_be_taken_again(storage: S
     assert await storage.claim_idempotent("k", "fp", T0 + 1, T0 - 59, T0 - 86399) is None
     # Not released: a later claim after the stale bound takes it over.
     assert await storage.claim_idempotent("k", "fp", T0 + 100, T0 + 40, T0 - 86300) is None
+
+
+async def test_endpoint_messages_show_each_delivery_state(storage: Storage) -> None:
+    """An endpoint's messages list newest first with their delivery's Svix status, filterable."""
+    app = await add_app(storage)
+    endpoint = await add_endpoint(storage, app)
+    ok, failed, waiting = [await publish(storage, app, at=T0 + i) for i in range(3)]
+    for claimed in await claim_all(storage):
+        if claimed.msg_id == ok.id:
+            await record(storage, claimed, at=LATER, code=200)
+        elif claimed.msg_id == failed.id:
+            await record(storage, claimed, at=LATER, code=500)
+        else:
+            await record(storage, claimed, at=LATER, code=503, retry_at=LATER + 30)
+    page = await storage.list_endpoint_messages(app.id, endpoint.id, Cursor())
+    assert [(e.message.id, e.status) for e in page.data] == [
+        (waiting.id, AttemptStatus.PENDING),
+        (failed.id, AttemptStatus.FAIL),
+        (ok.id, AttemptStatus.SUCCESS),
+    ]
+    assert page.data[0].next_attempt_at == LATER + 30
+    dead = await storage.list_endpoint_messages(
+        app.id, endpoint.id, Cursor(), statuses=[DeliveryStatus.FAILED, DeliveryStatus.HELD]
+    )
+    assert [e.message.id for e in dead.data] == [failed.id]
+    assert (await storage.list_endpoint_messages(app.id, endpoint.id, Cursor(), [])).data == []

@@ -9,6 +9,7 @@ import orjson
 from hookline.api.schemas import (
     ApplicationOut,
     BackgroundTaskOut,
+    EndpointMessageOut,
     EndpointOut,
     EventTypeOut,
     MessageAttemptOut,
@@ -21,6 +22,7 @@ from hookline.domain.models import (
     AttemptStatus,
     BackgroundTask,
     Endpoint,
+    EndpointMessage,
     EventType,
     Message,
 )
@@ -90,6 +92,17 @@ def message_out(message: Message, with_content: bool) -> MessageOut:
         channels=list(message.channels) if message.channels is not None else None,
         tags=list(message.tags) if message.tags is not None else None,
         timestamp=utc(message.created_at),
+    )  # fmt: skip
+
+
+def endpoint_message_out(item: EndpointMessage, with_content: bool) -> EndpointMessageOut:
+    """A message with its delivery status for one endpoint."""
+    base = message_out(item.message, with_content)
+    return EndpointMessageOut(
+        **base.model_dump(), status=int(item.status), status_text=STATUS_TEXT[item.status],
+        next_attempt=utc(item.next_attempt_at)
+        if item.next_attempt_at is not None and item.status != AttemptStatus.SUCCESS
+        else None,
     )  # fmt: skip
 
 

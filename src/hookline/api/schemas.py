@@ -374,6 +374,14 @@ class MessageOut(_Out):
     timestamp: datetime
 
 
+class EndpointMessageOut(MessageOut):
+    """A message as one endpoint sees it: its delivery's status and next attempt."""
+
+    status: int
+    status_text: str
+    next_attempt: datetime | None
+
+
 # Attempts -------------------------------------------------------------------------
 
 

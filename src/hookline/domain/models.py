@@ -166,6 +166,15 @@ class EndpointStats:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointMessage:
+    """A message as one endpoint sees it: where its delivery stands."""
+
+    message: Message
+    status: AttemptStatus
+    next_attempt_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class BackgroundTask:
     """A long-running operation and its result (Svix's BackgroundTaskOut)."""
 

@@ -25,6 +25,7 @@ from hookline.domain.models import (
     Delivery,
     DeliveryStatus,
     Endpoint,
+    EndpointMessage,
     EndpointStats,
     EventType,
     Message,
@@ -164,6 +165,15 @@ def _attempt(row: Row) -> Attempt:
         response_headers=_loads(row[9]), duration_ms=row[10], error_class=row[11],
         trigger_type=TriggerType(row[12]), created_at=row[13],
     )  # fmt: skip
+
+
+def _svix_status(status: str, lease_owner: str | None) -> AttemptStatus:
+    """A delivery's state in Svix's terms: held and failed both read as Fail."""
+    if status == DeliveryStatus.SUCCESS:
+        return AttemptStatus.SUCCESS
+    if status == DeliveryStatus.PENDING:
+        return AttemptStatus.SENDING if lease_owner else AttemptStatus.PENDING
+    return AttemptStatus.FAIL
 
 
 def _task(row: Row) -> BackgroundTask:
@@ -565,6 +575,24 @@ class SqlOperations:
         )  # fmt: skip
         conn.execute(self.q("insert_task"), {**asdict(task), "data": dumps(task.data)})
         return task
+
+    def list_endpoint_messages(
+        self, conn: Connection, app_id: str, endpoint_id: str, cursor: Cursor,
+        statuses: Sequence[DeliveryStatus] | None, since: float, until: float,
+    ) -> Page[EndpointMessage]:  # fmt: skip
+        endpoint = self.get_endpoint(conn, app_id, endpoint_id)
+        found = self._list(
+            conn, "list_endpoint_messages", cursor, endpoint_id=endpoint.id,
+            statuses=None if statuses is None else dumps([str(s) for s in statuses]),
+            since=since, until=until,
+        )  # fmt: skip
+        rows = [
+            EndpointMessage(
+                message=_message(r), status=_svix_status(r[8], r[9]), next_attempt_at=r[10]
+            )
+            for r in found
+        ]
+        return _page(rows, cursor.limit, lambda e: e.message.id, cursor)
 
     def get_task(self, conn: Connection, task_id: str) -> BackgroundTask:
         row = self._one(conn, "get_task", {"id": task_id})

@@ -16,7 +16,9 @@ from hookline.domain.models import (
     Attempt,
     BackgroundTask,
     Delivery,
+    DeliveryStatus,
     Endpoint,
+    EndpointMessage,
     EndpointStats,
     EventType,
     Message,
@@ -24,6 +26,8 @@ from hookline.domain.models import (
 )
 from hookline.storage._sql import SqlOperations
 from hookline.storage.base import (
+    BEGINNING,
+    END_OF_TIME,
     AttemptFilter,
     ClaimedDelivery,
     Cursor,
@@ -147,6 +151,19 @@ class ThreadedSqlStorage:
         self, app_id: str, endpoint_id: str, since: float, until: float, now: float
     ) -> BackgroundTask:
         return await self._write(self.ops.recover, app_id, endpoint_id, since, until, now)
+
+    async def list_endpoint_messages(
+        self,
+        app_id: str,
+        endpoint_id: str,
+        cursor: Cursor,
+        statuses: Sequence[DeliveryStatus] | None = None,
+        since: float = BEGINNING,
+        until: float = END_OF_TIME,
+    ) -> Page[EndpointMessage]:
+        return await self._read(
+            self.ops.list_endpoint_messages, app_id, endpoint_id, cursor, statuses, since, until
+        )
 
     async def get_task(self, task_id: str) -> BackgroundTask:
         return await self._read(self.ops.get_task, task_id)

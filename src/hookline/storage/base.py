@@ -19,6 +19,7 @@ from hookline.domain.models import (
     Delivery,
     DeliveryStatus,
     Endpoint,
+    EndpointMessage,
     EndpointStats,
     EventType,
     Message,
@@ -210,6 +211,17 @@ class Storage(Protocol):
 
         Returns the finished ``endpoint.recover`` task, whose data counts ``messagesSent``.
         """
+
+    async def list_endpoint_messages(
+        self,
+        app_id: str,
+        endpoint_id: str,
+        cursor: Cursor,
+        statuses: Sequence[DeliveryStatus] | None = None,
+        since: float = BEGINNING,
+        until: float = END_OF_TIME,
+    ) -> Page[EndpointMessage]:
+        """The endpoint's messages, newest first, with where each delivery stands."""
 
     async def get_task(self, task_id: str) -> BackgroundTask: ...
     async def list_tasks(

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from hookline.api.context import App, Ctx, Page, after_bound, parse_time, respond, split_list
-from hookline.api.convert import attempt_out
-from hookline.api.schemas import EmptyOut, ListResponse, MessageAttemptOut
-from hookline.domain.models import Message
+from hookline.api.convert import attempt_out, endpoint_message_out
+from hookline.api.schemas import EmptyOut, EndpointMessageOut, ListResponse, MessageAttemptOut
+from hookline.domain.models import DeliveryStatus, Message
 from hookline.errors import ValidationError
 from hookline.storage.base import END_OF_TIME, AttemptFilter
 
@@ -108,3 +108,35 @@ async def get_attempt(app: App, msg_id: str, attempt_id: str, ctx: Ctx) -> Respo
 async def resend(app: App, msg_id: str, endpoint_id: str, ctx: Ctx) -> Response:
     await ctx.storage.resend(app.id, msg_id, endpoint_id, ctx.clock())
     return respond(EmptyOut(), 202)
+
+
+#: Svix's message status, as the delivery states it stands for.
+_DELIVERY_STATES = {
+    0: [DeliveryStatus.SUCCESS],
+    1: [DeliveryStatus.PENDING],
+    2: [DeliveryStatus.FAILED, DeliveryStatus.HELD],
+    3: [DeliveryStatus.PENDING],
+    4: [],
+}
+
+
+@router.get(
+    "/endpoint/{endpoint_id}/msg", response_model=ListResponse[EndpointMessageOut],
+    summary="List the messages sent to an endpoint, with their delivery status",
+)  # fmt: skip
+async def list_attempted_messages(
+    app: App, endpoint_id: str, ctx: Ctx, cursor: Page, where: Where, with_content: Flag = False
+) -> Response:
+    """Failed (dead-letter) deliveries are ``status=2``; held ones (endpoint disabled) too."""
+    states = None if where.status is None else _DELIVERY_STATES[where.status]
+    page = await ctx.storage.list_endpoint_messages(
+        app.id, endpoint_id, cursor, states, where.since, where.until
+    )
+    data = [endpoint_message_out(item, with_content) for item in page.data]
+    if where.status == 3:
+        data = [item for item in data if item.status == 3]
+    return respond(
+        ListResponse[EndpointMessageOut](
+            data=data, iterator=page.iterator, prev_iterator=page.prev_iterator, done=page.done
+        )
+    )

@@ -211,6 +211,16 @@ WHERE a.app_id = :app_id
   AND a.created_at >= :since AND a.created_at < :until
 ORDER BY a.id DESC LIMIT :limit;
 
+-- name: list_endpoint_messages
+SELECT m.id, m.app_id, m.event_type, m.event_id, m.payload, m.channels, m.tags, m.created_at,
+       d.status, d.lease_owner, d.next_attempt_at
+FROM deliveries d
+JOIN messages m ON m.id = d.msg_id
+WHERE d.endpoint_id = :endpoint_id AND d.msg_id > :after AND d.msg_id < :before
+  AND (CAST(:statuses AS TEXT) IS NULL OR d.status IN (SELECT value FROM json_each(:statuses)))
+  AND m.created_at >= :since AND m.created_at < :until
+ORDER BY d.msg_id DESC LIMIT :limit;
+
 -- name: get_idempotency
 SELECT fingerprint, status_code, body, created_at FROM idempotency_keys WHERE key = :key;
 
