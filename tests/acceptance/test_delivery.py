@@ -210,8 +210,13 @@ def test_filters_route_messages_to_matching_endpoints_only(
 @pytest.mark.slow
 def test_kill_9_mid_run_loses_no_message(start_server: ServerFactory, receiver: Receiver) -> None:
     """``kill -9`` while delivering, then a restart: every message arrives at least once."""
-    receiver.behaviour = lambda req, n: Answer(delay=0.05)
-    env = {"lease_seconds": "6", "request_timeout": "1", "retry_schedule": "1s,1s,1s,1s"}
+    # 300 deliveries, 8 at a time, 0.1 s each: about 4 s of work, while publishing
+    # takes about one, so the kill lands mid-run.
+    receiver.behaviour = lambda req, n: Answer(delay=0.1)
+    env = {
+        "lease_seconds": "6", "request_timeout": "1", "retry_schedule": "1s,1s,1s,1s",
+        "endpoint_concurrency": "8",
+    }  # fmt: skip
     server = start_server(**env)
     total = 300
     with server.client() as api:
