@@ -183,10 +183,19 @@ def _task(row: Row) -> BackgroundTask:
     )  # fmt: skip
 
 
+def _json_rows(value: Any) -> list[list[Any]]:
+    """A JSON array of rows, whether the driver hands it over as text or decoded."""
+    rows: list[list[Any]] = orjson.loads(value) if isinstance(value, str | bytes) else value
+    return rows
+
+
 def _claimed(row: Row) -> ClaimedDelivery:
+    # The payload travels as text inside the JSON answer; its UTF-8 bytes are the
+    # stored bytes exactly (payloads are JSON, so always valid UTF-8).
+    payload = row[8].encode() if isinstance(row[8], str) else bytes(row[8])
     return ClaimedDelivery(
         id=row[0], msg_id=row[1], endpoint_id=row[2], app_id=row[3], attempts=row[4],
-        manual=bool(row[6]), event_type=row[7], payload=bytes(row[8]), url=row[10],
+        manual=bool(row[6]), event_type=row[7], payload=payload, url=row[10],
         endpoint_disabled=bool(row[11]), headers=_loads(row[12]), secret=row[13],
         old_secrets=_signing_keys(row[14]), retry_schedule=_tuple(row[15]),
         failing_since=row[16],
@@ -473,10 +482,17 @@ class SqlOperations:
             "exclude": dumps([endpoint for endpoint, n in busy.items() if n >= cap]),
             "scan": limit * CLAIM_SCAN_FACTOR,
         }
-        claimed = [row[0] for row in self._all(conn, "claim_due", params)]
-        if not claimed:
+        # Three statements, each answering one row (JSON), however many are claimed.
+        chosen = self._one(conn, "claim_ids", params)
+        ids = chosen[0] if chosen is not None else "[]"
+        if not isinstance(ids, str):  # psycopg already decodes json values
+            ids = dumps(ids)
+        if ids == "[]":
             return []
-        rows = self._all(conn, "claim_details", {"worker": worker, "ids": dumps(claimed)})
+        claim = {"ids": ids, "worker": worker, "lease_until": lease_until}
+        conn.execute(self.q("claim_mark"), claim)
+        details = self._one(conn, "claim_details", claim)
+        rows = _json_rows(details[0] if details is not None else "[]")
         rows.sort(key=lambda r: (r[5], r[0]))  # oldest due first, as claimed
         return [_claimed(r) for r in rows]
 

@@ -109,14 +109,9 @@ INSERT INTO deliveries (id, msg_id, endpoint_id, app_id, status, attempts, next_
 VALUES (:id, :msg_id, :endpoint_id, :app_id, :status, 0, :next_attempt_at, :next_attempt_at,
         NULL, 0, :created_at, :created_at);
 
--- name: claim_details
-SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.scheduled_at, d.manual,
-       m.event_type, m.payload, m.created_at,
-       e.url, e.disabled, e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since
-FROM deliveries d
-JOIN messages m ON m.id = d.msg_id
-JOIN endpoints e ON e.id = d.endpoint_id
-WHERE d.lease_owner = :worker AND d.id IN (SELECT value FROM json_each(:ids));
+-- name: claim_mark
+UPDATE deliveries SET next_attempt_at = :lease_until, lease_owner = :worker
+WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: release_delivery
 UPDATE deliveries SET next_attempt_at = scheduled_at, lease_owner = NULL

@@ -1,10 +1,11 @@
 -- SQLite's own versions of queries (its writer is single, so no row locks are needed).
+-- Claims answer in one row of JSON, not a row per delivery: Python's sqlite3 re-takes
+-- the GIL for every row it steps, and each re-take waits behind the busy event loop.
 
--- name: claim_due
+-- name: claim_ids
 -- Oldest due first, but at most :cap in flight per endpoint: :busy maps endpoint ids to
 -- what this worker already has in flight, and a window of :scan rows bounds the cost.
-UPDATE deliveries SET next_attempt_at = :lease_until, lease_owner = :worker
-WHERE id IN (
+SELECT json_group_array(id) FROM (
     SELECT id FROM (
         SELECT id, next_attempt_at,
                ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rank,
@@ -20,5 +21,14 @@ WHERE id IN (
     WHERE rank + busy <= :cap
     ORDER BY next_attempt_at
     LIMIT :limit
-)
-RETURNING id;
+);
+
+-- name: claim_details
+SELECT json_group_array(json_array(
+    d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.scheduled_at, d.manual,
+    m.event_type, CAST(m.payload AS TEXT), m.created_at,
+    e.url, e.disabled, e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since))
+FROM deliveries d
+JOIN messages m ON m.id = d.msg_id
+JOIN endpoints e ON e.id = d.endpoint_id
+WHERE d.lease_owner = :worker AND d.id IN (SELECT value FROM json_each(:ids));
