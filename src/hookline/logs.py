@@ -14,26 +14,51 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as JSON with its structured ``extra=`` fields at top level."""
+    """Formats a record as JSON with its structured ``extra=`` fields at top level.
+
+    It runs once per delivery attempt, so it stays lean: the second part of the
+    timestamp is formatted once per second, and extras are found by a set difference.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        for key in fields.keys() - _STANDARD:
+            if not key.startswith("_"):
+                entry[key] = fields[key]
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
 
 def configure(level: str = "INFO", json: bool = True) -> None:
-    """Send hookline's and the server's logs to stderr, as JSON or plain text."""
+    """Send hookline's and the server's logs to stderr, as JSON or plain text.
+
+    Also switches off what the log lines never show (caller's file and line,
+    thread and process names), as the logging HOWTO's "Optimization" section
+    advises: at one line per delivery attempt it is a measurable cost.
+    """
+    logging._srcfile = None  # documented in the logging HOWTO
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     if json:
         handler.setFormatter(JsonFormatter())
