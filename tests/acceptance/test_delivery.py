@@ -260,14 +260,35 @@ def test_sigterm_stops_promptly_and_releases_work(
     )
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "0x7f.1", "[::ffff:127.0.0.1]"])
+def test_ssrf_defence_refuses_loopback_at_registration(
+    start_server: ServerFactory, receiver: Receiver, host: str
+) -> None:
+    """Without an allow-list, registering a loopback URL gets a 422 naming url, and no endpoint."""
+    server = start_server(allowed_networks="")
+    with server.client() as api:
+        app = api.post("/api/v1/app", json={"name": "Acme"}).json()
+        refused = api.post(
+            f"/api/v1/app/{app['id']}/endpoint", json={"url": f"http://{host}:{receiver.port}/"}
+        )
+        assert refused.status_code == 422
+        (problem,) = refused.json()["detail"]
+        assert problem["loc"] == ["body", "url"]
+        assert "loopback" in problem["msg"]
+        assert api.get(f"/api/v1/app/{app['id']}/endpoint").json()["data"] == []
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_ssrf_defence_blocks_loopback_at_delivery(
     start_server: ServerFactory, receiver: Receiver, host: str
 ) -> None:
-    """Without an allow-list, a delivery to a loopback address or name is blocked, not sent."""
-    server = start_server(allowed_networks="", retry_schedule="5s")
-    with server.client() as api:
+    """An endpoint that became forbidden after registration is blocked at delivery, not sent."""
+    permissive = start_server()  # loopback allowed: the endpoint registers
+    with permissive.client() as api:
         app_id, _, _ = setup_endpoint(api, f"http://{host}:{receiver.port}/hook")
+    permissive.kill()
+    server = start_server(allowed_networks="", retry_schedule="5s")  # same database, defence on
+    with server.client() as api:
         msg_id = publish(api, app_id, {"steal": "metadata"})
         (attempt,) = wait_until(lambda: attempts_of(api, app_id, msg_id), what="blocked attempt")
         assert attempt["errorClass"] == "blocked"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from dataclasses import replace
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import App, Ctx, Page, parse_time, respond
+from hookline.api.context import App, Context, Ctx, Page, parse_time, respond
 from hookline.api.convert import endpoint_out, task_out
 from hookline.api.schemas import (
     BackgroundTaskOut,
@@ -27,7 +28,7 @@ from hookline.api.schemas import (
     RecoverIn,
     check_headers,
 )
-from hookline.domain import ids, signing
+from hookline.domain import ids, signing, ssrf
 from hookline.domain.models import Application, Endpoint, SigningKey
 from hookline.errors import NotFoundError, ValidationError
 from hookline.storage.base import BEGINNING, END_OF_TIME
@@ -38,13 +39,36 @@ router = APIRouter(prefix="/api/v1/app/{app_id}/endpoint", tags=["Endpoint"])
 MAX_OLD_SECRETS = 5
 
 
-def check_url(url: str) -> str:
-    """An endpoint URL must be absolute http(s) with a host."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValidationError("url must be an absolute http:// or https:// URL", field=("url",))
-    if parts.username or parts.password:
-        raise ValidationError("url must not carry credentials", field=("url",))
+#: How long registration waits for DNS before leaving the judgement to delivery time.
+RESOLVE_TIMEOUT = 2.0
+
+
+async def check_url(ctx: Context, url: str) -> str:
+    """An endpoint URL must be absolute http(s) and, under the SSRF defence, public.
+
+    The host is resolved and every address judged, as at delivery time (where
+    it is judged again, on the address actually connected to). A name that does
+    not resolve now is accepted: its delivery will be judged when it does.
+    """
+    policy = ctx.settings.destination_policy
+    try:
+        target = ssrf.check_url(url, policy)
+    except ssrf.BlockedDestination as refused:
+        raise ValidationError(refused.reason, field=("url",)) from None
+    if target.literal is not None or not policy.enabled:
+        return url
+    loop = asyncio.get_running_loop()
+    try:
+        found = await asyncio.wait_for(
+            loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT
+        )
+    except (OSError, TimeoutError):
+        return url
+    addresses = [ssrf.parse_ip_literal(str(info[4][0])) for info in found]
+    try:
+        ssrf.check_resolved(target.host, [a for a in addresses if a is not None], policy)
+    except ssrf.BlockedDestination as refused:
+        raise ValidationError(refused.reason, field=("url",)) from None
     return url
 
 
@@ -95,7 +119,7 @@ async def list_endpoints(app: App, ctx: Ctx, cursor: Page) -> Response:
 async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx) -> Response:
     now = ctx.clock()
     endpoint = Endpoint(
-        id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, url=check_url(body.url),
+        id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, url=await check_url(ctx, body.url),
         secret=normalise_secret(body.secret), uid=body.uid, description=body.description,
         version=body.version, disabled=body.disabled,
         filter_types=await check_event_types(ctx, body.event_types),
@@ -116,7 +140,7 @@ async def get_endpoint(app: App, endpoint_id: str, ctx: Ctx) -> Response:
 async def update_endpoint(app: App, endpoint_id: str, body: EndpointUpdate, ctx: Ctx) -> Response:
     now = ctx.clock()
     fields = {
-        "url": check_url(body.url), "description": body.description,
+        "url": await check_url(ctx, body.url), "description": body.description,
         "uid": body.uid, "version": body.version, "disabled": body.disabled,
         "filter_types": await check_event_types(ctx, body.event_types),
         "channels": tuple(body.channels) if body.channels is not None else None,
@@ -144,7 +168,7 @@ async def patch_endpoint(app: App, endpoint_id: str, body: EndpointPatch, ctx: C
     given = body.model_fields_set
     changes: dict[str, object] = {}
     if "url" in given and body.url is not None:
-        changes["url"] = check_url(body.url)
+        changes["url"] = await check_url(ctx, body.url)
     if "description" in given:
         changes["description"] = body.description or ""
     if "uid" in given:
