@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
-from hookline.delivery.transport import AiohttpTransport
+from hookline.delivery.transport import AiohttpTransport, Transport
 from hookline.delivery.worker import DeliveryWorker, WorkerConfig
 from hookline.settings import Settings
 from hookline.storage import storage_from_url
@@ -47,6 +47,21 @@ def open_storage(settings: Settings) -> Storage:
     )
 
 
+def make_transport(settings: Settings) -> Transport:
+    """The outbound HTTP client the settings choose."""
+    arguments = (
+        settings.connect_timeout,
+        settings.request_timeout,
+        settings.max_response_bytes,
+        settings.destination_policy,
+    )
+    if settings.http_client == "pyreqwest":
+        from hookline.delivery.pyreqwest_transport import PyreqwestTransport
+
+        return PyreqwestTransport(*arguments)
+    return AiohttpTransport(*arguments)
+
+
 async def serve(
     settings: Settings,
     *,
@@ -64,12 +79,7 @@ async def serve(
 
     tasks: list[asyncio.Task[None]] = []
     worker: DeliveryWorker | None = None
-    transport = AiohttpTransport(
-        settings.connect_timeout,
-        settings.request_timeout,
-        settings.max_response_bytes,
-        settings.destination_policy,
-    )
+    transport = make_transport(settings)
     server: _Server | None = None
     try:
         if workers:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     )
     send_svix_headers: bool = Field(True, description="also send svix-id/-timestamp/-signature")
     user_agent: str = Field("hookline-webhooks/0.1", description="User-Agent of deliveries")
+
+    http_client: Literal["aiohttp", "pyreqwest"] = Field(
+        "aiohttp", description="outbound HTTP client: aiohttp, or pyreqwest (faster, younger)"
+    )
 
     # Destinations (SSRF defence)
     ssrf_protection: bool = Field(

@@ -20,7 +20,13 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
+def server_defaults() -> dict[str, str]:
+    """Settings every started server gets unless a test says otherwise (modules override)."""
+    return {}
+
+
+@pytest.fixture
+def start_server(tmp_path: Path, server_defaults: dict[str, str]) -> Iterator[ServerFactory]:
     """Start ``hookline serve`` processes on a fresh SQLite file (settings as env overrides)."""
     started: list[HooklineProcess] = []
 
@@ -30,6 +36,8 @@ def start_server(tmp_path: Path) -> Iterator[ServerFactory]:
         url = database_url or f"sqlite:///{tmp_path / 'hookline.db'}"
         # Delivery tests send to a receiver on 127.0.0.1, allowed on purpose.
         env.setdefault("allowed_networks", "127.0.0.0/8")
+        for key, value in server_defaults.items():
+            env.setdefault(key, value)
         settings = {f"HOOKLINE_{k.upper()}": str(v) for k, v in env.items()}
         process = HooklineProcess(url, settings, command=command)
         started.append(process)

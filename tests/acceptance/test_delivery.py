@@ -13,6 +13,12 @@ from support.receiver import Answer, Receiver
 from support.server import HooklineProcess, ServerFactory
 
 
+@pytest.fixture(params=["aiohttp", "pyreqwest"])
+def server_defaults(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Every delivery test runs with each outbound HTTP client."""
+    return {"http_client": request.param}
+
+
 def setup_endpoint(api: httpx.Client, url: str, **fields: Any) -> tuple[str, str, str]:
     """Create an application and an endpoint; return (app id, endpoint id, secret)."""
     app = api.post("/api/v1/app", json={"name": "Acme"}).json()

@@ -28,7 +28,8 @@ from hookline.domain.ssrf import (
     parse_ip_literal,
 )
 
-_URL_CACHE_SIZE = 10_000
+#: URLs whose pre-DNS verdict a transport remembers (cleared when full).
+URL_CACHE_SIZE = 10_000
 
 
 class Transport(Protocol):
@@ -109,7 +110,7 @@ class AiohttpTransport:
     def _refusal(self, url: str) -> str | None:
         """Why ``url`` is refused before any DNS (scheme, literal address), or None."""
         if url not in self._refusals:
-            if len(self._refusals) >= _URL_CACHE_SIZE:
+            if len(self._refusals) >= URL_CACHE_SIZE:
                 self._refusals.clear()
             try:
                 check_url(url, self.policy)
@@ -155,13 +156,13 @@ class AiohttpTransport:
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 status = response.status
         except BlockedDestination as refused:
-            return AttemptResult(0, refused.reason, {}, _ms_since(started), ErrorClass.BLOCKED)
+            return AttemptResult(0, refused.reason, {}, ms_since(started), ErrorClass.BLOCKED)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as error:
             return AttemptResult(
                 status_code=0,
                 response_body=f"{type(error).__name__}: {error}"[:1000],
                 response_headers={},
-                duration_ms=_ms_since(started),
+                duration_ms=ms_since(started),
                 error_class=classify(error),
             )
         error_class = None
@@ -173,7 +174,7 @@ class AiohttpTransport:
             status_code=status,
             response_body=raw.decode("utf-8", errors="replace"),
             response_headers=response_headers,
-            duration_ms=_ms_since(started),
+            duration_ms=ms_since(started),
             error_class=error_class,
             retry_after=parse_retry_after(response_headers, time.time()),
         )
@@ -185,5 +186,6 @@ class AiohttpTransport:
             self._session = None
 
 
-def _ms_since(started: float) -> int:
+def ms_since(started: float) -> int:
+    """Milliseconds since ``started`` (a ``time.perf_counter()`` reading)."""
     return int((time.perf_counter() - started) * 1000)
