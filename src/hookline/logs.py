@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from typing import Any
 
@@ -48,6 +49,50 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes log lines in batches: at most ``delay`` seconds late, or ``size`` lines.
+
+    One write per line would release and re-take the GIL per delivery attempt,
+    and on a busy worker each re-take waits behind the database thread; batching
+    makes that once per batch. Lines still reach the stream within ``delay``.
+    """
+
+    def __init__(self, stream: Any = None, delay: float = 0.2, size: int = 256) -> None:
+        super().__init__(stream)
+        self.delay = delay
+        self.size = size
+        self._lines: list[str] = []
+        self._timer: threading.Timer | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the formatted line; write the batch when full (or from the timer)."""
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # a bad record must not take the caller down
+            self.handleError(record)
+            return
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.append(line)
+            full = len(self._lines) >= self.size
+            if not full and self._timer is None:
+                self._timer = threading.Timer(self.delay, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued, in one call."""
+        with self.lock:  # type: ignore[union-attr]
+            lines, self._lines = self._lines, []
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if lines:
+                self.stream.write("".join(lines))
+            super().flush()
+
+
 def configure(level: str = "INFO", json: bool = True) -> None:
     """Send hookline's and the server's logs to stderr, as JSON or plain text.
 
@@ -59,7 +104,7 @@ def configure(level: str = "INFO", json: bool = True) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BatchingStreamHandler(sys.stderr)
     if json:
         handler.setFormatter(JsonFormatter())
     else:
