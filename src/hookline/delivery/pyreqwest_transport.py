@@ -40,7 +40,6 @@ from pyreqwest.client import Client, ClientBuilder
 from pyreqwest.http import Url
 
 from hookline.domain.outcome import AttemptResult, ErrorClass
-from hookline.domain.retry import parse_retry_after
 from hookline.domain.ssrf import (
     BlockedDestination,
     DestinationPolicy,
@@ -49,7 +48,7 @@ from hookline.domain.ssrf import (
     parse_ip_literal,
 )
 
-from .transport import URL_CACHE_SIZE, ms_since
+from .transport import URL_CACHE_SIZE, answered, ms_since
 
 _TLS_WORDS = ("certificate", "tls", "handshake", "corrupt message", "alert", "peer sent")
 
@@ -242,19 +241,7 @@ class PyreqwestTransport:
                 status = response.status
         except (px.PyreqwestError, OSError, ValueError) as error:
             return _failure(error, classify(error, https), started)
-        error_class = None
-        if 300 <= status < 400:
-            error_class = ErrorClass.REDIRECT
-        elif not 200 <= status < 300:
-            error_class = ErrorClass.HTTP_STATUS
-        return AttemptResult(
-            status_code=status,
-            response_body=raw.decode("utf-8", errors="replace"),
-            response_headers=response_headers,
-            duration_ms=ms_since(started),
-            error_class=error_class,
-            retry_after=parse_retry_after(response_headers, time.time()),
-        )
+        return answered(status, bytes(raw), response_headers, started)
 
     async def close(self) -> None:
         """Close every client and its pooled connections."""

@@ -165,25 +165,30 @@ class AiohttpTransport:
                 duration_ms=ms_since(started),
                 error_class=classify(error),
             )
-        error_class = None
-        if 300 <= status < 400:
-            error_class = ErrorClass.REDIRECT
-        elif not 200 <= status < 300:
-            error_class = ErrorClass.HTTP_STATUS
-        return AttemptResult(
-            status_code=status,
-            response_body=raw.decode("utf-8", errors="replace"),
-            response_headers=response_headers,
-            duration_ms=ms_since(started),
-            error_class=error_class,
-            retry_after=parse_retry_after(response_headers, time.time()),
-        )
+        return answered(status, bytes(raw), response_headers, started)
 
     async def close(self) -> None:
         """Close the session and its pooled connections."""
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def answered(status: int, raw: bytes, headers: dict[str, str], started: float) -> AttemptResult:
+    """The result of an attempt that got an HTTP answer: only a 2xx is a success."""
+    error_class = None
+    if 300 <= status < 400:
+        error_class = ErrorClass.REDIRECT  # redirects are never followed
+    elif not 200 <= status < 300:
+        error_class = ErrorClass.HTTP_STATUS
+    return AttemptResult(
+        status_code=status,
+        response_body=raw.decode("utf-8", errors="replace"),
+        response_headers=headers,
+        duration_ms=ms_since(started),
+        error_class=error_class,
+        retry_after=parse_retry_after(headers, time.time()),
+    )
 
 
 def ms_since(started: float) -> int:
