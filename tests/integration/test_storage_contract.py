@@ -1233,7 +1233,14 @@ async def test_endpoint_messages_show_each_delivery_state(storage: Storage) -> N
     ]
     assert page.data[0].next_attempt_at == LATER + 30
     dead = await storage.list_endpoint_messages(
-        app.id, endpoint.id, Cursor(), statuses=[DeliveryStatus.FAILED, DeliveryStatus.HELD]
+        app.id, endpoint.id, Cursor(), status=AttemptStatus.FAIL
     )
     assert [e.message.id for e in dead.data] == [failed.id]
-    assert (await storage.list_endpoint_messages(app.id, endpoint.id, Cursor(), [])).data == []
+    queued = await storage.list_endpoint_messages(
+        app.id, endpoint.id, Cursor(), status=AttemptStatus.PENDING
+    )
+    assert [e.message.id for e in queued.data] == [waiting.id]
+    sending = await storage.list_endpoint_messages(
+        app.id, endpoint.id, Cursor(), status=AttemptStatus.SENDING
+    )
+    assert sending.data == []

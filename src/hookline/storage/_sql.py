@@ -594,12 +594,12 @@ class SqlOperations:
 
     def list_endpoint_messages(
         self, conn: Connection, app_id: str, endpoint_id: str, cursor: Cursor,
-        statuses: Sequence[DeliveryStatus] | None, since: float, until: float,
+        status: AttemptStatus | None, since: float, until: float,
     ) -> Page[EndpointMessage]:  # fmt: skip
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
         found = self._list(
             conn, "list_endpoint_messages", cursor, endpoint_id=endpoint.id,
-            statuses=None if statuses is None else dumps([str(s) for s in statuses]),
+            status=None if status is None else int(status),
             since=since, until=until,
         )  # fmt: skip
         rows = [

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 from hookline.domain.models import (
     Application,
     Attempt,
+    AttemptStatus,
     BackgroundTask,
     Delivery,
-    DeliveryStatus,
     Endpoint,
     EndpointMessage,
     EndpointStats,
@@ -157,12 +157,12 @@ class ThreadedSqlStorage:
         app_id: str,
         endpoint_id: str,
         cursor: Cursor,
-        statuses: Sequence[DeliveryStatus] | None = None,
+        status: AttemptStatus | None = None,
         since: float = BEGINNING,
         until: float = END_OF_TIME,
     ) -> Page[EndpointMessage]:
         return await self._read(
-            self.ops.list_endpoint_messages, app_id, endpoint_id, cursor, statuses, since, until
+            self.ops.list_endpoint_messages, app_id, endpoint_id, cursor, status, since, until
         )
 
     async def get_task(self, task_id: str) -> BackgroundTask:

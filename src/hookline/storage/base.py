@@ -15,6 +15,7 @@ from typing import Protocol
 from hookline.domain.models import (
     Application,
     Attempt,
+    AttemptStatus,
     BackgroundTask,
     Delivery,
     DeliveryStatus,
@@ -217,11 +218,15 @@ class Storage(Protocol):
         app_id: str,
         endpoint_id: str,
         cursor: Cursor,
-        statuses: Sequence[DeliveryStatus] | None = None,
+        status: AttemptStatus | None = None,
         since: float = BEGINNING,
         until: float = END_OF_TIME,
     ) -> Page[EndpointMessage]:
-        """The endpoint's messages, newest first, with where each delivery stands."""
+        """The endpoint's messages, newest first, with where each delivery stands.
+
+        ``status`` filters by Svix's status: success, pending (queued), fail (failed
+        or held: the dead-letter list) or sending (leased by a worker).
+        """
 
     async def get_task(self, task_id: str) -> BackgroundTask: ...
     async def list_tasks(

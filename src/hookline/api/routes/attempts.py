@@ -11,7 +11,7 @@ from starlette.responses import Response
 from hookline.api.context import App, Ctx, Page, after_bound, parse_time, respond, split_list
 from hookline.api.convert import attempt_out, endpoint_message_out
 from hookline.api.schemas import EmptyOut, EndpointMessageOut, ListResponse, MessageAttemptOut
-from hookline.domain.models import DeliveryStatus, Message
+from hookline.domain.models import AttemptStatus, Message
 from hookline.errors import ValidationError
 from hookline.storage.base import END_OF_TIME, AttemptFilter
 
@@ -110,16 +110,6 @@ async def resend(app: App, msg_id: str, endpoint_id: str, ctx: Ctx) -> Response:
     return respond(EmptyOut(), 202)
 
 
-#: Svix's message status, as the delivery states it stands for.
-_DELIVERY_STATES = {
-    0: [DeliveryStatus.SUCCESS],
-    1: [DeliveryStatus.PENDING],
-    2: [DeliveryStatus.FAILED, DeliveryStatus.HELD],
-    3: [DeliveryStatus.PENDING],
-    4: [],
-}
-
-
 @router.get(
     "/endpoint/{endpoint_id}/msg", response_model=ListResponse[EndpointMessageOut],
     summary="List the messages sent to an endpoint, with their delivery status",
@@ -128,13 +118,15 @@ async def list_attempted_messages(
     app: App, endpoint_id: str, ctx: Ctx, cursor: Page, where: Where, with_content: Flag = False
 ) -> Response:
     """Failed (dead-letter) deliveries are ``status=2``; held ones (endpoint disabled) too."""
-    states = None if where.status is None else _DELIVERY_STATES[where.status]
+    status = None if where.status is None else AttemptStatus(min(where.status, 3))
+    if where.status == 4:  # canceled: hookline never cancels a delivery
+        return respond(
+            ListResponse[EndpointMessageOut](data=[], iterator=None, prev_iterator=None, done=True)
+        )
     page = await ctx.storage.list_endpoint_messages(
-        app.id, endpoint_id, cursor, states, where.since, where.until
+        app.id, endpoint_id, cursor, status, where.since, where.until
     )
     data = [endpoint_message_out(item, with_content) for item in page.data]
-    if where.status == 3:
-        data = [item for item in data if item.status == 3]
     return respond(
         ListResponse[EndpointMessageOut](
             data=data, iterator=page.iterator, prev_iterator=page.prev_iterator, done=page.done

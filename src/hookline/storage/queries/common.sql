@@ -212,7 +212,11 @@ SELECT m.id, m.app_id, m.event_type, m.event_id, m.payload, m.channels, m.tags, 
 FROM deliveries d
 JOIN messages m ON m.id = d.msg_id
 WHERE d.endpoint_id = :endpoint_id AND d.msg_id > :after AND d.msg_id < :before
-  AND (CAST(:statuses AS TEXT) IS NULL OR d.status IN (SELECT value FROM json_each(:statuses)))
+  AND (CAST(:status AS INTEGER) IS NULL OR :status = CASE
+        WHEN d.status = 'success' THEN 0
+        WHEN d.status = 'pending' AND d.lease_owner IS NULL THEN 1
+        WHEN d.status = 'pending' THEN 3
+        ELSE 2 END)
   AND m.created_at >= :since AND m.created_at < :until
 ORDER BY d.msg_id DESC LIMIT :limit;
 
