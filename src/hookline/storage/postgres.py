@@ -165,23 +165,7 @@ class PostgresStorage(ThreadedSqlStorage):
 
     def _migrate(self, conn: _Conn) -> list[int]:
         conn.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": _MIGRATION_LOCK})
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-            "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
-        )
-        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        done = []
-        for migration in migrations.pending("postgres", applied):
-            for statement in migrations.statements(migration.sql):
-                conn.raw.execute(statement.encode())
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) "
-                "VALUES (%(v)s, %(n)s, %(t)s)",
-                {"v": migration.version, "n": migration.name, "t": time.time()},
-            )
-            done.append(migration.version)
-            logger.info("applied migration", extra={"version": migration.version})
-        return done
+        return migrations.apply("postgres", conn.raw.execute, time.time())
 
     # wake-ups -----------------------------------------------------------------
 

@@ -144,25 +144,9 @@ class SqliteStorage(ThreadedSqlStorage):
         return await self._write(self._migrate)
 
     def _migrate(self, conn: sqlite3.Connection) -> list[int]:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        return migrations.apply(
+            "sqlite", lambda sql, params: conn.execute(sql, params or {}), time.time()
         )
-        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        done = []
-        for migration in migrations.pending("sqlite", applied):
-            for statement in migrations.statements(migration.sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.name, time.time()),
-            )
-            done.append(migration.version)
-            logger.info(
-                "applied migration",
-                extra={"version": migration.version, "migration": migration.name},
-            )
-        return done
 
     # the writer thread ------------------------------------------------------------
 

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from hookline.errors import MigrationError
+
+logger = logging.getLogger(__name__)
+
+#: Records an applied migration, in each dialect's parameter style.
+_RECORD = {
+    "sqlite": "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)",
+    "postgres": "INSERT INTO schema_migrations (version, name, applied_at) "
+    "VALUES (%(v)s, %(n)s, %(t)s)",
+}
+
+#: Times are epoch seconds in every table, in each dialect's floating type.
+_TIME_TYPE = {"sqlite": "REAL", "postgres": "DOUBLE PRECISION"}
 
 _FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
@@ -51,3 +66,28 @@ def statements(script: str) -> list[str]:
     """Split a migration into statements (migrations end each statement with ';')."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+def apply(
+    dialect: str, execute: Callable[[str, dict[str, object] | None], Any], now: float
+) -> list[int]:
+    """Apply pending migrations through ``execute(sql, params)``; return the versions applied.
+
+    Runs inside the caller's transaction, so a failing migration leaves nothing behind.
+    """
+    execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        f"name TEXT NOT NULL, applied_at {_TIME_TYPE[dialect]} NOT NULL)",
+        None,
+    )
+    applied = {row[0] for row in execute("SELECT version FROM schema_migrations", None).fetchall()}
+    done = []
+    for migration in pending(dialect, applied):
+        for statement in statements(migration.sql):
+            execute(statement, None)
+        execute(_RECORD[dialect], {"v": migration.version, "n": migration.name, "t": now})
+        done.append(migration.version)
+        logger.info(
+            "applied migration", extra={"version": migration.version, "migration": migration.name}
+        )
+    return done
