@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hookline import __version__
 from hookline.errors import HooklineError
 from hookline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hookline.storage.base import Storage
+
+T = TypeVar("T")
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
@@ -50,7 +57,16 @@ def _start(settings: Settings, *, api: bool, workers: bool) -> None:
         else:
             click.echo("hookline workers running", err=True)
 
-    runtime.run(settings, api=api, workers=workers, on_ready=ready)
+    def first_token(token: str) -> None:
+        click.echo(
+            "\nhookline created the first admin API token. It is shown only this once;"
+            f" keep it safe:\n\n    {token}\n\n"
+            "Send it as 'Authorization: Bearer <token>'. Lost it? `hookline token create"
+            " --name NAME` makes another (it needs the database, not the API).\n",
+            err=True,
+        )
+
+    runtime.run(settings, api=api, workers=workers, on_ready=ready, on_first_token=first_token)
 
 
 @main.command()
@@ -111,3 +127,108 @@ def migrate(config: Path | None, database_url: str | None) -> None:
         click.echo(f"migration failed: {error.detail}", err=True)
         sys.exit(1)
     click.echo(f"schema of {settings.database_url} is up to date")
+
+
+def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """Open the database the settings name, run ``work`` on it, close it; errors exit 1."""
+    from hookline.runtime import open_storage
+
+    async def run() -> T:
+        storage = open_storage(settings)
+        await storage.open()
+        try:
+            return await work(storage)
+        finally:
+            await storage.close()
+
+    try:
+        return asyncio.run(run())
+    except HooklineError as error:
+        click.echo(f"error: {error.detail}", err=True)
+        sys.exit(1)
+
+
+@main.group()
+def token() -> None:
+    """Create, list and revoke API tokens (works on the database directly)."""
+
+
+@token.command("create")
+@_config_option
+@_db_option
+@click.option("--name", required=True, help="What the token is for, e.g. 'billing service'.")
+@click.option("--app", "app_key", help="Scope the token to this application (id or uid).")
+@click.option("--read-only", is_flag=True, help="Allow only reads (GET).")
+@click.option("--expires-in", type=click.IntRange(min=60), help="Seconds until it expires.")
+def token_create(
+    config: Path | None, database_url: str | None, name: str, app_key: str | None,
+    read_only: bool, expires_in: int | None,
+) -> None:  # fmt: skip
+    """Create a token and print it (the only time it is shown)."""
+    import time
+
+    from hookline.domain import audit, ids, tokens
+
+    async def create(storage: Storage) -> str:
+        app_id = None if app_key is None else (await storage.get_application(app_key)).id
+        now = time.time()
+        plaintext, record = tokens.issue(
+            name, now, token_id=ids.new_id(ids.TOKEN, now), app_id=app_id, read_only=read_only,
+            expires_at=None if expires_in is None else now + expires_in, created_by="cli",
+        )  # fmt: skip
+        await storage.create_token(
+            record, audit.change(tokens.CLI, "token.created", None, record, now)
+        )
+        return plaintext
+
+    plaintext = _with_storage(_settings(config, database_url=database_url), create)
+    click.echo(plaintext)
+
+
+@token.command("list")
+@_config_option
+@_db_option
+@click.option("--app", "app_key", help="Only this application's tokens (id or uid).")
+def token_list(config: Path | None, database_url: str | None, app_key: str | None) -> None:
+    """List tokens (never the tokens themselves): id, prefix, scope, name, state."""
+    from hookline.domain.tokens import ApiToken
+    from hookline.storage.base import Cursor
+
+    async def every(storage: Storage) -> list[ApiToken]:
+        app_id = None if app_key is None else (await storage.get_application(app_key)).id
+        found: list[ApiToken] = []
+        cursor = Cursor(limit=250, ascending=True)
+        while True:
+            page = await storage.list_tokens(cursor, app_id)
+            found.extend(page.data)
+            if page.done:
+                return found
+            cursor = Cursor(limit=250, iterator=page.iterator, ascending=True)
+
+    now = datetime.now(UTC).timestamp()
+    for item in _with_storage(_settings(config, database_url=database_url), every):
+        state = item.problem(now) or "active"
+        scope = f"app {item.app_id}" if item.app_id else "admin"
+        access = "read-only" if item.read_only else "read-write"
+        click.echo(f"{item.id}  {item.prefix}...  {scope}  {access}  {state}  {item.name}")
+
+
+@token.command("revoke")
+@_config_option
+@_db_option
+@click.argument("token_id")
+def token_revoke(config: Path | None, database_url: str | None, token_id: str) -> None:
+    """Revoke a token by id; API processes stop accepting it within their auth cache time."""
+    import time
+
+    from hookline.domain import audit, tokens
+
+    async def revoke(storage: Storage) -> None:
+        current = await storage.get_token(token_id)
+        now = time.time()
+        await storage.revoke_token(
+            current.id, now, audit.change(tokens.CLI, "token.revoked", current, None, now)
+        )
+
+    _with_storage(_settings(config, database_url=database_url), revoke)
+    click.echo(f"revoked {token_id}")

@@ -5,6 +5,9 @@ Every error derives from one root, so callers can catch ``HooklineError`` alone:
     HooklineError
     ├── ConfigError          a setting is missing or malformed
     ├── ValidationError      input is well-formed JSON but breaks a rule (API: 422)
+    ├── TooLargeError        a body or payload is over its size limit (API: 413)
+    ├── AuthenticationError  no token, or one that is invalid, expired or revoked (API: 401)
+    ├── ForbiddenError       the caller's token may not do this (API: 403)
     ├── NotFoundError        an id or uid names nothing (API: 404)
     ├── ConflictError        a uid or eventId is already taken (API: 409)
     ├── StorageError         the database refused or is unreachable (API: 503)
@@ -44,6 +47,24 @@ class ValidationError(HooklineError):
     def __init__(self, detail: str, *, field: tuple[str | int, ...] = ()) -> None:
         super().__init__(detail)
         self.field = field
+
+
+class TooLargeError(HooklineError):
+    """A request body or a message payload is larger than the configured limit."""
+
+    code = "payload_too_large"
+
+
+class AuthenticationError(HooklineError):
+    """The caller did not prove who it is."""
+
+    code = "authentication_failed"
+
+
+class ForbiddenError(HooklineError):
+    """The caller is known but its token may not do this."""
+
+    code = "forbidden"
 
 
 class NotFoundError(HooklineError):

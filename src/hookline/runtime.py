@@ -20,6 +20,7 @@ import uvicorn
 
 from hookline.delivery.transport import AiohttpTransport, Transport
 from hookline.delivery.worker import DeliveryWorker, WorkerConfig
+from hookline.domain import tokens
 from hookline.settings import Settings
 from hookline.storage import storage_from_url
 from hookline.storage.base import Storage
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: How often idle housekeeping runs (expiring idempotency keys).
 HOUSEKEEPING_INTERVAL = 3600.0
+#: The id of the admin token a first start creates; its presence means "not the first start".
+FIRST_TOKEN_ID = "tok_first_admin"  # noqa: S105 - an id, not a secret
 
 
 class _Server(uvicorn.Server):
@@ -68,10 +71,20 @@ async def serve(
     api: bool = True,
     workers: bool = True,
     on_ready: Callable[[str], None] | None = None,
+    on_first_token: Callable[[str], None] | None = None,
 ) -> None:
-    """Open storage, run what was asked for until a signal, then shut down cleanly."""
+    """Open storage, run what was asked for until a signal, then shut down cleanly.
+
+    On the very first start of an API with no admin token in its settings, an
+    admin token is created and handed to ``on_first_token``, the only time it
+    exists in clear.
+    """
     storage = open_storage(settings)
     await storage.open()
+    if api and not settings.admin_token.get_secret_value():
+        first = await create_first_token(storage)
+        if first is not None and on_first_token is not None:
+            on_first_token(first)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -116,6 +129,16 @@ async def serve(
         logger.info("stopped")
 
 
+async def create_first_token(storage: Storage) -> str | None:
+    """Create the first admin token unless one was ever created; return it in clear if so.
+
+    The fixed id makes this safe when several API processes start at once: one
+    insert wins, and the others see that the token exists.
+    """
+    plaintext, token = tokens.issue("first admin token", time.time(), token_id=FIRST_TOKEN_ID)
+    return plaintext if await storage.create_token_once(token) else None
+
+
 async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
     """Wait for a signal, or for any task to end early (which is a failure to report)."""
     waiter = asyncio.create_task(stop.wait())
@@ -152,6 +175,7 @@ def run(
     api: bool = True,
     workers: bool = True,
     on_ready: Callable[[str], None] | None = None,
+    on_first_token: Callable[[str], None] | None = None,
 ) -> None:
     """Blocking entry point: use uvloop when available."""
     try:
@@ -161,7 +185,12 @@ def run(
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         runner = asyncio.run
     try:
-        runner(serve(settings, api=api, workers=workers, on_ready=on_ready))
+        runner(
+            serve(
+                settings, api=api, workers=workers, on_ready=on_ready,
+                on_first_token=on_first_token,
+            )
+        )  # fmt: skip
     except OSError as error:
         logger.error("cannot start", extra={"error": str(error)})
         sys.exit(1)

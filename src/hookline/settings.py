@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hookline.domain.retry import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
@@ -39,6 +39,30 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address the API binds to")
     port: int = Field(8040, ge=0, le=65535, description="port the API listens on")
     idempotency_ttl: float = Field(86400, gt=0, description="seconds an Idempotency-Key is kept")
+
+    # Access and limits
+    admin_token: SecretStr = Field(
+        SecretStr(""),
+        description="an admin API token to accept (32+ characters); if unset, the first start "
+        "creates one and prints it once",
+    )
+    auth_cache_seconds: float = Field(
+        5.0, ge=0, description="how long a process trusts a checked token before re-reading it"
+    )
+    api_rate_limit: float = Field(
+        1000, ge=0, description="API requests per second per token and process (0: no limit)"
+    )
+    api_rate_burst: int = Field(2000, ge=1, description="requests a token may send at once")
+    max_request_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="largest API request body (413 beyond)"
+    )
+    max_payload_bytes: int = Field(
+        1024 * 1024, ge=64, description="largest message payload, as JSON bytes (413 beyond)"
+    )
+    public_url: str = Field(
+        "", description="base URL people reach hookline at, for portal links (default: as asked)"
+    )
+    log_payloads: bool = Field(False, description="log message payloads (off: never logged)")
 
     # Delivery
     worker_concurrency: int = Field(512, ge=1, description="requests in flight per worker process")
@@ -92,6 +116,13 @@ class Settings(BaseSettings):
     @classmethod
     def _schedule_parses(cls, value: str) -> str:
         parse_schedule(value)
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_is_strong(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
         return value
 
     @field_validator("sqlite_synchronous")

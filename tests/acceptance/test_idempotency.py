@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from support.server import ServerFactory
+from support.server import AUTH, ServerFactory
 
 
 def test_same_key_on_two_api_processes_creates_one_message(start_server: ServerFactory) -> None:
@@ -17,7 +17,7 @@ def test_same_key_on_two_api_processes_creates_one_message(start_server: ServerF
         app = api.post("/api/v1/app", json={"name": "Acme"}).json()
 
     def post(base_url: str) -> httpx.Response:
-        with httpx.Client(base_url=base_url, timeout=20) as client:
+        with httpx.Client(base_url=base_url, timeout=20, headers=AUTH) as client:
             return client.post(
                 f"/api/v1/app/{app['id']}/msg",
                 json={"eventType": "order.placed", "payload": {"order": 1}},

@@ -51,7 +51,7 @@ from svix.api import (
 from svix.exceptions import HttpError, HTTPValidationError
 
 from support.receiver import Answer, Received, Receiver
-from support.server import HooklineProcess
+from support.server import ADMIN_TOKEN, HooklineProcess
 
 T = TypeVar("T")
 
@@ -69,8 +69,8 @@ USER_SIGNUP_V2 = {
 
 @pytest.fixture
 def svix(server: HooklineProcess) -> Iterator[Svix]:
-    """The official SDK pointed at the server under test (any token string is accepted)."""
-    sdk = Svix("testsk_hookline", SvixOptions(server_url=server.url))
+    """The official SDK pointed at the server under test, with its admin token."""
+    sdk = Svix(ADMIN_TOKEN, SvixOptions(server_url=server.url))
     yield sdk
     # The SDK has no close(); without this its pooled connections leak (ResourceWarning).
     sdk._httpx_client.close()

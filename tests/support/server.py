@@ -12,6 +12,10 @@ from pathlib import Path
 
 import httpx
 
+#: The admin token every test server accepts (given through HOOKLINE_ADMIN_TOKEN).
+ADMIN_TOKEN = "hk_test_admin_token_0123456789abcdefghijkl"  # noqa: S105 - a test fixture
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
 
 class HooklineProcess:
     """A running hookline server; ``url`` is its API base URL."""
@@ -20,7 +24,10 @@ class HooklineProcess:
         self, database_url: str, env: dict[str, str] | None = None, command: str = "serve"
     ):
         self.database_url = database_url
-        self.env = {**os.environ, "HOOKLINE_PORT": "0", "HOOKLINE_LOG_LEVEL": "INFO", **(env or {})}
+        self.env = {
+            **os.environ, "HOOKLINE_PORT": "0", "HOOKLINE_LOG_LEVEL": "INFO",
+            "HOOKLINE_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {}),
+        }  # fmt: skip
         self.env["HOOKLINE_DATABASE_URL"] = database_url
         self.command = command
         self.process: subprocess.Popen[str] | None = None
@@ -52,9 +59,10 @@ class HooklineProcess:
             time.sleep(0.05)
         raise RuntimeError(f"hookline did not start in {timeout}s:\n{log_path.read_text()}")
 
-    def client(self) -> httpx.Client:
-        """An HTTP client for the API."""
-        return httpx.Client(base_url=self.url, timeout=10)
+    def client(self, token: str | None = ADMIN_TOKEN) -> httpx.Client:
+        """An HTTP client for the API, sending ``token`` (the admin token unless told)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, timeout=10, headers=headers)
 
     def kill(self) -> None:
         """``kill -9``: no chance to clean up."""

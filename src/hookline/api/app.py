@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.responses import Response
 
 from hookline import __version__
 from hookline.api import errors
+from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache, authorize
 from hookline.api.context import Context
 from hookline.api.idempotency import IdempotencyMiddleware
+from hookline.api.limits import BodyLimitMiddleware
 from hookline.api.routes import (
     applications,
     attempts,
+    audit_log,
+    auth,
     background_tasks,
     endpoints,
     event_types,
@@ -41,16 +46,51 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
         redirect_slashes=False,
     )
-    app.state.context = Context(storage=storage, settings=settings, clock=clock)
+    tokens = TokenCache(
+        storage, settings.auth_cache_seconds, settings.admin_token.get_secret_value()
+    )
+    app.state.context = Context(storage=storage, settings=settings, clock=clock, tokens=tokens)
     errors.install(app)
-    for module in (applications, event_types, endpoints, messages, attempts, background_tasks):
-        app.include_router(module.router)
+    routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
+               audit_log)  # fmt: skip
+    for module in routers:
+        app.include_router(module.router, dependencies=[Depends(authorize)])
 
     @app.get("/api/v1/health", status_code=204, tags=["Health"], summary="Health check")
     async def health() -> Response:
         return Response(status_code=204)
 
+    _document_bearer_auth(app)
+    # Added innermost first: a request meets authentication, then the body limit,
+    # then idempotency (whose keys are scoped by the caller's token).
     app.add_middleware(
         IdempotencyMiddleware, storage=storage, ttl=settings.idempotency_ttl, clock=clock
     )
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(
+        AuthMiddleware,
+        tokens=tokens,
+        limiter=RateLimiter(settings.api_rate_limit, settings.api_rate_burst),
+        clock=clock,
+    )
     return app
+
+
+def _document_bearer_auth(app: FastAPI) -> None:
+    """Say in the OpenAPI document that every route but health needs a bearer token."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "HTTPBearer": {"type": "http", "scheme": "bearer"}
+            }
+            schema["security"] = [{"HTTPBearer": []}]
+            health = schema["paths"].get("/api/v1/health", {}).get("get")
+            if health is not None:
+                health["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -16,7 +16,11 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from hookline.domain.models import Application
+from hookline.api.auth import TokenCache, principal_of
+from hookline.domain import audit
+from hookline.domain.audit import AuditEntry
+from hookline.domain.models import Application, Endpoint, EventType
+from hookline.domain.tokens import ApiToken, Principal
 from hookline.errors import ValidationError
 from hookline.settings import Settings
 from hookline.storage.base import BEGINNING, Cursor, Storage
@@ -31,6 +35,7 @@ class Context:
     storage: Storage
     settings: Settings
     clock: Callable[[], float]
+    tokens: TokenCache
 
 
 async def context(request: Request) -> Context:
@@ -40,6 +45,24 @@ async def context(request: Request) -> Context:
 
 
 Ctx = Annotated[Context, Depends(context)]
+
+
+async def principal(request: Request) -> Principal:
+    """The authenticated caller (a FastAPI dependency)."""
+    return principal_of(request)
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+#: What an audit entry can be about.
+Audited = Application | Endpoint | EventType | ApiToken
+
+
+def change(
+    who: Principal, action: str, before: Audited | None, after: Audited | None, ctx: Context
+) -> AuditEntry:
+    """The audit entry for a change made by ``who`` now."""
+    return audit.change(who, action, before, after, ctx.clock())
 
 
 async def application(app_id: str, ctx: Ctx) -> Application:

@@ -7,7 +7,9 @@ from typing import Any
 import orjson
 
 from hookline.api.schemas import (
+    ApiTokenOut,
     ApplicationOut,
+    AuditEntryOut,
     BackgroundTaskOut,
     EndpointMessageOut,
     EndpointOut,
@@ -16,6 +18,7 @@ from hookline.api.schemas import (
     MessageOut,
     utc,
 )
+from hookline.domain.audit import AuditEntry
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -26,6 +29,7 @@ from hookline.domain.models import (
     EventType,
     Message,
 )
+from hookline.domain.tokens import ApiToken
 
 STATUS_TEXT = {
     AttemptStatus.SUCCESS: "success",
@@ -120,4 +124,26 @@ def attempt_out(
         status_text=STATUS_TEXT[attempt.status], trigger_type=int(attempt.trigger_type),
         timestamp=utc(attempt.created_at),
         msg=message_out(message, with_content) if message is not None else None,
+    )  # fmt: skip
+
+
+def _maybe_utc(timestamp: float | None) -> Any:
+    return None if timestamp is None else utc(timestamp)
+
+
+def token_out(token: ApiToken) -> ApiTokenOut:
+    """A token as lists show it (without the token)."""
+    return ApiTokenOut(
+        id=token.id, name=token.name, prefix=token.prefix, app_id=token.app_id,
+        read_only=token.read_only, created_by=token.created_by, created_at=utc(token.created_at),
+        expires_at=_maybe_utc(token.expires_at), revoked_at=_maybe_utc(token.revoked_at),
+    )  # fmt: skip
+
+
+def audit_out(entry: AuditEntry) -> AuditEntryOut:
+    """An audit entry as the API shows it."""
+    return AuditEntryOut(
+        id=entry.id, app_id=entry.app_id, actor=entry.actor, action=entry.action,
+        resource_type=entry.resource_type, resource_id=entry.resource_id, before=entry.before,
+        after=entry.after, timestamp=utc(entry.created_at),
     )  # fmt: skip

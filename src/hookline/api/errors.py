@@ -18,10 +18,13 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from hookline.errors import (
+    AuthenticationError,
     ConflictError,
+    ForbiddenError,
     HooklineError,
     NotFoundError,
     StorageError,
+    TooLargeError,
     ValidationError,
 )
 
@@ -30,7 +33,10 @@ logger = logging.getLogger(__name__)
 #: Where a field named by a ``ValidationError`` lives, when not in the body.
 _NOT_BODY = frozenset({"query", "path"})
 
-_STATUS = {NotFoundError: 404, ConflictError: 409, ValidationError: 422, StorageError: 503}
+_STATUS = {
+    AuthenticationError: 401, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409,
+    TooLargeError: 413, ValidationError: 422, StorageError: 503,
+}  # fmt: skip
 _HTTP_CODES = {
     400: "bad_request",
     401: "authentication_failed",

@@ -408,6 +408,83 @@ class EmptyOut(_Out):
     """An empty JSON object: Svix's answer where nothing more is to be said."""
 
 
+# Access: portal links, tokens, the audit trail ----------------------------------------
+
+#: Svix's bounds on an app-portal token's life: one hour to seven days (the default).
+PORTAL_EXPIRY_MIN = 3600
+PORTAL_EXPIRY_MAX = 7 * 86400
+TokenName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+SessionId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class AppPortalAccessIn(_In):
+    """Ask for a link (and token) to one application's customer portal."""
+
+    application: ApplicationIn | None = None
+    read_only: bool | None = None
+    capabilities: Annotated[list[Name], Field(max_length=16)] | None = None
+    feature_flags: FeatureFlags | None = None
+    expiry: Annotated[int, Field(ge=PORTAL_EXPIRY_MIN, le=PORTAL_EXPIRY_MAX)] | None = None
+    session_id: SessionId | None = None
+
+
+class AppPortalAccessOut(_Out):
+    """The portal link and the application-scoped token inside it."""
+
+    url: str
+    token: str
+
+
+class ApplicationTokenExpireIn(_In):
+    """Expire an application's tokens, all of them or those of some sessions."""
+
+    expiry: Annotated[int, Field(ge=0, le=PORTAL_EXPIRY_MAX)] | None = None
+    session_ids: Annotated[list[SessionId], Field(max_length=100)] | None = None
+
+
+class ApiTokenIn(_In):
+    """Create an API token: admin (no ``appId``) or scoped to one application."""
+
+    name: TokenName
+    app_id: Uid | None = None
+    read_only: bool = False
+    expiry: Annotated[int, Field(ge=60, le=10 * 365 * 86400)] | None = None
+
+
+class ApiTokenOut(_Out):
+    """A token as lists show it: never the token itself, only its first characters."""
+
+    id: str
+    name: str
+    prefix: str
+    app_id: str | None
+    read_only: bool
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreatedOut(ApiTokenOut):
+    """A new token: the one answer that carries ``token``; store it now."""
+
+    token: str
+
+
+class AuditEntryOut(_Out):
+    """One change: who (token id), what, when, and the record before and after."""
+
+    id: str
+    app_id: str | None
+    actor: str
+    action: str
+    resource_type: str
+    resource_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    timestamp: datetime
+
+
 # Pagination ----------------------------------------------------------------------
 
 

@@ -23,6 +23,8 @@ MESSAGE = "msg"
 ATTEMPT = "atmpt"
 DELIVERY = "dlv"
 TASK = "qtask"
+TOKEN = "tok"  # noqa: S105 - an id prefix, not a secret
+AUDIT = "audit"
 
 _ID_PATTERN = re.compile(r"^[a-z]+_[0-9A-Za-z]{27}$")
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from hookline.domain import ids
+from hookline.domain.audit import AuditEntry
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -34,6 +35,7 @@ from hookline.domain.models import (
     TriggerType,
 )
 from hookline.domain.routing import RouteTarget, route
+from hookline.domain.tokens import ApiToken
 from hookline.errors import ConflictError, NotFoundError
 from hookline.storage.base import (
     AttemptFilter,
@@ -183,6 +185,21 @@ def _task(row: Row) -> BackgroundTask:
     )  # fmt: skip
 
 
+def _token(row: Row) -> ApiToken:
+    return ApiToken(
+        id=row[0], name=row[1], token_hash=row[2], prefix=row[3], app_id=row[4],
+        read_only=bool(row[5]), session_id=row[6], created_by=row[7], created_at=row[8],
+        expires_at=row[9], revoked_at=row[10],
+    )  # fmt: skip
+
+
+def _audit_entry(row: Row) -> AuditEntry:
+    return AuditEntry(
+        id=row[0], app_id=row[1], actor=row[2], action=row[3], resource_type=row[4],
+        resource_id=row[5], before=_loads(row[6]), after=_loads(row[7]), created_at=row[8],
+    )  # fmt: skip
+
+
 def _json_rows(value: Any) -> list[list[Any]]:
     """A JSON array of rows, whether the driver hands it over as text or decoded."""
     rows: list[list[Any]] = orjson.loads(value) if isinstance(value, str | bytes) else value
@@ -237,6 +254,19 @@ def _endpoint_params(ep: Endpoint) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _token_params(token: ApiToken) -> dict[str, Any]:
+    return {**asdict(token), "read_only": int(token.read_only)}
+
+
+def _audit_params(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id, "app_id": entry.app_id, "actor": entry.actor, "action": entry.action,
+        "resource_type": entry.resource_type, "resource_id": entry.resource_id,
+        "before_state": dumps(entry.before), "after_state": dumps(entry.after),
+        "created_at": entry.created_at,
+    }  # fmt: skip
+
+
 def _attempt_row(attempt: Attempt) -> list[Any]:
     """An attempt as one positional row of ``insert_attempts``."""
     return [
@@ -279,6 +309,11 @@ class SqlOperations:
                 raise ConflictError(f"{what} already exists") from None
             raise
 
+    def _audit(self, conn: Connection, entry: AuditEntry | None) -> None:
+        """Record a change in the same transaction as the change itself."""
+        if entry is not None:
+            conn.execute(self.q("insert_audit"), _audit_params(entry))
+
     @staticmethod
     def _bounds(cursor: Cursor, ascending: bool) -> dict[str, Any]:
         if ascending:
@@ -287,9 +322,12 @@ class SqlOperations:
 
     # applications ----------------------------------------------------------
 
-    def create_application(self, conn: Connection, app: Application) -> Application:
+    def create_application(
+        self, conn: Connection, app: Application, audit: AuditEntry | None = None
+    ) -> Application:
         what = f"an application with uid {app.uid!r}" if app.uid else "the application"
         self._insert(conn, "insert_application", _application_params(app), what)
+        self._audit(conn, audit)
         return app
 
     def get_application(self, conn: Connection, key: str) -> Application:
@@ -312,30 +350,40 @@ class SqlOperations:
         rows = [_application(r) for r in self._list(conn, "list_applications", cursor)]
         return _page(rows, cursor.limit, lambda a: a.id, cursor)
 
-    def update_application(self, conn: Connection, app: Application) -> Application:
+    def update_application(
+        self, conn: Connection, app: Application, audit: AuditEntry | None = None
+    ) -> Application:
         try:
             conn.execute(self.q("update_application"), _application_params(app))
         except Exception as error:
             if self.dialect.is_unique_violation(error):
                 raise ConflictError(f"an application with uid {app.uid!r} already exists") from None
             raise
+        self._audit(conn, audit)
         return app
 
-    def delete_application(self, conn: Connection, app_id: str) -> None:
-        # Children first, by name: deleting an application removes all of its data.
+    def delete_application(
+        self, conn: Connection, app_id: str, audit: AuditEntry | None = None
+    ) -> None:
+        # Children first, by name: deleting an application removes all of its data
+        # (and its tokens stop working at once).
         for query in (
             "delete_app_attempts", "delete_app_deliveries", "delete_app_messages",
-            "delete_app_endpoints", "delete_application",
+            "delete_app_endpoints", "delete_app_tokens", "delete_application",
         ):  # fmt: skip
             conn.execute(self.q(query), {"id": app_id})
+        self._audit(conn, audit)
 
     # event types -----------------------------------------------------------
 
-    def create_event_type(self, conn: Connection, event_type: EventType) -> EventType:
+    def create_event_type(
+        self, conn: Connection, event_type: EventType, audit: AuditEntry | None = None
+    ) -> EventType:
         self._insert(
             conn, "insert_event_type", _event_type_params(event_type),
             f"event type {event_type.name!r}",
         )  # fmt: skip
+        self._audit(conn, audit)
         return event_type
 
     def get_event_type(self, conn: Connection, name: str) -> EventType:
@@ -354,18 +402,27 @@ class SqlOperations:
         rows = [_event_type(r) for r in found]
         return _page(rows, cursor.limit, lambda e: e.name, cursor)
 
-    def update_event_type(self, conn: Connection, event_type: EventType) -> EventType:
+    def update_event_type(
+        self, conn: Connection, event_type: EventType, audit: AuditEntry | None = None
+    ) -> EventType:
         conn.execute(self.q("update_event_type"), _event_type_params(event_type))
+        self._audit(conn, audit)
         return event_type
 
-    def delete_event_type(self, conn: Connection, name: str) -> None:
+    def delete_event_type(
+        self, conn: Connection, name: str, audit: AuditEntry | None = None
+    ) -> None:
         conn.execute(self.q("delete_event_type"), {"name": name})
+        self._audit(conn, audit)
 
     # endpoints -------------------------------------------------------------
 
-    def create_endpoint(self, conn: Connection, endpoint: Endpoint) -> Endpoint:
+    def create_endpoint(
+        self, conn: Connection, endpoint: Endpoint, audit: AuditEntry | None = None
+    ) -> Endpoint:
         what = f"an endpoint with uid {endpoint.uid!r}" if endpoint.uid else "the endpoint"
         self._insert(conn, "insert_endpoint", _endpoint_params(endpoint), what)
+        self._audit(conn, audit)
         return endpoint
 
     def get_endpoint(self, conn: Connection, app_id: str, key: str) -> Endpoint:
@@ -378,7 +435,9 @@ class SqlOperations:
         rows = [_endpoint(r) for r in self._list(conn, "list_endpoints", cursor, app_id=app_id)]
         return _page(rows, cursor.limit, lambda e: e.id, cursor)
 
-    def update_endpoint(self, conn: Connection, endpoint: Endpoint) -> Endpoint:
+    def update_endpoint(
+        self, conn: Connection, endpoint: Endpoint, audit: AuditEntry | None = None
+    ) -> Endpoint:
         previous = self.get_endpoint(conn, endpoint.app_id, endpoint.id)
         try:
             conn.execute(self.q("update_endpoint"), _endpoint_params(endpoint))
@@ -393,12 +452,16 @@ class SqlOperations:
                 self.q("hold_endpoint_backlog"),
                 {"endpoint_id": endpoint.id, "now": endpoint.updated_at},
             )
+        self._audit(conn, audit)
         return endpoint
 
-    def delete_endpoint(self, conn: Connection, app_id: str, endpoint_id: str) -> None:
+    def delete_endpoint(
+        self, conn: Connection, app_id: str, endpoint_id: str, audit: AuditEntry | None = None
+    ) -> None:
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
         for query in ("delete_endpoint_attempts", "delete_endpoint_deliveries", "delete_endpoint"):
             conn.execute(self.q(query), {"id": endpoint.id})
+        self._audit(conn, audit)
 
     # messages and fan-out --------------------------------------------------
 
@@ -617,9 +680,10 @@ class SqlOperations:
         return _task(row)
 
     def list_tasks(
-        self, conn: Connection, cursor: Cursor, status: str | None, task: str | None
-    ) -> Page[BackgroundTask]:
-        found = self._list(conn, "list_tasks", cursor, status=status, task=task)
+        self, conn: Connection, cursor: Cursor, status: str | None, task: str | None,
+        app_id: str | None = None,
+    ) -> Page[BackgroundTask]:  # fmt: skip
+        found = self._list(conn, "list_tasks", cursor, status=status, task=task, app_id=app_id)
         return _page([_task(r) for r in found], cursor.limit, lambda t: t.id, cursor)
 
     def endpoint_stats(
@@ -706,3 +770,49 @@ class SqlOperations:
 
     def expire_idempotent(self, conn: Connection, before: float) -> int:
         return int(conn.execute(self.q("expire_idempotency"), {"before": before}).rowcount)
+
+    # tokens and the audit trail ---------------------------------------------------
+
+    def create_token(self, conn: Connection, token: ApiToken, audit: AuditEntry | None) -> ApiToken:
+        self._insert(conn, "insert_token", _token_params(token), "the token")
+        self._audit(conn, audit)
+        return token
+
+    def create_token_once(self, conn: Connection, token: ApiToken) -> bool:
+        cursor = conn.execute(self.q("insert_token_if_absent"), _token_params(token))
+        return int(cursor.rowcount) == 1
+
+    def find_token(self, conn: Connection, token_hash: str) -> ApiToken | None:
+        row = self._one(conn, "get_token_by_hash", {"token_hash": token_hash})
+        return None if row is None else _token(row)
+
+    def get_token(self, conn: Connection, token_id: str) -> ApiToken:
+        row = self._one(conn, "get_token", {"id": token_id})
+        if row is None:
+            raise NotFoundError(f"token {token_id!r} not found")
+        return _token(row)
+
+    def list_tokens(self, conn: Connection, cursor: Cursor, app_id: str | None) -> Page[ApiToken]:
+        rows = [_token(r) for r in self._list(conn, "list_tokens", cursor, app_id=app_id)]
+        return _page(rows, cursor.limit, lambda t: t.id, cursor)
+
+    def revoke_token(
+        self, conn: Connection, token_id: str, now: float, audit: AuditEntry | None
+    ) -> ApiToken:
+        token = self.get_token(conn, token_id)
+        conn.execute(self.q("revoke_token"), {"id": token.id, "now": now})
+        self._audit(conn, audit)
+        return replace(token, revoked_at=token.revoked_at or now)
+
+    def expire_app_tokens(
+        self, conn: Connection, app_id: str, at: float, session_ids: Sequence[str] | None
+    ) -> int:
+        sessions = None if session_ids is None else dumps(list(session_ids))
+        cursor = conn.execute(
+            self.q("expire_app_tokens"), {"app_id": app_id, "at": at, "sessions": sessions}
+        )
+        return int(cursor.rowcount)
+
+    def list_audit(self, conn: Connection, cursor: Cursor, app_id: str | None) -> Page[AuditEntry]:
+        rows = [_audit_entry(r) for r in self._list(conn, "list_audit", cursor, app_id=app_id)]
+        return _page(rows, cursor.limit, lambda e: e.id, cursor)

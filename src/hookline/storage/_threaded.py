@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from hookline.domain.audit import AuditEntry
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -24,6 +25,7 @@ from hookline.domain.models import (
     Message,
     Page,
 )
+from hookline.domain.tokens import ApiToken
 from hookline.storage._sql import SqlOperations
 from hookline.storage.base import (
     BEGINNING,
@@ -53,8 +55,10 @@ class ThreadedSqlStorage:
 
     # applications ------------------------------------------------------------------
 
-    async def create_application(self, app: Application) -> Application:
-        return await self._write(self.ops.create_application, app)
+    async def create_application(
+        self, app: Application, audit: AuditEntry | None = None
+    ) -> Application:
+        return await self._write(self.ops.create_application, app, audit)
 
     async def get_application(self, key: str) -> Application:
         return await self._read(self.ops.get_application, key)
@@ -62,16 +66,20 @@ class ThreadedSqlStorage:
     async def list_applications(self, cursor: Cursor) -> Page[Application]:
         return await self._read(self.ops.list_applications, cursor)
 
-    async def update_application(self, app: Application) -> Application:
-        return await self._write(self.ops.update_application, app)
+    async def update_application(
+        self, app: Application, audit: AuditEntry | None = None
+    ) -> Application:
+        return await self._write(self.ops.update_application, app, audit)
 
-    async def delete_application(self, app_id: str) -> None:
-        await self._write(self.ops.delete_application, app_id)
+    async def delete_application(self, app_id: str, audit: AuditEntry | None = None) -> None:
+        await self._write(self.ops.delete_application, app_id, audit)
 
     # event types ---------------------------------------------------------------------
 
-    async def create_event_type(self, event_type: EventType) -> EventType:
-        return await self._write(self.ops.create_event_type, event_type)
+    async def create_event_type(
+        self, event_type: EventType, audit: AuditEntry | None = None
+    ) -> EventType:
+        return await self._write(self.ops.create_event_type, event_type, audit)
 
     async def get_event_type(self, name: str) -> EventType:
         return await self._read(self.ops.get_event_type, name)
@@ -79,16 +87,20 @@ class ThreadedSqlStorage:
     async def list_event_types(self, cursor: Cursor, include_archived: bool) -> Page[EventType]:
         return await self._read(self.ops.list_event_types, cursor, include_archived)
 
-    async def update_event_type(self, event_type: EventType) -> EventType:
-        return await self._write(self.ops.update_event_type, event_type)
+    async def update_event_type(
+        self, event_type: EventType, audit: AuditEntry | None = None
+    ) -> EventType:
+        return await self._write(self.ops.update_event_type, event_type, audit)
 
-    async def delete_event_type(self, name: str) -> None:
-        await self._write(self.ops.delete_event_type, name)
+    async def delete_event_type(self, name: str, audit: AuditEntry | None = None) -> None:
+        await self._write(self.ops.delete_event_type, name, audit)
 
     # endpoints -----------------------------------------------------------------------
 
-    async def create_endpoint(self, endpoint: Endpoint) -> Endpoint:
-        return await self._write(self.ops.create_endpoint, endpoint)
+    async def create_endpoint(
+        self, endpoint: Endpoint, audit: AuditEntry | None = None
+    ) -> Endpoint:
+        return await self._write(self.ops.create_endpoint, endpoint, audit)
 
     async def get_endpoint(self, app_id: str, key: str) -> Endpoint:
         return await self._read(self.ops.get_endpoint, app_id, key)
@@ -96,11 +108,15 @@ class ThreadedSqlStorage:
     async def list_endpoints(self, app_id: str, cursor: Cursor) -> Page[Endpoint]:
         return await self._read(self.ops.list_endpoints, app_id, cursor)
 
-    async def update_endpoint(self, endpoint: Endpoint) -> Endpoint:
-        return await self._write(self.ops.update_endpoint, endpoint)
+    async def update_endpoint(
+        self, endpoint: Endpoint, audit: AuditEntry | None = None
+    ) -> Endpoint:
+        return await self._write(self.ops.update_endpoint, endpoint, audit)
 
-    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> None:
-        await self._write(self.ops.delete_endpoint, app_id, endpoint_id)
+    async def delete_endpoint(
+        self, app_id: str, endpoint_id: str, audit: AuditEntry | None = None
+    ) -> None:
+        await self._write(self.ops.delete_endpoint, app_id, endpoint_id, audit)
 
     # messages --------------------------------------------------------------------------
 
@@ -169,9 +185,9 @@ class ThreadedSqlStorage:
         return await self._read(self.ops.get_task, task_id)
 
     async def list_tasks(
-        self, cursor: Cursor, status: str | None, task: str | None
+        self, cursor: Cursor, status: str | None, task: str | None, app_id: str | None = None
     ) -> Page[BackgroundTask]:
-        return await self._read(self.ops.list_tasks, cursor, status, task)
+        return await self._read(self.ops.list_tasks, cursor, status, task, app_id)
 
     async def endpoint_stats(
         self, app_id: str, endpoint_id: str, since: float, until: float
@@ -206,3 +222,38 @@ class ThreadedSqlStorage:
 
     async def expire_idempotent(self, before: float) -> int:
         return await self._write(self.ops.expire_idempotent, before)
+
+    # tokens and the audit trail --------------------------------------------------------------
+
+    async def create_token(self, token: ApiToken, audit: AuditEntry | None = None) -> ApiToken:
+        return await self._write(self.ops.create_token, token, audit)
+
+    async def create_token_once(self, token: ApiToken) -> bool:
+        return await self._write(self.ops.create_token_once, token)
+
+    async def find_token(self, token_hash: str) -> ApiToken | None:
+        return await self._read(self.ops.find_token, token_hash)
+
+    async def get_token(self, token_id: str) -> ApiToken:
+        return await self._read(self.ops.get_token, token_id)
+
+    async def list_tokens(self, cursor: Cursor, app_id: str | None = None) -> Page[ApiToken]:
+        return await self._read(self.ops.list_tokens, cursor, app_id)
+
+    async def revoke_token(
+        self, token_id: str, now: float, audit: AuditEntry | None = None
+    ) -> ApiToken:
+        return await self._write(self.ops.revoke_token, token_id, now, audit)
+
+    async def expire_app_tokens(
+        self, app_id: str, at: float, session_ids: Sequence[str] | None = None
+    ) -> int:
+        return await self._write(
+            self.ops.expire_app_tokens,
+            app_id,
+            at,
+            None if session_ids is None else tuple(session_ids),
+        )
+
+    async def list_audit(self, cursor: Cursor, app_id: str | None = None) -> Page[AuditEntry]:
+        return await self._read(self.ops.list_audit, cursor, app_id)

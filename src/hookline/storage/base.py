@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from hookline.domain.audit import AuditEntry
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -27,6 +28,7 @@ from hookline.domain.models import (
     Page,
     SigningKey,
 )
+from hookline.domain.tokens import ApiToken
 
 #: Bounds that stand for "no bound" in time filters.
 BEGINNING = 0.0
@@ -142,26 +144,44 @@ class Storage(Protocol):
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""
 
+    # Every change to a resource takes an optional ``audit`` entry, written in the
+    # same transaction as the change: the trail never misses or invents a change.
+
     # applications --------------------------------------------------------
-    async def create_application(self, app: Application) -> Application: ...
+    async def create_application(
+        self, app: Application, audit: AuditEntry | None = None
+    ) -> Application: ...
     async def get_application(self, key: str) -> Application: ...
     async def list_applications(self, cursor: Cursor) -> Page[Application]: ...
-    async def update_application(self, app: Application) -> Application: ...
-    async def delete_application(self, app_id: str) -> None: ...
+    async def update_application(
+        self, app: Application, audit: AuditEntry | None = None
+    ) -> Application: ...
+    async def delete_application(self, app_id: str, audit: AuditEntry | None = None) -> None:
+        """Delete the application with all its endpoints, messages, attempts and tokens."""
 
     # event types ---------------------------------------------------------
-    async def create_event_type(self, event_type: EventType) -> EventType: ...
+    async def create_event_type(
+        self, event_type: EventType, audit: AuditEntry | None = None
+    ) -> EventType: ...
     async def get_event_type(self, name: str) -> EventType: ...
     async def list_event_types(self, cursor: Cursor, include_archived: bool) -> Page[EventType]: ...
-    async def update_event_type(self, event_type: EventType) -> EventType: ...
-    async def delete_event_type(self, name: str) -> None: ...
+    async def update_event_type(
+        self, event_type: EventType, audit: AuditEntry | None = None
+    ) -> EventType: ...
+    async def delete_event_type(self, name: str, audit: AuditEntry | None = None) -> None: ...
 
     # endpoints -----------------------------------------------------------
-    async def create_endpoint(self, endpoint: Endpoint) -> Endpoint: ...
+    async def create_endpoint(
+        self, endpoint: Endpoint, audit: AuditEntry | None = None
+    ) -> Endpoint: ...
     async def get_endpoint(self, app_id: str, key: str) -> Endpoint: ...
     async def list_endpoints(self, app_id: str, cursor: Cursor) -> Page[Endpoint]: ...
-    async def update_endpoint(self, endpoint: Endpoint) -> Endpoint: ...
-    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> None: ...
+    async def update_endpoint(
+        self, endpoint: Endpoint, audit: AuditEntry | None = None
+    ) -> Endpoint: ...
+    async def delete_endpoint(
+        self, app_id: str, endpoint_id: str, audit: AuditEntry | None = None
+    ) -> None: ...
 
     # messages and fan-out ------------------------------------------------
     async def publish(self, message: Message) -> PublishResult:
@@ -230,7 +250,7 @@ class Storage(Protocol):
 
     async def get_task(self, task_id: str) -> BackgroundTask: ...
     async def list_tasks(
-        self, cursor: Cursor, status: str | None, task: str | None
+        self, cursor: Cursor, status: str | None, task: str | None, app_id: str | None = None
     ) -> Page[BackgroundTask]: ...
 
     async def endpoint_stats(
@@ -257,3 +277,24 @@ class Storage(Protocol):
         """Drop an unfinished claim on ``key``."""
 
     async def expire_idempotent(self, before: float) -> int: ...
+
+    # tokens and the audit trail -------------------------------------------
+    async def create_token(self, token: ApiToken, audit: AuditEntry | None = None) -> ApiToken: ...
+    async def create_token_once(self, token: ApiToken) -> bool:
+        """Store ``token`` unless one with its id exists; True if this call stored it."""
+
+    async def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this digest, revoked and expired ones included."""
+
+    async def get_token(self, token_id: str) -> ApiToken: ...
+    async def list_tokens(self, cursor: Cursor, app_id: str | None = None) -> Page[ApiToken]: ...
+    async def revoke_token(
+        self, token_id: str, now: float, audit: AuditEntry | None = None
+    ) -> ApiToken: ...
+    async def expire_app_tokens(
+        self, app_id: str, at: float, session_ids: Sequence[str] | None = None
+    ) -> int:
+        """Make the application's tokens (of these sessions, if named) end at ``at``."""
+
+    async def list_audit(self, cursor: Cursor, app_id: str | None = None) -> Page[AuditEntry]:
+        """The audit trail, newest first; ``app_id`` narrows it to one application."""

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import App, Context, Ctx, Page, parse_time, respond
+from hookline.api.context import App, Context, Ctx, Page, Who, change, parse_time, respond
 from hookline.api.convert import endpoint_out, task_out
 from hookline.api.schemas import (
     BackgroundTaskOut,
@@ -116,7 +116,7 @@ async def list_endpoints(app: App, ctx: Ctx, cursor: Page) -> Response:
 
 
 @router.post("", response_model=EndpointOut, status_code=201, summary="Create an endpoint")
-async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx) -> Response:
+async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx, who: Who) -> Response:
     now = ctx.clock()
     endpoint = Endpoint(
         id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, url=await check_url(ctx, body.url),
@@ -128,7 +128,8 @@ async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx) -> Response:
         retry_schedule=tuple(body.retry_schedule) if body.retry_schedule is not None else None,
         created_at=now, updated_at=now,
     )  # fmt: skip
-    return respond(endpoint_out(await ctx.storage.create_endpoint(endpoint)), 201)
+    audit = change(who, "endpoint.created", None, endpoint, ctx)
+    return respond(endpoint_out(await ctx.storage.create_endpoint(endpoint, audit)), 201)
 
 
 @router.get("/{endpoint_id}", response_model=EndpointOut, summary="Get an endpoint")
@@ -137,7 +138,9 @@ async def get_endpoint(app: App, endpoint_id: str, ctx: Ctx) -> Response:
 
 
 @router.put("/{endpoint_id}", response_model=EndpointOut, summary="Update or create an endpoint")
-async def update_endpoint(app: App, endpoint_id: str, body: EndpointUpdate, ctx: Ctx) -> Response:
+async def update_endpoint(
+    app: App, endpoint_id: str, body: EndpointUpdate, ctx: Ctx, who: Who
+) -> Response:
     now = ctx.clock()
     fields = {
         "url": await check_url(ctx, body.url), "description": body.description,
@@ -156,14 +159,17 @@ async def update_endpoint(app: App, endpoint_id: str, body: EndpointUpdate, ctx:
             id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, secret=signing.generate_secret(),
             created_at=now, updated_at=now, **fields,  # type: ignore[arg-type]
         )  # fmt: skip
-        return respond(endpoint_out(await ctx.storage.create_endpoint(created)), 201)
+        audit = change(who, "endpoint.created", None, created, ctx)
+        return respond(endpoint_out(await ctx.storage.create_endpoint(created, audit)), 201)
     fields["uid"] = body.uid or current.uid
-    updated = replace(current, updated_at=now, **fields)  # type: ignore[arg-type]
-    return respond(endpoint_out(await ctx.storage.update_endpoint(_health(current, updated))))
+    updated = _health(current, replace(current, updated_at=now, **fields))  # type: ignore[arg-type]
+    return await _save(current, updated, ctx, who)
 
 
 @router.patch("/{endpoint_id}", response_model=EndpointOut, summary="Patch an endpoint")
-async def patch_endpoint(app: App, endpoint_id: str, body: EndpointPatch, ctx: Ctx) -> Response:
+async def patch_endpoint(
+    app: App, endpoint_id: str, body: EndpointPatch, ctx: Ctx, who: Who
+) -> Response:
     current = await _endpoint(app, endpoint_id, ctx)
     given = body.model_fields_set
     changes: dict[str, object] = {}
@@ -189,7 +195,16 @@ async def patch_endpoint(app: App, endpoint_id: str, body: EndpointPatch, ctx: C
         schedule = body.retry_schedule
         changes["retry_schedule"] = tuple(schedule) if schedule is not None else None
     updated = replace(current, updated_at=ctx.clock(), **changes)  # type: ignore[arg-type]
-    return respond(endpoint_out(await ctx.storage.update_endpoint(_health(current, updated))))
+    return await _save(current, _health(current, updated), ctx, who)
+
+
+async def _save(current: Endpoint, updated: Endpoint, ctx: Ctx, who: Who) -> Response:
+    """Store an endpoint change, recorded as an update (or as enabling or disabling it)."""
+    action = "endpoint.updated"
+    if current.disabled != updated.disabled:
+        action = "endpoint.disabled" if updated.disabled else "endpoint.enabled"
+    audit = change(who, action, current, updated, ctx)
+    return respond(endpoint_out(await ctx.storage.update_endpoint(updated, audit)))
 
 
 def _health(current: Endpoint, updated: Endpoint) -> Endpoint:
@@ -200,9 +215,10 @@ def _health(current: Endpoint, updated: Endpoint) -> Endpoint:
 
 
 @router.delete("/{endpoint_id}", status_code=204, summary="Delete an endpoint")
-async def delete_endpoint(app: App, endpoint_id: str, ctx: Ctx) -> Response:
+async def delete_endpoint(app: App, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    await ctx.storage.delete_endpoint(app.id, endpoint.id)
+    audit = change(who, "endpoint.deleted", endpoint, None, ctx)
+    await ctx.storage.delete_endpoint(app.id, endpoint.id, audit)
     return Response(status_code=204)
 
 
@@ -219,7 +235,7 @@ async def get_secret(app: App, endpoint_id: str, ctx: Ctx) -> Response:
     "/{endpoint_id}/secret/rotate", response_model=EndpointSecretOut, summary="Rotate the secret"
 )
 async def rotate_secret(
-    app: App, endpoint_id: str, body: EndpointSecretRotateIn, ctx: Ctx
+    app: App, endpoint_id: str, body: EndpointSecretRotateIn, ctx: Ctx, who: Who
 ) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
     now = ctx.clock()
@@ -230,7 +246,9 @@ async def rotate_secret(
     rotated = replace(
         endpoint, secret=new_secret, old_secrets=tuple(kept[:MAX_OLD_SECRETS]), updated_at=now
     )
-    await ctx.storage.update_endpoint(rotated)
+    await ctx.storage.update_endpoint(
+        rotated, change(who, "endpoint.secret.rotated", endpoint, rotated, ctx)
+    )
     return respond(EndpointSecretOut(key=new_secret))
 
 
@@ -246,17 +264,20 @@ async def get_headers(app: App, endpoint_id: str, ctx: Ctx) -> Response:
 
 
 @router.put("/{endpoint_id}/headers", status_code=204, summary="Replace custom headers")
-async def set_headers(app: App, endpoint_id: str, body: EndpointHeadersIn, ctx: Ctx) -> Response:
+async def set_headers(
+    app: App, endpoint_id: str, body: EndpointHeadersIn, ctx: Ctx, who: Who
+) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
+    updated = replace(endpoint, headers=body.headers, updated_at=ctx.clock())
     await ctx.storage.update_endpoint(
-        replace(endpoint, headers=body.headers, updated_at=ctx.clock())
+        updated, change(who, "endpoint.headers.updated", endpoint, updated, ctx)
     )
     return Response(status_code=204)
 
 
 @router.patch("/{endpoint_id}/headers", status_code=204, summary="Merge custom headers")
 async def patch_headers(
-    app: App, endpoint_id: str, body: EndpointHeadersPatchIn, ctx: Ctx
+    app: App, endpoint_id: str, body: EndpointHeadersPatchIn, ctx: Ctx, who: Who
 ) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
     removed = {name.lower() for name in body.delete_headers}
@@ -266,7 +287,10 @@ async def patch_headers(
         check_headers(merged)
     except ValueError as error:
         raise ValidationError(str(error), field=("headers",)) from None
-    await ctx.storage.update_endpoint(replace(endpoint, headers=merged, updated_at=ctx.clock()))
+    updated = replace(endpoint, headers=merged, updated_at=ctx.clock())
+    await ctx.storage.update_endpoint(
+        updated, change(who, "endpoint.headers.updated", endpoint, updated, ctx)
+    )
     return Response(status_code=204)
 
 

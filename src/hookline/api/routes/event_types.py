@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import Ctx, Page, respond
+from hookline.api.context import Ctx, Page, Who, change, respond
 from hookline.api.convert import event_type_out
 from hookline.api.schemas import (
     EventTypeIn,
@@ -41,7 +41,7 @@ async def list_event_types(
 
 
 @router.post("", response_model=EventTypeOut, status_code=201, summary="Create an event type")
-async def create_event_type(body: EventTypeIn, ctx: Ctx) -> Response:
+async def create_event_type(body: EventTypeIn, ctx: Ctx, who: Who) -> Response:
     now = ctx.clock()
     record = EventType(
         name=body.name, description=body.description, archived=body.archived,
@@ -51,11 +51,14 @@ async def create_event_type(body: EventTypeIn, ctx: Ctx) -> Response:
     try:
         existing = await ctx.storage.get_event_type(body.name)
     except NotFoundError:
-        return respond(event_type_out(await ctx.storage.create_event_type(record)), 201)
+        audit = change(who, "event_type.created", None, record, ctx)
+        return respond(event_type_out(await ctx.storage.create_event_type(record, audit)), 201)
     if existing.archived:
         # As Svix: creating an archived name brings it back with the new definition.
         revived = replace(record, created_at=existing.created_at)
-        return respond(event_type_out(await ctx.storage.update_event_type(revived)), 201)
+        audit = change(who, "event_type.updated", existing, revived, ctx)
+        return respond(event_type_out(await ctx.storage.update_event_type(revived, audit)), 201)
+    # Taken and live: the store answers 409, the same as a concurrent create.
     return respond(event_type_out(await ctx.storage.create_event_type(record)), 201)
 
 
@@ -67,7 +70,9 @@ async def get_event_type(event_type_name: str, ctx: Ctx) -> Response:
 @router.put(
     "/{event_type_name}", response_model=EventTypeOut, summary="Update or create an event type"
 )
-async def update_event_type(event_type_name: str, body: EventTypeUpdate, ctx: Ctx) -> Response:
+async def update_event_type(
+    event_type_name: str, body: EventTypeUpdate, ctx: Ctx, who: Who
+) -> Response:
     now = ctx.clock()
     fields: dict[str, Any] = {
         "description": body.description, "archived": body.archived,
@@ -79,13 +84,17 @@ async def update_event_type(event_type_name: str, body: EventTypeUpdate, ctx: Ct
     except NotFoundError:
         check_name(event_type_name, "event_type_name")
         created = EventType(name=event_type_name, created_at=now, updated_at=now, **fields)
-        return respond(event_type_out(await ctx.storage.create_event_type(created)), 201)
+        audit = change(who, "event_type.created", None, created, ctx)
+        return respond(event_type_out(await ctx.storage.create_event_type(created, audit)), 201)
     updated = replace(current, updated_at=now, **fields)
-    return respond(event_type_out(await ctx.storage.update_event_type(updated)))
+    audit = change(who, "event_type.updated", current, updated, ctx)
+    return respond(event_type_out(await ctx.storage.update_event_type(updated, audit)))
 
 
 @router.patch("/{event_type_name}", response_model=EventTypeOut, summary="Patch an event type")
-async def patch_event_type(event_type_name: str, body: EventTypePatch, ctx: Ctx) -> Response:
+async def patch_event_type(
+    event_type_name: str, body: EventTypePatch, ctx: Ctx, who: Who
+) -> Response:
     current = await ctx.storage.get_event_type(event_type_name)
     given = body.model_fields_set
     changes: dict[str, Any] = {
@@ -99,16 +108,20 @@ async def patch_event_type(event_type_name: str, body: EventTypePatch, ctx: Ctx)
         if changes.get(flag, 0) is None:
             changes.pop(flag)  # these cannot be null: an explicit null leaves them as they are
     updated = replace(current, updated_at=ctx.clock(), **changes)
-    return respond(event_type_out(await ctx.storage.update_event_type(updated)))
+    audit = change(who, "event_type.updated", current, updated, ctx)
+    return respond(event_type_out(await ctx.storage.update_event_type(updated, audit)))
 
 
 @router.delete("/{event_type_name}", status_code=204, summary="Archive (or expunge) an event type")
 async def delete_event_type(
-    event_type_name: str, ctx: Ctx, expunge: Annotated[bool, Query()] = False
+    event_type_name: str, ctx: Ctx, who: Who, expunge: Annotated[bool, Query()] = False
 ) -> Response:
     current = await ctx.storage.get_event_type(event_type_name)
     if expunge:
-        await ctx.storage.delete_event_type(current.name)
+        audit = change(who, "event_type.deleted", current, None, ctx)
+        await ctx.storage.delete_event_type(current.name, audit)
     else:
-        await ctx.storage.update_event_type(replace(current, archived=True, updated_at=ctx.clock()))
+        archived = replace(current, archived=True, updated_at=ctx.clock())
+        audit = change(who, "event_type.archived", current, archived, ctx)
+        await ctx.storage.update_event_type(archived, audit)
     return Response(status_code=204)

@@ -6,28 +6,42 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from hookline.api.context import Ctx, Page, after_bound, parse_time, respond, split_list
+from hookline.api.context import (
+    Ctx,
+    Page,
+    Who,
+    after_bound,
+    change,
+    parse_time,
+    respond,
+    split_list,
+)
 from hookline.api.convert import message_out
 from hookline.api.routes.applications import new_application
 from hookline.api.schemas import ListResponse, MessageIn, MessageOut
 from hookline.domain import ids
 from hookline.domain.models import Message
-from hookline.errors import NotFoundError
+from hookline.errors import NotFoundError, TooLargeError
 from hookline.storage.base import END_OF_TIME, MessageFilter
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/msg", tags=["Message"])
 
-#: Largest payload accepted, serialised (as Svix).
-MAX_PAYLOAD_BYTES = 1024 * 1024
-
 
 @router.post("", response_model=MessageOut, status_code=202, summary="Publish a message")
 async def create_message(
-    app_id: str, body: MessageIn, ctx: Ctx, with_content: Annotated[bool, Query()] = False
+    app_id: str,
+    body: MessageIn,
+    ctx: Ctx,
+    who: Who,
+    with_content: Annotated[bool, Query()] = False,
 ) -> Response:
+    payload = orjson.dumps(body.payload)
+    limit = ctx.settings.max_payload_bytes
+    if len(payload) > limit:
+        # As Svix: too large is 413, not a validation error. Checked before anything is stored.
+        raise TooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
     try:
         app = await ctx.storage.get_application(app_id)
     except NotFoundError:
@@ -35,14 +49,9 @@ async def create_message(
             raise
         # Svix's get-or-create: the message carries the application to create.
         uid = None if ids.looks_like_id(app_id, ids.APPLICATION) else app_id
+        created = new_application(body.application, ctx.clock(), uid)
         app = await ctx.storage.create_application(
-            new_application(body.application, ctx.clock(), uid)
-        )
-    payload = orjson.dumps(body.payload)
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        # As Svix: too large is 413, not a validation error.
-        raise HTTPException(
-            413, f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}"
+            created, change(who, "application.created", None, created, ctx)
         )
     now = ctx.clock()
     message = Message(

@@ -275,6 +275,62 @@ SELECT id, app_id, task, status, data, created_at, updated_at FROM background_ta
 SELECT id, app_id, task, status, data, created_at, updated_at
 FROM background_tasks
 WHERE id > :after AND id < :before
+  AND (CAST(:app_id AS TEXT) IS NULL OR app_id = :app_id)
   AND (CAST(:status AS TEXT) IS NULL OR status = :status)
   AND (CAST(:task AS TEXT) IS NULL OR task = :task)
+ORDER BY id DESC LIMIT :limit;
+
+-- name: insert_token
+INSERT INTO api_tokens (id, name, token_hash, prefix, app_id, read_only, session_id, created_by,
+                        created_at, expires_at, revoked_at)
+VALUES (:id, :name, :token_hash, :prefix, :app_id, :read_only, :session_id, :created_by,
+        :created_at, :expires_at, :revoked_at);
+
+-- name: insert_token_if_absent
+INSERT INTO api_tokens (id, name, token_hash, prefix, app_id, read_only, session_id, created_by,
+                        created_at, expires_at, revoked_at)
+VALUES (:id, :name, :token_hash, :prefix, :app_id, :read_only, :session_id, :created_by,
+        :created_at, :expires_at, :revoked_at)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_token_by_hash
+SELECT id, name, token_hash, prefix, app_id, read_only, session_id, created_by, created_at,
+       expires_at, revoked_at
+FROM api_tokens WHERE token_hash = :token_hash;
+
+-- name: get_token
+SELECT id, name, token_hash, prefix, app_id, read_only, session_id, created_by, created_at,
+       expires_at, revoked_at
+FROM api_tokens WHERE id = :id;
+
+-- name: list_tokens
+SELECT id, name, token_hash, prefix, app_id, read_only, session_id, created_by, created_at,
+       expires_at, revoked_at
+FROM api_tokens
+WHERE id > :after AND id < :before AND (CAST(:app_id AS TEXT) IS NULL OR app_id = :app_id)
+ORDER BY id DESC LIMIT :limit;
+
+-- name: revoke_token
+UPDATE api_tokens SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
+
+-- name: expire_app_tokens
+-- Svix's "expire all": the application's tokens (of the named sessions, if any) stop
+-- working at :at; tokens that already end sooner keep their own end.
+UPDATE api_tokens SET expires_at = :at
+WHERE app_id = :app_id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :at)
+  AND (CAST(:sessions AS TEXT) IS NULL OR session_id IN (SELECT value FROM json_each(:sessions)));
+
+-- name: delete_app_tokens
+DELETE FROM api_tokens WHERE app_id = :id;
+
+-- name: insert_audit
+INSERT INTO audit_log (id, app_id, actor, action, resource_type, resource_id, before_state,
+                       after_state, created_at)
+VALUES (:id, :app_id, :actor, :action, :resource_type, :resource_id, :before_state, :after_state,
+        :created_at);
+
+-- name: list_audit
+SELECT id, app_id, actor, action, resource_type, resource_id, before_state, after_state, created_at
+FROM audit_log
+WHERE id > :after AND id < :before AND (CAST(:app_id AS TEXT) IS NULL OR app_id = :app_id)
 ORDER BY id DESC LIMIT :limit;

@@ -1,0 +1,81 @@
+"""The audit trail: who changed what, when, and how it looked before and after.
+
+Snapshots are plain JSON objects with every secret masked: signing secrets,
+token digests and endpoint header values (which often carry credentials for
+the receiver) appear only as a short fingerprint, so an operator can see *that*
+a secret changed, never *what* it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from hookline.domain import ids
+from hookline.domain.models import Application, Endpoint, EventType, JSONObject
+from hookline.domain.tokens import ApiToken, Principal
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One recorded change; ``app_id`` None marks a server-wide record (event types...)."""
+
+    id: str
+    app_id: str | None
+    actor: str
+    action: str
+    resource_type: str
+    resource_id: str
+    before: JSONObject | None
+    after: JSONObject | None
+    created_at: float
+
+
+def masked(secret: str) -> str:
+    """A secret as a fingerprint: enough to tell two secrets apart, nothing to use."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()[:12]
+    return f"<masked sha256:{digest}>"
+
+
+def snapshot(record: Application | Endpoint | EventType | ApiToken | None) -> JSONObject | None:
+    """A record as JSON for the trail, secrets masked."""
+    if record is None:
+        return None
+    data: dict[str, Any] = asdict(record)
+    if isinstance(record, Endpoint):
+        data["secret"] = masked(record.secret)
+        data["old_secrets"] = [
+            {"secret": masked(key.secret), "expires_at": key.expires_at}
+            for key in record.old_secrets
+        ]
+        data["headers"] = {name: masked(value) for name, value in record.headers.items()}
+    if isinstance(record, ApiToken):
+        del data["token_hash"]
+    return data
+
+
+_RESOURCE_TYPES = {Application: "application", Endpoint: "endpoint", EventType: "event_type",
+                   ApiToken: "token"}  # fmt: skip
+
+
+def change(
+    who: Principal,
+    action: str,
+    before: Application | Endpoint | EventType | ApiToken | None,
+    after: Application | Endpoint | EventType | ApiToken | None,
+    now: float,
+) -> AuditEntry:
+    """The entry for ``who`` turning ``before`` into ``after`` (either may be None).
+
+    ``action`` is what happened in Svix's dotted style, e.g. ``endpoint.updated``.
+    """
+    record = after if after is not None else before
+    assert record is not None, "a change needs a before or an after"
+    app_id = record.id if isinstance(record, Application) else getattr(record, "app_id", None)
+    resource_id = record.name if isinstance(record, EventType) else record.id
+    return AuditEntry(
+        id=ids.new_id(ids.AUDIT, now), app_id=app_id, actor=who.token_id, action=action,
+        resource_type=_RESOURCE_TYPES[type(record)], resource_id=resource_id,
+        before=snapshot(before), after=snapshot(after), created_at=now,
+    )  # fmt: skip
