@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -12,6 +13,22 @@ import orjson
 
 #: LogRecord attributes that are not user-supplied ``extra`` fields.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+
+
+#: What a secret looks like in text: signing secrets, API tokens, signatures, bearer values.
+_SECRET = re.compile(
+    r"whsec_[A-Za-z0-9+/=]{8,}|hk_[A-Za-z0-9_\-]{8,}|\bv1a?,[A-Za-z0-9+/=]{16,}"
+    r"|(?i:bearer)\s+[^\s\"',]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything shaped like a secret replaced by ``<redacted>``.
+
+    A safety net under the rule that code never logs secrets: an exception
+    message or a library's log line can still carry one.
+    """
+    return _SECRET.sub("<redacted>", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -67,7 +84,7 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         """Queue the formatted line; write the batch when full (or from the timer)."""
         try:
-            line = self.format(record) + self.terminator
+            line = redact(self.format(record)) + self.terminator
         except Exception:  # a bad record must not take the caller down
             self.handleError(record)
             return

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from support.polling import wait_until
 from support.receiver import Answer, Receiver
 from support.server import HooklineProcess, ServerFactory
 
@@ -43,17 +44,6 @@ def attempts_of(api: httpx.Client, app_id: str, msg_id: str) -> list[dict[str, A
     """The message's attempts, oldest first."""
     page = api.get(f"/api/v1/app/{app_id}/attempt/msg/{msg_id}", params={"limit": 250}).json()
     return list(reversed(page["data"]))
-
-
-def wait_until(predicate: Any, timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_delivered_webhook_verifies_with_standardwebhooks(

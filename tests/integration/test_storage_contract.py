@@ -1244,3 +1244,119 @@ async def test_endpoint_messages_show_each_delivery_state(storage: Storage) -> N
         app.id, endpoint.id, Cursor(), status=AttemptStatus.SENDING
     )
     assert sending.data == []
+
+
+# --- tokens and the audit trail ----------------------------------------------------------------
+
+
+async def test_tokens_are_found_by_digest_listed_and_revoked(storage: Storage) -> None:
+    from hookline.domain import tokens
+
+    app = await add_app(storage)
+    plaintext, admin = tokens.issue("ops", T0, token_id=new_id(ids.TOKEN, T0))
+    _, scoped = tokens.issue(
+        "portal", T0 + 1, token_id=new_id(ids.TOKEN, T0 + 1), app_id=app.id, read_only=True,
+        session_id="s1", expires_at=T0 + 3600,
+    )  # fmt: skip
+    await storage.create_token(admin)
+    await storage.create_token(scoped)
+    assert await storage.find_token(tokens.hash_token(plaintext)) == admin
+    assert await storage.find_token(tokens.hash_token("hk_not-a-token")) is None
+    assert [t.id for t in (await storage.list_tokens(Cursor())).data] == [scoped.id, admin.id]
+    assert [t.id for t in (await storage.list_tokens(Cursor(), app.id)).data] == [scoped.id]
+
+    revoked = await storage.revoke_token(admin.id, T0 + 5)
+    assert revoked.revoked_at == T0 + 5
+    assert (await storage.get_token(admin.id)).problem(T0 + 6) == "the token has been revoked"
+    # Revoking again keeps the first time.
+    assert (await storage.revoke_token(admin.id, T0 + 9)).revoked_at == T0 + 5
+    with pytest.raises(NotFoundError):
+        await storage.revoke_token("tok_missing", T0)
+
+
+async def test_create_token_once_stores_only_the_first(storage: Storage) -> None:
+    from hookline.domain import tokens
+
+    _, first = tokens.issue("first", T0, token_id="tok_first_admin")
+    _, second = tokens.issue("second", T0, token_id="tok_first_admin")
+    assert await storage.create_token_once(first) is True
+    assert await storage.create_token_once(second) is False
+    assert (await storage.get_token("tok_first_admin")).token_hash == first.token_hash
+
+
+async def test_expire_app_tokens_by_session(storage: Storage) -> None:
+    from hookline.domain import tokens
+
+    app = await add_app(storage)
+    other = await add_app(storage, at=T0 + 1)
+    made = []
+    for n, (owner, session) in enumerate([(app, "s1"), (app, "s2"), (other, "s1")]):
+        _, token = tokens.issue(
+            "portal", T0, token_id=new_id(ids.TOKEN, T0 + n), app_id=owner.id,
+            session_id=session, expires_at=T0 + 9999,
+        )  # fmt: skip
+        made.append(await storage.create_token(token))
+    assert await storage.expire_app_tokens(app.id, T0 + 10, ["s1"]) == 1
+    assert (await storage.get_token(made[0].id)).expires_at == T0 + 10
+    assert (await storage.get_token(made[1].id)).expires_at == T0 + 9999
+    assert await storage.expire_app_tokens(app.id, T0 + 20) == 1  # s1's is already sooner
+    assert (await storage.get_token(made[1].id)).expires_at == T0 + 20
+    assert (await storage.get_token(made[2].id)).expires_at == T0 + 9999
+
+
+async def test_deleting_an_application_deletes_its_tokens(storage: Storage) -> None:
+    from hookline.domain import tokens
+
+    app = await add_app(storage)
+    _, token = tokens.issue("portal", T0, token_id=new_id(ids.TOKEN, T0), app_id=app.id)
+    await storage.create_token(token)
+    await storage.delete_application(app.id)
+    assert await storage.find_token(token.token_hash) is None
+
+
+async def test_audit_entries_are_written_with_their_change(storage: Storage) -> None:
+    from hookline.domain import audit, tokens
+
+    who = tokens.Principal("tok_admin")
+    app = make_app()
+    await storage.create_application(app, audit.change(who, "application.created", None, app, T0))
+    endpoint = make_endpoint(app, at=T0 + 1)
+    await storage.create_endpoint(
+        endpoint, audit.change(who, "endpoint.created", None, endpoint, T0 + 1)
+    )
+    rotated = replace(endpoint, secret="whsec_" + "B" * 32, updated_at=T0 + 2)
+    await storage.update_endpoint(
+        rotated, audit.change(who, "endpoint.secret.rotated", endpoint, rotated, T0 + 2)
+    )
+    event_type = EventType(name="invoice.paid", created_at=T0 + 3, updated_at=T0 + 3)
+    await storage.create_event_type(
+        event_type, audit.change(who, "event_type.created", None, event_type, T0 + 3)
+    )
+
+    trail = (await storage.list_audit(Cursor(), app.id)).data
+    assert [e.action for e in trail] == [
+        "endpoint.secret.rotated", "endpoint.created", "application.created",
+    ]  # fmt: skip
+    assert {e.actor for e in trail} == {"tok_admin"}
+    last = trail[0]
+    assert last.before is not None
+    assert last.after is not None
+    assert last.before["secret"] != last.after["secret"]
+    assert "whsec_" not in str(last.before) + str(last.after)
+    everything = (await storage.list_audit(Cursor())).data
+    assert next(e.action for e in everything) == "event_type.created"
+    assert everything[0].app_id is None
+
+
+async def test_a_failed_change_writes_no_audit_entry(storage: Storage) -> None:
+    from hookline.domain import audit, tokens
+
+    who = tokens.Principal("tok_admin")
+    taken = await add_app(storage, uid="taken")
+    clash = make_app(at=T0 + 1, uid="taken")
+    with pytest.raises(ConflictError):
+        await storage.create_application(
+            clash, audit.change(who, "application.created", None, clash, T0 + 1)
+        )
+    assert (await storage.list_audit(Cursor())).data == []
+    assert taken.uid == "taken"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 #: The admin token every test server accepts (given through HOOKLINE_ADMIN_TOKEN).
-ADMIN_TOKEN = "hk_test_admin_token_0123456789abcdefghijkl"  # noqa: S105 - a test fixture
+ADMIN_TOKEN = "hk_test_admin_token_0123456789abcdefghijkl"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import orjson
@@ -27,6 +28,7 @@ from hookline.errors import NotFoundError, TooLargeError
 from hookline.storage.base import END_OF_TIME, MessageFilter
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/msg", tags=["Message"])
+logger = logging.getLogger(__name__)
 
 
 @router.post("", response_model=MessageOut, status_code=202, summary="Publish a message")
@@ -61,6 +63,12 @@ async def create_message(
         tags=tuple(body.tags) if body.tags else None, created_at=now,
     )  # fmt: skip
     result = await ctx.storage.publish(message)
+    if ctx.settings.log_payloads:
+        # Payloads are customer data: logged only when the operator asks for it.
+        logger.info(
+            "message published",
+            extra={"msg_id": message.id, "app_id": app.id, "payload": payload.decode()},
+        )
     return respond(message_out(result.message, with_content), 202)
 
 
