@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import EVENT_TYPE, SECRET, payload
+from bench.processes import AUTH
 
 
 class ApiError(RuntimeError):
@@ -41,7 +42,9 @@ class HooklineApi:
         self.base_url = base_url.rstrip("/")
 
     async def _call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-        async with self.session.request(method, self.base_url + path, json=body) as response:
+        async with self.session.request(
+            method, self.base_url + path, json=body, headers=AUTH
+        ) as response:
             data = await response.json(content_type=None)
             if response.status != expect:
                 raise ApiError(f"{method} {path}: {response.status} {data}")

@@ -24,6 +24,11 @@ _WORKERS = "hookline workers running"
 _running: list[HooklineProcess] = []
 
 
+#: The admin token bench servers accept; the limiter is off so it measures hookline, not it.
+BENCH_TOKEN = "hk_bench_admin_token_0123456789abcdefghij"  # noqa: S105 - a bench fixture
+AUTH = {"Authorization": f"Bearer {BENCH_TOKEN}"}
+
+
 class HooklineProcess:
     """One ``python -m hookline <command>`` process on a given database."""
 
@@ -37,6 +42,8 @@ class HooklineProcess:
             "HOOKLINE_HOST": "127.0.0.1",
             "HOOKLINE_PORT": "0",
             "HOOKLINE_LOG_LEVEL": "WARNING",
+            "HOOKLINE_ADMIN_TOKEN": BENCH_TOKEN,
+            "HOOKLINE_API_RATE_LIMIT": "0",
             **(env or {}),
             "HOOKLINE_DATABASE_URL": database_url,
         }

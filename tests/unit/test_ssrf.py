@@ -14,50 +14,10 @@ from hookline.domain.ssrf import (
     parse_ip_literal,
 )
 
+from support.hostile import HOSTILE_LITERAL_URLS
+
 POLICY = DestinationPolicy()
 
-HOSTILE_LITERAL_URLS = [
-    "http://127.0.0.1/",
-    "http://127.0.0.1:8040/api/v1/app",
-    "http://127.255.255.254/",
-    "http://[::1]/",
-    "http://0.0.0.0/",
-    "http://[::]/",
-    "http://10.0.0.1/",
-    "http://172.16.0.1/",
-    "http://172.31.255.255/",
-    "http://192.168.1.1/",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://169.254.170.2/v2/credentials",
-    "http://[fd00:ec2::254]/latest/meta-data/",
-    "http://100.100.100.200/latest/meta-data/",
-    "http://100.64.0.1/",
-    "http://100.127.255.254/",
-    "http://169.254.1.1/",
-    "http://[fe80::1]/",
-    "http://[fc00::1]/",
-    "http://[fd12:3456::1]/",
-    "http://224.0.0.1/",
-    "http://[ff02::1]/",
-    "http://240.0.0.1/",
-    "http://255.255.255.255/",
-    "http://[::ffff:127.0.0.1]/",
-    "http://[::ffff:169.254.169.254]/",
-    "http://[::ffff:10.0.0.1]/",
-    "http://[2002:7f00:1::]/",
-    "http://[64:ff9b::a9fe:a9fe]/",
-    "http://[::127.0.0.1]/",
-    "http://2130706433/",
-    "http://0177.0.0.1/",
-    "http://0x7f.0.0.1/",
-    "http://0x7f000001/",
-    "http://127.1/",
-    "http://0/",
-    "http://017700000001/",
-    "http://0xa9.0xfe.0xa9.0xfe/",
-    "http://192.0.2.1/",
-    "http://198.18.0.1/",
-]
 
 #: Names and what a (hostile) DNS answers for them.
 HOSTILE_NAMES = {
