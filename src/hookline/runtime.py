@@ -20,6 +20,8 @@ import uvicorn
 
 from hookline.delivery.transport import AiohttpTransport, Transport
 from hookline.delivery.worker import DeliveryWorker, WorkerConfig
+from hookline.domain.secrets import SecretBox
+from hookline.secret_keys import load_secret_box
 from hookline.settings import Settings
 from hookline.storage import storage_from_url
 from hookline.storage.base import Storage
@@ -38,10 +40,14 @@ class _Server(uvicorn.Server):
         yield
 
 
-def open_storage(settings: Settings) -> Storage:
-    """The storage the settings name (not yet opened)."""
+def open_storage(settings: Settings, secret_box: SecretBox | None = None) -> Storage:
+    """The storage the settings name (not yet opened), sealing secrets with ``secret_box``.
+
+    Without a box, the keys the settings name are loaded (see ``hookline.secret_keys``).
+    """
     return storage_from_url(
         settings.database_url,
+        secret_box=secret_box or load_secret_box(settings),
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_size=settings.postgres_pool_size,
     )
@@ -68,9 +74,10 @@ async def serve(
     api: bool = True,
     workers: bool = True,
     on_ready: Callable[[str], None] | None = None,
+    secret_box: SecretBox | None = None,
 ) -> None:
     """Open storage, run what was asked for until a signal, then shut down cleanly."""
-    storage = open_storage(settings)
+    storage = open_storage(settings, secret_box)
     await storage.open()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -152,6 +159,7 @@ def run(
     api: bool = True,
     workers: bool = True,
     on_ready: Callable[[str], None] | None = None,
+    secret_box: SecretBox | None = None,
 ) -> None:
     """Blocking entry point: use uvloop when available."""
     try:
@@ -161,7 +169,7 @@ def run(
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         runner = asyncio.run
     try:
-        runner(serve(settings, api=api, workers=workers, on_ready=on_ready))
+        runner(serve(settings, api=api, workers=workers, on_ready=on_ready, secret_box=secret_box))
     except OSError as error:
         logger.error("cannot start", extra={"error": str(error)})
         sys.exit(1)

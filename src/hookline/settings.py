@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hookline.domain.retry import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
@@ -34,6 +34,19 @@ class Settings(BaseSettings):
         description="SQLite fsync policy: FULL survives power loss; NORMAL only process crashes",
     )
     postgres_pool_size: int = Field(10, ge=1, description="connections per process")
+
+    # Secrets at rest. The key is checked when it is loaded (hookline.secret_keys), not
+    # here: a validator's error would carry the raw value in pydantic's message.
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="keys sealing stored secrets: urlsafe base64 of 32 bytes each, "
+        "comma-separated, the first seals; empty: use HOOKLINE_SECRET_KEY_FILE",
+    )
+    secret_key_file: Path = Field(
+        Path("hookline.key"),
+        description="key file used when HOOKLINE_SECRET_KEY is empty; created (mode 0600) "
+        "with a new key if missing",
+    )
 
     # API
     host: str = Field("127.0.0.1", description="address the API binds to")

@@ -120,6 +120,14 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class RekeyResult:
+    """What a re-key did: rows re-sealed, and rows skipped because they kept changing."""
+
+    rewritten: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotentResponse:
     """A stored answer to a POST carrying an Idempotency-Key (status 0: still running)."""
 
@@ -162,6 +170,13 @@ class Storage(Protocol):
     async def list_endpoints(self, app_id: str, cursor: Cursor) -> Page[Endpoint]: ...
     async def update_endpoint(self, endpoint: Endpoint) -> Endpoint: ...
     async def delete_endpoint(self, app_id: str, endpoint_id: str) -> None: ...
+    async def rekey_secrets(self, batch_size: int = 500) -> RekeyResult:
+        """Re-seal every endpoint secret (current and old) under the sealing key.
+
+        Runs in batches of ``batch_size`` endpoints, a transaction each, beside live
+        traffic: a row changed during its batch is not overwritten but tried again on
+        another pass; ``skipped`` counts rows still changing after the last pass.
+        """
 
     # messages and fan-out ------------------------------------------------
     async def publish(self, message: Message) -> PublishResult:
