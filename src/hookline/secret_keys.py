@@ -42,11 +42,13 @@ def read_or_create_key_file(path: Path) -> str:
     except OSError as error:
         raise ConfigError(f"cannot read key file {path}: {error.strerror}") from None
     if _create_exclusively(path, generate_key() + "\n"):
+        where = str(path.absolute())
         logger.warning(
-            "generated a new secret key: back it up, since stored endpoint secrets cannot be "
-            "read without it; every process on this database, on every machine, must use the "
-            "same key (copy the file, or set HOOKLINE_SECRET_KEY)",
-            extra={"path": str(path.absolute())},
+            "generated a new secret key in %s: back it up, since stored endpoint secrets cannot "
+            "be read without it; every process on this database, on every machine, must use "
+            "the same key (copy the file, or set HOOKLINE_SECRET_KEY)",
+            where,
+            extra={"path": where},
         )
     return path.read_text()
 
