@@ -182,6 +182,8 @@ def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     profile_path: Path | None = None
     with tempfile.TemporaryDirectory(prefix="hookline-bench-") as tmp, Receiver() as receiver:
         workdir = Path(tmp)
+        # Every process of the run shares one key file, made by the first, beside the databases.
+        env["HOOKLINE_SECRET_KEY_FILE"] = str(workdir / "hookline.key")
         _say(f"publishing the backlog: {args.count:,} messages to {endpoints} endpoints")
         backlog = publish_backlog(receiver, args.count, endpoints, workdir, env)
         for round_number in range(1, args.rounds + 1):

@@ -10,6 +10,7 @@ import pytest
 from hookline.storage import Storage, storage_from_url
 
 import pg
+from support.keyring import TEST_SECRET_BOX
 
 #: The storage backends every contract test runs against.
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -44,7 +45,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 async def storage(database_url: str) -> AsyncIterator[Storage]:
     """An open, migrated, empty ``Storage``, closed after the test."""
-    store = storage_from_url(database_url)
+    store = storage_from_url(database_url, secret_box=TEST_SECRET_BOX)
     await store.open()
     yield store
     await pg.close_promptly(store)

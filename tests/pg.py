@@ -28,6 +28,8 @@ from psycopg import sql
 from hookline.storage import Storage
 from hookline.storage.postgres import CHANNEL, PostgresStorage
 
+from support.keyring import TEST_SECRET_BOX
+
 URL_VARIABLE = "HOOKLINE_TEST_POSTGRES_URL"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 #: Databases copied ahead of the tests that will use them.
@@ -72,7 +74,7 @@ def _notify(url: str) -> None:
 
 
 async def _migrate(url: str) -> None:
-    storage = PostgresStorage(url, pool_size=1)
+    storage = PostgresStorage(url, secret_box=TEST_SECRET_BOX, pool_size=1)
     await storage.open()
     await close_promptly(storage)
 

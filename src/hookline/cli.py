@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from hookline import __version__
+from hookline.domain.secrets import SecretBox, generate_key
 from hookline.errors import HooklineError
 from hookline.settings import Settings, load_settings
 
@@ -24,6 +25,16 @@ T = TypeVar("T")
 def _settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings({k: v for k, v in overrides.items() if v is not None}, config)
+    except HooklineError as error:
+        raise click.UsageError(error.detail) from None
+
+
+def _secret_box(settings: Settings) -> SecretBox:
+    """The keys sealing stored secrets; a bad or unreadable key stops the command."""
+    from hookline.secret_keys import load_secret_box
+
+    try:
+        return load_secret_box(settings)
     except HooklineError as error:
         raise click.UsageError(error.detail) from None
 
@@ -48,6 +59,7 @@ def _start(settings: Settings, *, api: bool, workers: bool) -> None:
     from hookline import logs, runtime
 
     logs.configure(settings.log_level, settings.log_json)
+    secret_box = _secret_box(settings)
     what = " + ".join(p for p, on in (("API", api), ("workers", workers)) if on)
     click.echo(f"hookline {__version__}: {what} on {settings.database_url}", err=True)
 
@@ -66,7 +78,10 @@ def _start(settings: Settings, *, api: bool, workers: bool) -> None:
             err=True,
         )
 
-    runtime.run(settings, api=api, workers=workers, on_ready=ready, on_first_token=first_token)
+    runtime.run(
+        settings, api=api, workers=workers, on_ready=ready, on_first_token=first_token,
+        secret_box=secret_box,
+    )  # fmt: skip
 
 
 @main.command()
@@ -111,9 +126,10 @@ def migrate(config: Path | None, database_url: str | None) -> None:
     from hookline.runtime import open_storage
 
     settings = _settings(config, database_url=database_url)
+    secret_box = _secret_box(settings)
 
     async def run() -> list[int]:
-        storage = open_storage(settings)
+        storage = open_storage(settings, secret_box)
         try:
             # open() migrates; report what it applied.
             await storage.open()
@@ -129,12 +145,66 @@ def migrate(config: Path | None, database_url: str | None) -> None:
     click.echo(f"schema of {settings.database_url} is up to date")
 
 
+@main.command()
+@_config_option
+@_db_option
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Endpoints re-sealed per transaction.",
+)
+def rekey(config: Path | None, database_url: str | None, batch_size: int) -> None:
+    """Re-seal every stored endpoint secret under the first key of HOOKLINE_SECRET_KEY.
+
+    Safe while hookline is serving. To rotate the key: set HOOKLINE_SECRET_KEY=new,old
+    on every hookline process and restart them, run this, then drop old.
+    """
+    from hookline import logs
+    from hookline.runtime import open_storage
+
+    settings = _settings(config, database_url=database_url)
+    logs.configure(settings.log_level, settings.log_json)
+    secret_box = _secret_box(settings)
+
+    async def run() -> tuple[int, int]:
+        storage = open_storage(settings, secret_box)
+        try:
+            await storage.open()
+            result = await storage.rekey_secrets(batch_size)
+            return result.rewritten, result.skipped
+        finally:
+            await storage.close()
+
+    try:
+        rewritten, skipped = asyncio.run(run())
+    except HooklineError as error:
+        click.echo(f"rekey failed: {error.detail}", err=True)
+        sys.exit(1)
+    click.echo(f"rekey: rewrote {rewritten} endpoint(s) under key {secret_box.current_key_id}")
+    if skipped:
+        click.echo(
+            f"rekey: {skipped} endpoint(s) kept changing while being re-sealed; run it again",
+            err=True,
+        )
+        sys.exit(1)
+
+
+@main.command()
+def keygen() -> None:
+    """Print a new secret key (for HOOKLINE_SECRET_KEY or the key file)."""
+    click.echo(generate_key())
+
+
 def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
     """Open the database the settings name, run ``work`` on it, close it; errors exit 1."""
     from hookline.runtime import open_storage
 
+    secret_box = _secret_box(settings)
+
     async def run() -> T:
-        storage = open_storage(settings)
+        storage = open_storage(settings, secret_box)
         await storage.open()
         try:
             return await work(storage)

@@ -12,6 +12,7 @@ Every error derives from one root, so callers can catch ``HooklineError`` alone:
     ├── ConflictError        a uid or eventId is already taken (API: 409)
     ├── StorageError         the database refused or is unreachable (API: 503)
     │   └── MigrationError   the schema could not be brought up to date
+    ├── SecretKeyError       a stored secret does not unseal with the configured keys
     └── SignatureError       a webhook signature did not verify (see domain.signing)
 
 Each carries structured fields (``code``, ``detail`` and, where it applies, the
@@ -89,3 +90,16 @@ class MigrationError(StorageError):
     """The schema could not be migrated to the version this code expects."""
 
     code = "migration_failed"
+
+
+class SecretKeyError(HooklineError):
+    """A stored secret does not unseal: its key (``key_id``) is missing, or it was altered.
+
+    The message names the key by its id (a fingerprint), never the key or the secret.
+    """
+
+    code = "secret_key"
+
+    def __init__(self, detail: str, *, key_id: str) -> None:
+        super().__init__(detail)
+        self.key_id = key_id

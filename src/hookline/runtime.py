@@ -21,6 +21,8 @@ import uvicorn
 from hookline.delivery.transport import AiohttpTransport, Transport
 from hookline.delivery.worker import DeliveryWorker, WorkerConfig
 from hookline.domain import tokens
+from hookline.domain.secrets import SecretBox
+from hookline.secret_keys import load_secret_box
 from hookline.settings import Settings
 from hookline.storage import storage_from_url
 from hookline.storage.base import Storage
@@ -41,12 +43,16 @@ class _Server(uvicorn.Server):
         yield
 
 
-def open_storage(settings: Settings) -> Storage:
-    """The storage the settings name (not yet opened)."""
+def open_storage(settings: Settings, secret_box: SecretBox | None = None) -> Storage:
+    """The storage the settings name (not yet opened), sealing secrets with ``secret_box``.
+
+    Without a box, the keys the settings name are loaded (see ``hookline.secret_keys``).
+    """
     return storage_from_url(
         settings.database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_size=settings.postgres_pool_size,
+        secret_box=secret_box or load_secret_box(settings),
     )
 
 
@@ -72,6 +78,7 @@ async def serve(
     workers: bool = True,
     on_ready: Callable[[str], None] | None = None,
     on_first_token: Callable[[str], None] | None = None,
+    secret_box: SecretBox | None = None,
 ) -> None:
     """Open storage, run what was asked for until a signal, then shut down cleanly.
 
@@ -79,7 +86,7 @@ async def serve(
     admin token is created and handed to ``on_first_token``, the only time it
     exists in clear.
     """
-    storage = open_storage(settings)
+    storage = open_storage(settings, secret_box)
     await storage.open()
     if api and not settings.admin_token.get_secret_value():
         first = await create_first_token(storage)
@@ -176,6 +183,7 @@ def run(
     workers: bool = True,
     on_ready: Callable[[str], None] | None = None,
     on_first_token: Callable[[str], None] | None = None,
+    secret_box: SecretBox | None = None,
 ) -> None:
     """Blocking entry point: use uvloop when available."""
     try:
@@ -188,7 +196,7 @@ def run(
         runner(
             serve(
                 settings, api=api, workers=workers, on_ready=on_ready,
-                on_first_token=on_first_token,
+                on_first_token=on_first_token, secret_box=secret_box,
             )
         )  # fmt: skip
     except OSError as error:

@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     )
     postgres_pool_size: int = Field(10, ge=1, description="connections per process")
 
+    # Secrets at rest. The key is checked when it is loaded (hookline.secret_keys), not
+    # here: a validator's error would carry the raw value in pydantic's message.
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="keys sealing stored secrets: urlsafe base64 of 32 bytes each, "
+        "comma-separated, the first seals; empty: use HOOKLINE_SECRET_KEY_FILE",
+    )
+    secret_key_file: Path = Field(
+        Path("hookline.key"),
+        description="key file used when HOOKLINE_SECRET_KEY is empty; created (mode 0600) "
+        "with a new key if missing",
+    )
+
     # API
     host: str = Field("127.0.0.1", description="address the API binds to")
     port: int = Field(8040, ge=0, le=65535, description="port the API listens on")

@@ -27,7 +27,10 @@ def server_defaults() -> dict[str, str]:
 
 @pytest.fixture
 def start_server(tmp_path: Path, server_defaults: dict[str, str]) -> Iterator[ServerFactory]:
-    """Start ``hookline serve`` processes on a fresh SQLite file (settings as env overrides)."""
+    """Start ``hookline serve`` processes on a fresh SQLite file (settings as env overrides).
+
+    Servers of one test share one key file in its temporary directory, made by the first.
+    """
     started: list[HooklineProcess] = []
 
     def start(
@@ -36,6 +39,8 @@ def start_server(tmp_path: Path, server_defaults: dict[str, str]) -> Iterator[Se
         url = database_url or f"sqlite:///{tmp_path / 'hookline.db'}"
         # Delivery tests send to a receiver on 127.0.0.1, allowed on purpose.
         env.setdefault("allowed_networks", "127.0.0.0/8")
+        # The servers run in the repository's directory: keep their key file in the test's.
+        env.setdefault("secret_key_file", str(tmp_path / "hookline.key"))
         for key, value in server_defaults.items():
             env.setdefault(key, value)
         settings = {f"HOOKLINE_{k.upper()}": str(v) for k, v in env.items()}

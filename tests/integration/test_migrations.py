@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +14,8 @@ from hookline.errors import MigrationError
 from hookline.storage import Storage, migrations, storage_from_url
 
 import pg
+from support.database import dialect, query
+from support.keyring import TEST_SECRET_BOX
 
 #: SQLite's declared column types and what PostgreSQL's information_schema calls them.
 PG_TYPE_OF = {"TEXT": "text", "INTEGER": "integer", "REAL": "double precision", "BLOB": "bytea"}
@@ -34,27 +34,12 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @contextlib.asynccontextmanager
 async def opened(url: str) -> AsyncIterator[Storage]:
-    store = storage_from_url(url)
+    store = storage_from_url(url, secret_box=TEST_SECRET_BOX)
     await store.open()
     try:
         yield store
     finally:
         await pg.close_promptly(store)
-
-
-def dialect(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite:///") else "postgres"
-
-
-def query(url: str, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Run one statement on a connection of its own (``?`` placeholders), committed."""
-    if dialect(url) == "sqlite":
-        path = url.removeprefix("sqlite:///")
-        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-            return conn.execute(statement, params).fetchall()
-    with pg.connect(url) as conn:
-        cursor = conn.execute(statement.replace("?", "%s"), params or None)
-        return cursor.fetchall() if cursor.description else []
 
 
 def applied_versions(url: str) -> list[int]:
@@ -79,7 +64,8 @@ async def test_migrating_twice_applies_nothing_the_second_time(empty_database_ur
 async def test_concurrent_first_opens_migrate_exactly_once(empty_database_url: str) -> None:
     """Two storages opening an empty database at once apply each migration once, cleanly."""
     url = empty_database_url
-    first, second = storage_from_url(url), storage_from_url(url)
+    first = storage_from_url(url, secret_box=TEST_SECRET_BOX)
+    second = storage_from_url(url, secret_box=TEST_SECRET_BOX)
     try:
         await asyncio.gather(first.open(), second.open())
         assert applied_versions(url) == shipped_versions(url)
@@ -100,7 +86,7 @@ async def test_database_newer_than_the_code_is_refused(empty_database_url: str) 
         )
         with pytest.raises(MigrationError, match="999"):
             await store.migrate()
-    later = storage_from_url(url)
+    later = storage_from_url(url, secret_box=TEST_SECRET_BOX)
     try:
         with pytest.raises(MigrationError, match="999"):
             await later.open()

@@ -46,6 +46,7 @@ from hookline.storage.base import (
 from hookline.storage.postgres import PostgresStorage
 
 import pg
+from support.keyring import TEST_SECRET_BOX
 
 T0 = 1_700_000_000.0
 #: A time by which everything the tests publish is due.
@@ -140,7 +141,7 @@ async def record(
 
 @asynccontextmanager
 async def opened(url: str) -> AsyncIterator[Storage]:
-    store = storage_from_url(url)
+    store = storage_from_url(url, secret_box=TEST_SECRET_BOX)
     await store.open()
     try:
         yield store

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from hookline.domain.secrets import SecretBox
 from hookline.errors import ConfigError
 from hookline.storage.base import Storage
 
 
-def storage_from_url(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> Storage:
-    """Build the backend a database URL names (not yet opened)."""
+def storage_from_url(
+    url: str, *, secret_box: SecretBox, sqlite_synchronous: str = "FULL", pool_size: int = 10
+) -> Storage:
+    """Build the backend a database URL names (not yet opened).
+
+    ``secret_box`` seals endpoint secrets on their way into the database and unseals
+    them on their way out.
+    """
     if url.startswith("sqlite:///"):
         from hookline.storage.sqlite import SqliteStorage
 
-        return SqliteStorage(url.removeprefix("sqlite:///"), synchronous=sqlite_synchronous)
+        return SqliteStorage(
+            url.removeprefix("sqlite:///"), secret_box=secret_box, synchronous=sqlite_synchronous
+        )
     if url.startswith(("postgresql://", "postgres://")):
         from hookline.storage.postgres import PostgresStorage
 
-        return PostgresStorage(url, pool_size=pool_size)
+        return PostgresStorage(url, secret_box=secret_box, pool_size=pool_size)
     scheme = url.split(":", maxsplit=1)[0]
     raise ConfigError(
         f"HOOKLINE_DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme!r}"

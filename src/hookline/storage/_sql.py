@@ -35,6 +35,7 @@ from hookline.domain.models import (
     TriggerType,
 )
 from hookline.domain.routing import RouteTarget, route
+from hookline.domain.secrets import SecretBox
 from hookline.domain.tokens import ApiToken
 from hookline.errors import ConflictError, NotFoundError
 from hookline.storage.base import (
@@ -131,16 +132,47 @@ def _event_type(row: Row) -> EventType:
     )  # fmt: skip
 
 
-def _signing_keys(value: str) -> tuple[SigningKey, ...]:
-    return tuple(SigningKey(key["secret"], key.get("expires_at")) for key in orjson.loads(value))
+# Endpoint secrets are sealed here, at the storage boundary: the columns hold only
+# ciphertext, and every Endpoint or ClaimedDelivery handed out holds plaintext.
 
 
-def _endpoint(row: Row) -> Endpoint:
+def _secret_context(endpoint_id: str, column: str) -> str:
+    """The associated data binding a sealed secret to its endpoint and column."""
+    return f"endpoint:{endpoint_id}:{column}"
+
+
+def _seal_secrets(
+    box: SecretBox, endpoint_id: str, secret: str, old_secrets: Sequence[SigningKey]
+) -> tuple[str, str]:
+    """The ``secret`` and ``old_secrets`` columns of an endpoint, sealed."""
+    old_context = _secret_context(endpoint_id, "old_secrets")
+    sealed_old = [
+        {"secret": box.seal(key.secret, old_context), "expires_at": key.expires_at}
+        for key in old_secrets
+    ]
+    sealed = box.seal(secret, _secret_context(endpoint_id, "secret"))
+    return sealed, orjson.dumps(sealed_old).decode()
+
+
+def _unseal_secret(box: SecretBox, endpoint_id: str, stored: str) -> str:
+    return box.unseal(stored, _secret_context(endpoint_id, "secret"))
+
+
+def _unseal_old_secrets(box: SecretBox, endpoint_id: str, stored: str) -> tuple[SigningKey, ...]:
+    keys = orjson.loads(stored)
+    if not keys:
+        return ()
+    context = _secret_context(endpoint_id, "old_secrets")
+    return tuple(SigningKey(box.unseal(k["secret"], context), k.get("expires_at")) for k in keys)
+
+
+def _endpoint(row: Row, box: SecretBox) -> Endpoint:
     return Endpoint(
         id=row[0], app_id=row[1], uid=row[2], url=row[3], description=row[4], version=row[5],
         disabled=bool(row[6]), filter_types=_tuple(row[7]), channels=_tuple(row[8]),
         headers=_loads(row[9]), metadata=_loads(row[10]), rate_limit=row[11],
-        retry_schedule=_tuple(row[12]), secret=row[13], old_secrets=_signing_keys(row[14]),
+        retry_schedule=_tuple(row[12]), secret=_unseal_secret(box, row[0], row[13]),
+        old_secrets=_unseal_old_secrets(box, row[0], row[14]),
         failing_since=row[15], created_at=row[16], updated_at=row[17],
     )  # fmt: skip
 
@@ -206,15 +238,17 @@ def _json_rows(value: Any) -> list[list[Any]]:
     return rows
 
 
-def _claimed(row: Row) -> ClaimedDelivery:
+def _claimed(row: Row, box: SecretBox) -> ClaimedDelivery:
     # The payload travels as text inside the JSON answer; its UTF-8 bytes are the
     # stored bytes exactly (payloads are JSON, so always valid UTF-8).
     payload = row[8].encode() if isinstance(row[8], str) else bytes(row[8])
+    # Unsealing on every claim is cheap: the box caches what it has decrypted.
     return ClaimedDelivery(
         id=row[0], msg_id=row[1], endpoint_id=row[2], app_id=row[3], attempts=row[4],
         manual=bool(row[6]), event_type=row[7], payload=payload, url=row[10],
-        endpoint_disabled=bool(row[11]), headers=_loads(row[12]), secret=row[13],
-        old_secrets=_signing_keys(row[14]), retry_schedule=_tuple(row[15]),
+        endpoint_disabled=bool(row[11]), headers=_loads(row[12]),
+        secret=_unseal_secret(box, row[2], row[13]),
+        old_secrets=_unseal_old_secrets(box, row[2], row[14]), retry_schedule=_tuple(row[15]),
         failing_since=row[16],
     )  # fmt: skip
 
@@ -240,16 +274,14 @@ def _event_type_params(event_type: EventType) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _endpoint_params(ep: Endpoint) -> dict[str, Any]:
+def _endpoint_params(ep: Endpoint, box: SecretBox) -> dict[str, Any]:
+    secret, old_secrets = _seal_secrets(box, ep.id, ep.secret, ep.old_secrets)
     return {
         "id": ep.id, "app_id": ep.app_id, "uid": ep.uid, "url": ep.url,
         "description": ep.description, "version": ep.version, "disabled": int(ep.disabled),
         "filter_types": dumps(ep.filter_types), "channels": dumps(ep.channels),
         "headers": dumps(ep.headers), "metadata": dumps(ep.metadata), "rate_limit": ep.rate_limit,
-        "retry_schedule": dumps(ep.retry_schedule), "secret": ep.secret,
-        "old_secrets": dumps(
-            [{"secret": k.secret, "expires_at": k.expires_at} for k in ep.old_secrets]
-        ),
+        "retry_schedule": dumps(ep.retry_schedule), "secret": secret, "old_secrets": old_secrets,
         "failing_since": ep.failing_since, "created_at": ep.created_at, "updated_at": ep.updated_at,
     }  # fmt: skip
 
@@ -286,12 +318,24 @@ def _page(rows: list[T], limit: int, key: Callable[[T], str], cursor: Cursor) ->
     return Page(data=data, iterator=iterator, prev_iterator=prev, done=done)
 
 
+@dataclass(frozen=True, slots=True)
+class RekeyPage:
+    """One batch of a re-key: the last endpoint id read, and what became of the rows."""
+
+    last_id: str
+    scanned: int
+    rewritten: int
+    #: Rows whose secrets changed between the read and the write: left for another pass.
+    changed: int
+
+
 class SqlOperations:
     """Every storage operation as a synchronous function of a connection."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, secret_box: SecretBox) -> None:
         self.dialect = dialect
         self.q = dialect.q
+        self.secret_box = secret_box
 
     def _one(self, conn: Connection, query: str, params: dict[str, Any]) -> Row | None:
         row: Row | None = conn.execute(self.q(query), params).fetchone()
@@ -421,7 +465,7 @@ class SqlOperations:
         self, conn: Connection, endpoint: Endpoint, audit: AuditEntry | None = None
     ) -> Endpoint:
         what = f"an endpoint with uid {endpoint.uid!r}" if endpoint.uid else "the endpoint"
-        self._insert(conn, "insert_endpoint", _endpoint_params(endpoint), what)
+        self._insert(conn, "insert_endpoint", _endpoint_params(endpoint, self.secret_box), what)
         self._audit(conn, audit)
         return endpoint
 
@@ -429,10 +473,11 @@ class SqlOperations:
         row = self._one(conn, "get_endpoint", {"app_id": app_id, "key": key})
         if row is None:
             raise NotFoundError(f"endpoint {key!r} not found")
-        return _endpoint(row)
+        return _endpoint(row, self.secret_box)
 
     def list_endpoints(self, conn: Connection, app_id: str, cursor: Cursor) -> Page[Endpoint]:
-        rows = [_endpoint(r) for r in self._list(conn, "list_endpoints", cursor, app_id=app_id)]
+        found = self._list(conn, "list_endpoints", cursor, app_id=app_id)
+        rows = [_endpoint(r, self.secret_box) for r in found]
         return _page(rows, cursor.limit, lambda e: e.id, cursor)
 
     def update_endpoint(
@@ -440,7 +485,7 @@ class SqlOperations:
     ) -> Endpoint:
         previous = self.get_endpoint(conn, endpoint.app_id, endpoint.id)
         try:
-            conn.execute(self.q("update_endpoint"), _endpoint_params(endpoint))
+            conn.execute(self.q("update_endpoint"), _endpoint_params(endpoint, self.secret_box))
         except Exception as error:
             if self.dialect.is_unique_violation(error):
                 raise ConflictError(
@@ -462,6 +507,40 @@ class SqlOperations:
         for query in ("delete_endpoint_attempts", "delete_endpoint_deliveries", "delete_endpoint"):
             conn.execute(self.q(query), {"id": endpoint.id})
         self._audit(conn, audit)
+
+    def rekey_page(self, conn: Connection, after: str, limit: int) -> RekeyPage:
+        """Re-seal under the sealing key the secrets of up to ``limit`` endpoints after ``after``.
+
+        Rows already sealed under that key are left alone; legacy plaintext is sealed.
+        A row is written only if its secrets are still what was read, so a rotation
+        that lands meanwhile is never overwritten with the secret it replaced.
+        """
+        rows = self._all(conn, "endpoint_secrets_after", {"after": after, "limit": limit})
+        rewritten = changed = 0
+        for endpoint_id, secret, old_secrets in rows:
+            if self._sealed_under_current_key(secret, old_secrets):
+                continue
+            new_secret, new_old_secrets = _seal_secrets(
+                self.secret_box, endpoint_id,
+                _unseal_secret(self.secret_box, endpoint_id, secret),
+                _unseal_old_secrets(self.secret_box, endpoint_id, old_secrets),
+            )  # fmt: skip
+            params = {
+                "id": endpoint_id, "secret": secret, "old_secrets": old_secrets,
+                "new_secret": new_secret, "new_old_secrets": new_old_secrets,
+            }  # fmt: skip
+            if conn.execute(self.q("reseal_endpoint_secrets"), params).rowcount == 1:
+                rewritten += 1
+            else:
+                changed += 1
+        last_id = rows[-1][0] if rows else after
+        return RekeyPage(last_id=last_id, scanned=len(rows), rewritten=rewritten, changed=changed)
+
+    def _sealed_under_current_key(self, secret: str, old_secrets: str) -> bool:
+        box = self.secret_box
+        return box.is_current(secret) and all(
+            box.is_current(key["secret"]) for key in orjson.loads(old_secrets)
+        )
 
     # messages and fan-out --------------------------------------------------
 
@@ -557,7 +636,7 @@ class SqlOperations:
         details = self._one(conn, "claim_details", claim)
         rows = _json_rows(details[0] if details is not None else "[]")
         rows.sort(key=lambda r: (r[5], r[0]))  # oldest due first, as claimed
-        return [_claimed(r) for r in rows]
+        return [_claimed(r, self.secret_box) for r in rows]
 
     def release(self, conn: Connection, worker: str, delivery_ids: Sequence[str]) -> None:
         if delivery_ids:

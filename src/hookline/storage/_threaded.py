@@ -37,9 +37,13 @@ from hookline.storage.base import (
     MessageFilter,
     Outcome,
     PublishResult,
+    RekeyResult,
 )
 
 T = TypeVar("T")
+
+#: Full passes a re-key makes at most while rows keep changing under it.
+REKEY_PASSES = 3
 
 
 class ThreadedSqlStorage:
@@ -117,6 +121,24 @@ class ThreadedSqlStorage:
         self, app_id: str, endpoint_id: str, audit: AuditEntry | None = None
     ) -> None:
         await self._write(self.ops.delete_endpoint, app_id, endpoint_id, audit)
+
+    async def rekey_secrets(self, batch_size: int = 500) -> RekeyResult:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        rewritten = changed = 0
+        for _ in range(REKEY_PASSES):
+            changed = 0
+            after = ""
+            while True:
+                page = await self._write(self.ops.rekey_page, after, batch_size)
+                rewritten += page.rewritten
+                changed += page.changed
+                if page.scanned < batch_size:
+                    break
+                after = page.last_id
+            if not changed:
+                break
+        return RekeyResult(rewritten=rewritten, skipped=changed)
 
     # messages --------------------------------------------------------------------------
 

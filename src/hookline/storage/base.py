@@ -122,6 +122,14 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class RekeyResult:
+    """What a re-key did: rows re-sealed, and rows skipped because they kept changing."""
+
+    rewritten: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotentResponse:
     """A stored answer to a POST carrying an Idempotency-Key (status 0: still running)."""
 
@@ -182,6 +190,13 @@ class Storage(Protocol):
     async def delete_endpoint(
         self, app_id: str, endpoint_id: str, audit: AuditEntry | None = None
     ) -> None: ...
+    async def rekey_secrets(self, batch_size: int = 500) -> RekeyResult:
+        """Re-seal every endpoint secret (current and old) under the sealing key.
+
+        Runs in batches of ``batch_size`` endpoints, a transaction each, beside live
+        traffic: a row changed during its batch is not overwritten but tried again on
+        another pass; ``skipped`` counts rows still changing after the last pass.
+        """
 
     # messages and fan-out ------------------------------------------------
     async def publish(self, message: Message) -> PublishResult:

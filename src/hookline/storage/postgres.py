@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 
+from hookline.domain.secrets import SecretBox
 from hookline.errors import HooklineError, StorageError
 from hookline.storage import migrations
 from hookline.storage._sql import Dialect, SqlOperations, load_queries
@@ -73,7 +74,7 @@ class _Conn:
 class PostgresStorage(ThreadedSqlStorage):
     """``Storage`` on a PostgreSQL database."""
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, secret_box: SecretBox, pool_size: int = 10) -> None:
         self.url = url
         self.pool_size = pool_size
         queries = load_queries("common.sql", "postgres.sql")
@@ -83,7 +84,8 @@ class PostgresStorage(ThreadedSqlStorage):
                 queries={name: to_postgres(sql) for name, sql in queries.items()},
                 is_unique_violation=_is_unique_violation,
                 on_publish=_notify,
-            )
+            ),
+            secret_box,
         )
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from hookline.domain.secrets import SecretBox
 from hookline.errors import HooklineError, StorageError
 from hookline.storage import migrations
 from hookline.storage._sql import Dialect, SqlOperations, load_queries
@@ -61,7 +62,7 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 class SqliteStorage(ThreadedSqlStorage):
     """``Storage`` on one SQLite file."""
 
-    def __init__(self, path: str, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, *, secret_box: SecretBox, synchronous: str = "FULL") -> None:
         self.path = path
         self.synchronous = synchronous
         self._notify_pending = False
@@ -74,7 +75,8 @@ class SqliteStorage(ThreadedSqlStorage):
                 },
                 is_unique_violation=_is_unique_violation,
                 on_publish=self._mark_work,
-            )
+            ),
+            secret_box,
         )
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None

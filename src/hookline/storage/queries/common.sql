@@ -82,6 +82,16 @@ SELECT id, app_id, uid, url, description, version, disabled, filter_types, chann
        rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at
 FROM endpoints WHERE app_id = :app_id AND id > :after AND id < :before ORDER BY id DESC LIMIT :limit;
 
+-- Re-keying (hookline rekey) walks the endpoints by id, a batch at a time.
+
+-- name: endpoint_secrets_after
+SELECT id, secret, old_secrets FROM endpoints WHERE id > :after ORDER BY id LIMIT :limit;
+
+-- name: reseal_endpoint_secrets
+-- Only if the secrets are still what was read: a rotation that landed meanwhile wins.
+UPDATE endpoints SET secret = :new_secret, old_secrets = :new_old_secrets
+WHERE id = :id AND secret = :secret AND old_secrets = :old_secrets;
+
 -- name: insert_message
 INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, created_at)
 VALUES (:id, :app_id, :event_type, :event_id, :payload, :channels, :tags, :created_at);
