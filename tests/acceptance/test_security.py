@@ -357,3 +357,41 @@ def test_payloads_are_logged_only_when_asked(start_server: ServerFactory) -> Non
         app = admin.post("/api/v1/app", json={"name": "Acme"}).json()
         admin.post(f"/api/v1/app/{app['id']}/msg", json={"eventType": "a.b", "payload": {"n": 41}})
     wait_until(lambda: '{\\"n\\":41}' in server.logs(), what="the payload in the log")
+
+
+# --- secret rotation's grace period ---------------------------------------------------------------
+
+
+def test_rotation_grace_period_is_per_call_and_ends(
+    server: HooklineProcess, receiver: Receiver
+) -> None:
+    """The old secret signs beside the new one for the grace period asked for, then stops."""
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    with server.client() as api:
+        app = api.post("/api/v1/app", json={"name": "Acme"}).json()
+        made = api.post(f"/api/v1/app/{app['id']}/endpoint", json={"url": f"{receiver.url}/h"})
+        ep = f"/api/v1/app/{app['id']}/endpoint/{made.json()['id']}"
+        first = api.get(f"{ep}/secret").json()["key"]
+
+        def deliver(n: int) -> Any:
+            api.post(f"/api/v1/app/{app['id']}/msg", json={"eventType": "a.b", "payload": {"n": n}})
+            return receiver.wait_for(n)[-1]
+
+        second = api.post(f"{ep}/secret/rotate", json={"gracePeriodSeconds": 2}).json()["key"]
+        during = deliver(1)
+        assert len(during.headers["webhook-signature"].split()) == 2
+        assert Webhook(first).verify(during.body, during.headers) == {"n": 1}
+        assert Webhook(second).verify(during.body, during.headers) == {"n": 1}
+
+        time.sleep(2.1)
+        after = deliver(2)
+        assert len(after.headers["webhook-signature"].split()) == 1
+        assert Webhook(second).verify(after.body, after.headers) == {"n": 2}
+        with pytest.raises(WebhookVerificationError):
+            Webhook(first).verify(after.body, after.headers)
+
+        third = api.post(f"{ep}/secret/rotate", json={"gracePeriodSeconds": 0}).json()["key"]
+        at_once = deliver(3)
+        assert len(at_once.headers["webhook-signature"].split()) == 1
+        assert Webhook(third).verify(at_once.body, at_once.headers) == {"n": 3}

@@ -239,7 +239,7 @@ class DeliveryWorker:
             )
         sent_at = self.clock()
         result = await self.transport.send(
-            delivery.url, delivery.payload, self._headers(delivery, int(sent_at))
+            delivery.url, delivery.payload, self._headers(delivery, sent_at)
         )
         return self._outcome(delivery, result, sent_at)
 
@@ -266,12 +266,12 @@ class DeliveryWorker:
             disable_endpoint=decision.disable_endpoint,
         )
 
-    def _headers(self, delivery: ClaimedDelivery, timestamp: int) -> dict[str, str]:
+    def _headers(self, delivery: ClaimedDelivery, now: float) -> dict[str, str]:
+        # An old secret signs until the exact end of its grace period (not the end of
+        # that second: the signed timestamp is whole seconds, the grace period is not).
         secrets = [delivery.secret]
         secrets += [
-            k.secret
-            for k in delivery.old_secrets
-            if k.expires_at is None or k.expires_at > timestamp
+            k.secret for k in delivery.old_secrets if k.expires_at is None or k.expires_at > now
         ]
         headers = {
             **delivery.headers,
@@ -282,7 +282,7 @@ class DeliveryWorker:
             signing.headers(
                 secrets,
                 delivery.msg_id,
-                timestamp,
+                int(now),
                 delivery.payload,
                 svix_headers=self.config.send_svix_headers,
             )
