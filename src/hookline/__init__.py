@@ -6,6 +6,7 @@ embed hookline's engine in an application.
 
 from __future__ import annotations
 
+from hookline.delivery.handlers import Handlers, InboundEvent
 from hookline.domain.signing import (
     SignatureError,
     generate_secret,
@@ -19,7 +20,9 @@ from hookline.errors import HooklineError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Handlers",
     "HooklineError",
+    "InboundEvent",
     "SignatureError",
     "__version__",
     "generate_secret",

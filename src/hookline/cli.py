@@ -17,6 +17,7 @@ from hookline.errors import HooklineError
 from hookline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from hookline.delivery.handlers import Handlers
     from hookline.storage.base import Storage
 
 T = TypeVar("T")
@@ -55,11 +56,12 @@ def main() -> None:
     """hookline: send and receive webhooks, durably."""
 
 
-def _start(settings: Settings, *, api: bool, workers: bool) -> None:
+def _start(settings: Settings, *, api: bool, workers: bool, handlers: str | None = None) -> None:
     from hookline import logs, runtime
 
     logs.configure(settings.log_level, settings.log_json)
     secret_box = _secret_box(settings)
+    loaded = _handlers(handlers)
     what = " + ".join(p for p, on in (("API", api), ("workers", workers)) if on)
     click.echo(f"hookline {__version__}: {what} on {settings.database_url}", err=True)
 
@@ -80,8 +82,28 @@ def _start(settings: Settings, *, api: bool, workers: bool) -> None:
 
     runtime.run(
         settings, api=api, workers=workers, on_ready=ready, on_first_token=first_token,
-        secret_box=secret_box,
+        secret_box=secret_box, handlers=loaded,
     )  # fmt: skip
+
+
+def _handlers(spec: str | None) -> Handlers | None:
+    if spec is None:
+        return None
+    from hookline.delivery.handlers import load
+
+    # The current directory is importable, as for `python -m`: handler modules live there.
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        return load(spec)
+    except HooklineError as error:
+        raise click.UsageError(error.detail) from None
+
+
+_handlers_option = click.option(
+    "--handlers",
+    metavar="MODULE:OBJECT",
+    help="A hookline Handlers object: runs deliveries to handler:<group> endpoints in-process.",
+)
 
 
 @main.command()
@@ -89,13 +111,14 @@ def _start(settings: Settings, *, api: bool, workers: bool) -> None:
 @_db_option
 @click.option("--host", help="Overrides HOOKLINE_HOST (default 127.0.0.1).")
 @click.option("--port", type=int, help="Overrides HOOKLINE_PORT (default 8040).")
+@_handlers_option
 def serve(
-    config: Path | None, database_url: str | None, host: str | None, port: int | None
-) -> None:
+    config: Path | None, database_url: str | None, host: str | None, port: int | None,
+    handlers: str | None,
+) -> None:  # fmt: skip
     """Run the API and the delivery workers in one process."""
-    _start(
-        _settings(config, database_url=database_url, host=host, port=port), api=True, workers=True
-    )
+    settings = _settings(config, database_url=database_url, host=host, port=port)
+    _start(settings, api=True, workers=True, handlers=handlers)
 
 
 @main.command()
@@ -113,9 +136,10 @@ def api(config: Path | None, database_url: str | None, host: str | None, port: i
 @main.command()
 @_config_option
 @_db_option
-def worker(config: Path | None, database_url: str | None) -> None:
-    """Run only delivery workers."""
-    _start(_settings(config, database_url=database_url), api=False, workers=True)
+@_handlers_option
+def worker(config: Path | None, database_url: str | None, handlers: str | None) -> None:
+    """Run only delivery workers (with --handlers, also Python handlers)."""
+    _start(_settings(config, database_url=database_url), api=False, workers=True, handlers=handlers)
 
 
 @main.command()
@@ -302,3 +326,141 @@ def token_revoke(config: Path | None, database_url: str | None, token_id: str) -
 
     _with_storage(_settings(config, database_url=database_url), revoke)
     click.echo(f"revoked {token_id}")
+
+
+@main.group()
+def source() -> None:
+    """Create and list inbound sources (works on the database directly)."""
+
+
+def _config_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    config = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--config-value must look like key=value, not {pair!r}")
+        config[key] = value
+    return config
+
+
+@source.command("create")
+@_config_option
+@_db_option
+@click.option("--app", "app_key", required=True, help="The application events go to (id or uid).")
+@click.option("--name", required=True, help="What the source is, e.g. 'Stripe live'.")
+@click.option("--verifier", "kind", required=True, help="stripe, github, standard_webhooks, ...")
+@click.option(
+    "--secret", "secrets", multiple=True, help="A signing secret (repeat during rotation)."
+)
+@click.option("--config-value", "pairs", multiple=True, help="A verifier setting, key=value.")
+@click.option("--uid", help="Your own name for the source.")
+def source_create(
+    config: Path | None, database_url: str | None, app_key: str, name: str, kind: str,
+    secrets: tuple[str, ...], pairs: tuple[str, ...], uid: str | None,
+) -> None:  # fmt: skip
+    """Create a source and print the path providers post to (/in/<token>)."""
+    import time
+
+    from hookline.api.routes.sources import new_ingest_token
+    from hookline.domain import audit, ids, tokens
+    from hookline.domain.models import Source
+    from hookline.domain.verifiers import build_verifier
+
+    settings = _settings(config, database_url=database_url)
+    values = _config_pairs(pairs)
+    try:
+        build_verifier(kind, values, list(secrets))
+    except HooklineError as error:
+        raise click.UsageError(error.detail) from None
+
+    async def create(storage: Storage) -> Source:
+        app = await storage.get_application(app_key)
+        now = time.time()
+        made = Source(
+            id=ids.new_id(ids.SOURCE, now), app_id=app.id, name=name, uid=uid,
+            token=new_ingest_token(), verifier=kind, config=dict(values), secrets=secrets,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        return await storage.create_source(
+            made, audit.change(tokens.CLI, "source.created", None, made, now)
+        )
+
+    made = _with_storage(settings, create)
+    base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    click.echo(f"{made.id}  {base}/in/{made.token}")
+
+
+@source.command("list")
+@_config_option
+@_db_option
+@click.option("--app", "app_key", required=True, help="The application (id or uid).")
+def source_list(config: Path | None, database_url: str | None, app_key: str) -> None:
+    """List an application's sources: id, verifier, name."""
+    from hookline.domain.models import Source
+    from hookline.storage.base import Cursor
+
+    async def every(storage: Storage) -> list[Source]:
+        app = await storage.get_application(app_key)
+        page = await storage.list_sources(app.id, Cursor(limit=250))
+        return page.data
+
+    for item in _with_storage(_settings(config, database_url=database_url), every):
+        click.echo(f"{item.id}  {item.verifier}  {item.name}")
+
+
+@main.command("backfill")
+@_config_option
+@_db_option
+@click.argument("source_key")
+@click.option("--app", "app_key", required=True, help="The source's application (id or uid).")
+@click.option("--since", required=True, help="Start of the period, ISO 8601 (UTC if no offset).")
+@click.option("--until", help="End of the period (default: now).")
+@click.option("--fetcher", required=True, metavar="MODULE:FUNCTION",
+              help="function(since, until) yielding the provider's events.")  # fmt: skip
+def backfill_command(
+    config: Path | None, database_url: str | None, source_key: str, app_key: str, since: str,
+    until: str | None, fetcher: str,
+) -> None:  # fmt: skip
+    """Fetch missed events from a provider and feed them through the inbound path.
+
+    Each event is stored as if it had been received, so events already received
+    are skipped as duplicates. Interrupted? Run the same command again: it resumes.
+    """
+    import time
+
+    from hookline import backfill
+
+    settings = _settings(config, database_url=database_url)
+    start, end = _moment(since, "--since"), _moment(until, "--until") if until else None
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        fetch = backfill.load_fetcher(fetcher)
+    except HooklineError as error:
+        raise click.UsageError(error.detail) from None
+
+    def progress(report: backfill.BackfillReport) -> None:
+        click.echo(f"backfill: {report.stored} stored, {report.duplicates} already there", err=True)
+
+    async def run(storage: Storage) -> backfill.BackfillReport:
+        found = await storage.get_source((await storage.get_application(app_key)).id, source_key)
+        return await backfill.backfill(
+            storage, found, fetch, start, end or datetime.now(UTC), clock=time.time,
+            on_progress=progress,
+        )  # fmt: skip
+
+    report = _with_storage(settings, run)
+    if report.already_finished:
+        click.echo("backfill: this period was already filled in; nothing to do")
+        return
+    resumed = f" (resumed after {report.resumed_from})" if report.resumed_from else ""
+    click.echo(
+        f"backfill: done{resumed}: {report.stored} stored, {report.duplicates} already there"
+    )
+
+
+def _moment(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint=option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

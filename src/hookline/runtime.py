@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from hookline.delivery.handlers import HandlerRunner, Handlers
 from hookline.delivery.transport import AiohttpTransport, Transport
 from hookline.delivery.worker import DeliveryWorker, WorkerConfig
 from hookline.domain import tokens
@@ -79,6 +80,7 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
     on_first_token: Callable[[str], None] | None = None,
     secret_box: SecretBox | None = None,
+    handlers: Handlers | None = None,
 ) -> None:
     """Open storage, run what was asked for until a signal, then shut down cleanly.
 
@@ -103,7 +105,10 @@ async def serve(
     server: _Server | None = None
     try:
         if workers:
-            worker = DeliveryWorker(storage, transport, WorkerConfig.from_settings(settings))
+            worker = DeliveryWorker(
+                storage, transport, WorkerConfig.from_settings(settings),
+                handlers=HandlerRunner(handlers, timeout=settings.request_timeout),
+            )  # fmt: skip
             tasks.append(asyncio.create_task(worker.run(), name="hookline-worker"))
             tasks.append(asyncio.create_task(_housekeeping(storage, settings, stop)))
         if api:
@@ -160,6 +165,7 @@ async def _housekeeping(storage: Storage, settings: Settings, stop: asyncio.Even
     while not stop.is_set():
         try:
             await storage.expire_idempotent(time.time() - settings.idempotency_ttl)
+            await storage.expire_dedup_keys(time.time())
         except Exception:  # housekeeping must never take the server down
             logger.exception("housekeeping failed")
         with contextlib.suppress(TimeoutError):
@@ -184,6 +190,7 @@ def run(
     on_ready: Callable[[str], None] | None = None,
     on_first_token: Callable[[str], None] | None = None,
     secret_box: SecretBox | None = None,
+    handlers: Handlers | None = None,
 ) -> None:
     """Blocking entry point: use uvloop when available."""
     try:
@@ -196,7 +203,7 @@ def run(
         runner(
             serve(
                 settings, api=api, workers=workers, on_ready=on_ready,
-                on_first_token=on_first_token, secret_box=secret_box,
+                on_first_token=on_first_token, secret_box=secret_box, handlers=handlers,
             )
         )  # fmt: skip
     except OSError as error:

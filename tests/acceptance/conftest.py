@@ -34,7 +34,10 @@ def start_server(tmp_path: Path, server_defaults: dict[str, str]) -> Iterator[Se
     started: list[HooklineProcess] = []
 
     def start(
-        database_url: str | None = None, command: str = "serve", **env: str
+        database_url: str | None = None,
+        command: str = "serve",
+        args: tuple[str, ...] = (),
+        **env: str,
     ) -> HooklineProcess:
         url = database_url or f"sqlite:///{tmp_path / 'hookline.db'}"
         # Delivery tests send to a receiver on 127.0.0.1, allowed on purpose.
@@ -44,7 +47,7 @@ def start_server(tmp_path: Path, server_defaults: dict[str, str]) -> Iterator[Se
         for key, value in server_defaults.items():
             env.setdefault(key, value)
         settings = {f"HOOKLINE_{k.upper()}": str(v) for k, v in env.items()}
-        process = HooklineProcess(url, settings, command=command)
+        process = HooklineProcess(url, settings, command=command, args=args)
         started.append(process)
         return process.start(tmp_path / f"hookline-{len(started)}.log")
 

@@ -21,7 +21,11 @@ class HooklineProcess:
     """A running hookline server; ``url`` is its API base URL."""
 
     def __init__(
-        self, database_url: str, env: dict[str, str] | None = None, command: str = "serve"
+        self,
+        database_url: str,
+        env: dict[str, str] | None = None,
+        command: str = "serve",
+        args: tuple[str, ...] = (),
     ):
         self.database_url = database_url
         self.env = {
@@ -30,6 +34,7 @@ class HooklineProcess:
         }  # fmt: skip
         self.env["HOOKLINE_DATABASE_URL"] = database_url
         self.command = command
+        self.args = args
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
         self.log_path: Path | None = None
@@ -40,7 +45,7 @@ class HooklineProcess:
         with log_path.open("a") as log:
             # The child keeps its own copy of the descriptor; ours can close at once.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hookline", self.command],
+                [sys.executable, "-m", "hookline", self.command, *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=log,

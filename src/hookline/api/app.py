@@ -15,6 +15,8 @@ from hookline.api import errors
 from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache, authorize
 from hookline.api.context import Context
 from hookline.api.idempotency import IdempotencyMiddleware
+from hookline.api.inbound import ROUTE as INBOUND_ROUTE
+from hookline.api.inbound import InboundCounters, SourceCache
 from hookline.api.limits import BodyLimitMiddleware
 from hookline.api.routes import (
     applications,
@@ -25,6 +27,7 @@ from hookline.api.routes import (
     endpoints,
     event_types,
     messages,
+    sources,
 )
 from hookline.settings import Settings
 from hookline.storage.base import Storage
@@ -49,12 +52,18 @@ def create_app(
     tokens = TokenCache(
         storage, settings.auth_cache_seconds, settings.admin_token.get_secret_value()
     )
-    app.state.context = Context(storage=storage, settings=settings, clock=clock, tokens=tokens)
+    app.state.context = Context(
+        storage=storage, settings=settings, clock=clock, tokens=tokens,
+        sources=SourceCache(storage, settings.auth_cache_seconds),
+        inbound_counters=InboundCounters(),
+    )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
-               audit_log)  # fmt: skip
+               audit_log, sources)  # fmt: skip
     for module in routers:
         app.include_router(module.router, dependencies=[Depends(authorize)])
+
+    app.router.routes.append(INBOUND_ROUTE)
 
     @app.get("/api/v1/health", status_code=204, tags=["Health"], summary="Health check")
     async def health() -> Response:

@@ -17,10 +17,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from hookline.api.auth import TokenCache, principal_of
+from hookline.api.inbound import InboundCounters, SourceCache
 from hookline.domain import audit
-from hookline.domain.audit import AuditEntry
-from hookline.domain.models import Application, Endpoint, EventType
-from hookline.domain.tokens import ApiToken, Principal
+from hookline.domain.audit import Audited, AuditEntry
+from hookline.domain.models import Application
+from hookline.domain.tokens import Principal
 from hookline.errors import ValidationError
 from hookline.settings import Settings
 from hookline.storage.base import BEGINNING, Cursor, Storage
@@ -36,6 +37,8 @@ class Context:
     settings: Settings
     clock: Callable[[], float]
     tokens: TokenCache
+    sources: SourceCache
+    inbound_counters: InboundCounters
 
 
 async def context(request: Request) -> Context:
@@ -53,9 +56,6 @@ async def principal(request: Request) -> Principal:
 
 
 Who = Annotated[Principal, Depends(principal)]
-
-#: What an audit entry can be about.
-Audited = Application | Endpoint | EventType | ApiToken
 
 
 def change(

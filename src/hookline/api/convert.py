@@ -83,8 +83,15 @@ def task_out(task: BackgroundTask) -> BackgroundTaskOut:
 
 
 def payload_of(message: Message) -> dict[str, Any]:
-    """The stored payload bytes as a JSON object."""
-    value = orjson.loads(message.payload)
+    """The stored payload bytes as a JSON object.
+
+    A received (inbound) body need not be JSON (Twilio and Slack commands post
+    forms): it is shown as text under ``body``.
+    """
+    try:
+        value = orjson.loads(message.payload)
+    except orjson.JSONDecodeError:
+        return {"body": message.payload.decode("utf-8", errors="replace")}
     return value if isinstance(value, dict) else {"payload": value}
 
 

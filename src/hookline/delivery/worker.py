@@ -27,10 +27,12 @@ from hookline.domain import ids, signing
 from hookline.domain.models import Attempt, AttemptStatus, DeliveryStatus, TriggerType
 from hookline.domain.outcome import AttemptResult, Decision, ErrorClass, Verdict, decide
 from hookline.domain.retry import RetryPolicy
+from hookline.domain.routing import HANDLER_SCHEME
 from hookline.errors import HooklineError
 from hookline.settings import Settings
 from hookline.storage.base import ClaimedDelivery, Outcome, Storage
 
+from .handlers import HandlerRunner, InboundEvent
 from .transport import Transport
 
 logger = logging.getLogger(__name__)
@@ -85,9 +87,11 @@ class DeliveryWorker:
         name: str | None = None,
         clock: Callable[[], float] = time.time,
         random: Callable[[], float] = _random.random,
+        handlers: HandlerRunner | None = None,
     ) -> None:
         self.storage = storage
         self.transport = transport
+        self.handlers = handlers or HandlerRunner(None, timeout=60.0)
         self.config = config
         self.name = name or worker_name()
         self.clock = clock
@@ -238,9 +242,16 @@ class DeliveryWorker:
                 attempt=None,
             )
         sent_at = self.clock()
-        result = await self.transport.send(
-            delivery.url, delivery.payload, self._headers(delivery, sent_at)
-        )
+        if delivery.url.startswith(HANDLER_SCHEME):
+            event = InboundEvent(
+                id=delivery.msg_id, event_type=delivery.event_type, body=delivery.payload,
+                headers=delivery.message_headers or {}, attempt=delivery.attempts + 1,
+            )  # fmt: skip
+            result = await self.handlers.run(delivery.url, event)
+        else:
+            result = await self.transport.send(
+                delivery.url, delivery.payload, self._headers(delivery, sent_at)
+            )
         return self._outcome(delivery, result, sent_at)
 
     def _outcome(self, delivery: ClaimedDelivery, result: AttemptResult, sent_at: float) -> Outcome:
@@ -273,11 +284,22 @@ class DeliveryWorker:
         secrets += [
             k.secret for k in delivery.old_secrets if k.expires_at is None or k.expires_at > now
         ]
-        headers = {
-            **delivery.headers,
-            "content-type": "application/json",
-            "user-agent": self.config.user_agent,
-        }
+        received = delivery.message_headers
+        if received:
+            # A received (inbound) event is forwarded with the headers it came with,
+            # then the endpoint's own; its content type stays what the provider sent.
+            headers = {
+                **received,
+                **delivery.headers,
+                "content-type": received.get("content-type", "application/json"),
+                "user-agent": self.config.user_agent,
+            }
+        else:
+            headers = {
+                **delivery.headers,
+                "content-type": "application/json",
+                "user-agent": self.config.user_agent,
+            }
         headers.update(
             signing.headers(
                 secrets,

@@ -13,8 +13,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hookline.domain import ids
-from hookline.domain.models import Application, Endpoint, EventType, JSONObject
+from hookline.domain.models import Application, Endpoint, EventType, JSONObject, Source
 from hookline.domain.tokens import ApiToken, Principal
+
+#: The records whose changes are audited.
+Audited = Application | Endpoint | EventType | ApiToken | Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ def masked(secret: str) -> str:
     return f"<masked sha256:{digest}>"
 
 
-def snapshot(record: Application | Endpoint | EventType | ApiToken | None) -> JSONObject | None:
+def snapshot(record: Audited | None) -> JSONObject | None:
     """A record as JSON for the trail, secrets masked."""
     if record is None:
         return None
@@ -52,18 +55,21 @@ def snapshot(record: Application | Endpoint | EventType | ApiToken | None) -> JS
         data["headers"] = {name: masked(value) for name, value in record.headers.items()}
     if isinstance(record, ApiToken):
         del data["token_hash"]
+    if isinstance(record, Source):
+        data["token"] = masked(record.token)
+        data["secrets"] = [masked(secret) for secret in record.secrets]
     return data
 
 
 _RESOURCE_TYPES = {Application: "application", Endpoint: "endpoint", EventType: "event_type",
-                   ApiToken: "token"}  # fmt: skip
+                   ApiToken: "token", Source: "source"}  # fmt: skip
 
 
 def change(
     who: Principal,
     action: str,
-    before: Application | Endpoint | EventType | ApiToken | None,
-    after: Application | Endpoint | EventType | ApiToken | None,
+    before: Audited | None,
+    after: Audited | None,
     now: float,
 ) -> AuditEntry:
     """The entry for ``who`` turning ``before`` into ``after`` (either may be None).

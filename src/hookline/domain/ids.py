@@ -23,6 +23,7 @@ MESSAGE = "msg"
 ATTEMPT = "atmpt"
 DELIVERY = "dlv"
 TASK = "qtask"
+SOURCE = "src"
 TOKEN = "tok"  # noqa: S105 - an id prefix, not a secret
 AUDIT = "audit"
 

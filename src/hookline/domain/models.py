@@ -107,6 +107,29 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Where one provider's webhooks arrive (``/in/<token>``), and how they are checked.
+
+    ``verifier`` names a kind of ``domain.verifiers`` with its ``config``; ``secrets``
+    are all accepted (several during a provider's rotation). Each received event
+    becomes a message of ``app_id``, so it reaches that application's endpoints.
+    """
+
+    id: str
+    app_id: str
+    name: str
+    token: str
+    verifier: str
+    config: JSONObject = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    dedup_window: float = 86400.0
+    forward_headers: bool = True
+    uid: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A published event; ``payload`` holds the exact bytes that are signed and sent."""
 
@@ -118,6 +141,9 @@ class Message:
     channels: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None
     created_at: float = 0.0
+    #: For a received (inbound) message: the headers it arrived with, and its source.
+    headers: dict[str, str] | None = None
+    source_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,8 @@ class ErrorClass(enum.StrEnum):
     TLS = "tls"
     INVALID_URL = "invalid_url"
     BLOCKED = "blocked"  # refused by policy (e.g. the SSRF defence)
+    HANDLER = "handler_error"  # a Python handler raised
+    NO_HANDLER = "no_handler"  # no worker here runs handlers of that group
     ERROR = "error"  # anything else the transport raised
 
 

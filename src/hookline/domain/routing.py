@@ -59,3 +59,9 @@ def endpoint_matches(endpoint: Subscriber, event_type: str, channels: Sequence[s
 def route(endpoints: Iterable[S], event_type: str, channels: Sequence[str] | None) -> list[S]:
     """The endpoints that get a delivery of this message."""
     return [ep for ep in endpoints if endpoint_matches(ep, event_type, channels)]
+
+
+#: Endpoint URLs of this scheme (``handler:<group>``) are served in-process by a
+#: worker's Python handlers of that group, not sent over HTTP.
+HANDLER_SCHEME = "handler:"
+HANDLER_URL_PATTERN = r"handler:[A-Za-z0-9_.\-]{1,64}"

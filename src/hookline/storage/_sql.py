@@ -32,20 +32,23 @@ from hookline.domain.models import (
     Message,
     Page,
     SigningKey,
+    Source,
     TriggerType,
 )
 from hookline.domain.routing import RouteTarget, route
 from hookline.domain.secrets import SecretBox
-from hookline.domain.tokens import ApiToken
+from hookline.domain.tokens import ApiToken, hash_token
 from hookline.errors import ConflictError, NotFoundError
 from hookline.storage.base import (
     AttemptFilter,
+    Checkpoint,
     ClaimedDelivery,
     Cursor,
     IdempotentResponse,
     MessageFilter,
     Outcome,
     PublishResult,
+    ReceiveResult,
 )
 
 T = TypeVar("T")
@@ -249,7 +252,7 @@ def _claimed(row: Row, box: SecretBox) -> ClaimedDelivery:
         endpoint_disabled=bool(row[11]), headers=_loads(row[12]),
         secret=_unseal_secret(box, row[2], row[13]),
         old_secrets=_unseal_old_secrets(box, row[2], row[14]), retry_schedule=_tuple(row[15]),
-        failing_since=row[16],
+        failing_since=row[16], message_headers=_loads(row[17]),
     )  # fmt: skip
 
 
@@ -283,6 +286,35 @@ def _endpoint_params(ep: Endpoint, box: SecretBox) -> dict[str, Any]:
         "headers": dumps(ep.headers), "metadata": dumps(ep.metadata), "rate_limit": ep.rate_limit,
         "retry_schedule": dumps(ep.retry_schedule), "secret": secret, "old_secrets": old_secrets,
         "failing_since": ep.failing_since, "created_at": ep.created_at, "updated_at": ep.updated_at,
+    }  # fmt: skip
+
+
+def _source_context(source_id: str, column: str) -> str:
+    """The associated data binding a sealed source value to its source and column."""
+    return f"source:{source_id}:{column}"
+
+
+def _source(row: Row, box: SecretBox) -> Source:
+    secrets = orjson.loads(box.unseal(row[7], _source_context(row[0], "secrets")))
+    return Source(
+        id=row[0], app_id=row[1], uid=row[2], name=row[3],
+        token=box.unseal(row[4], _source_context(row[0], "token")), verifier=row[5],
+        config=_loads(row[6]), secrets=tuple(secrets), dedup_window=row[8],
+        forward_headers=bool(row[9]), created_at=row[10], updated_at=row[11],
+    )  # fmt: skip
+
+
+def _source_params(source: Source, box: SecretBox) -> dict[str, Any]:
+    sealed_secrets = box.seal(
+        dumps(list(source.secrets)) or "[]", _source_context(source.id, "secrets")
+    )
+    return {
+        "id": source.id, "app_id": source.app_id, "uid": source.uid, "name": source.name,
+        "token_hash": hash_token(source.token),
+        "token": box.seal(source.token, _source_context(source.id, "token")),
+        "verifier": source.verifier, "config": dumps(source.config), "secrets": sealed_secrets,
+        "dedup_window": source.dedup_window, "forward_headers": int(source.forward_headers),
+        "created_at": source.created_at, "updated_at": source.updated_at,
     }  # fmt: skip
 
 
@@ -413,7 +445,7 @@ class SqlOperations:
         # (and its tokens stop working at once).
         for query in (
             "delete_app_attempts", "delete_app_deliveries", "delete_app_messages",
-            "delete_app_endpoints", "delete_app_tokens", "delete_application",
+            "delete_app_endpoints", "delete_app_tokens", "delete_app_sources", "delete_application",
         ):  # fmt: skip
             conn.execute(self.q(query), {"id": app_id})
         self._audit(conn, audit)
@@ -552,7 +584,8 @@ class SqlOperations:
                 "id": message.id, "app_id": message.app_id, "event_type": message.event_type,
                 "event_id": message.event_id, "payload": message.payload,
                 "channels": dumps(message.channels), "tags": dumps(message.tags),
-                "created_at": message.created_at,
+                "created_at": message.created_at, "headers": dumps(message.headers),
+                "source_id": message.source_id,
             },
             what,
         )  # fmt: skip
@@ -895,3 +928,83 @@ class SqlOperations:
     def list_audit(self, conn: Connection, cursor: Cursor, app_id: str | None) -> Page[AuditEntry]:
         rows = [_audit_entry(r) for r in self._list(conn, "list_audit", cursor, app_id=app_id)]
         return _page(rows, cursor.limit, lambda e: e.id, cursor)
+
+    # inbound sources -------------------------------------------------------------
+
+    def create_source(self, conn: Connection, source: Source, audit: AuditEntry | None) -> Source:
+        what = f"a source with uid {source.uid!r}" if source.uid else "the source"
+        self._insert(conn, "insert_source", _source_params(source, self.secret_box), what)
+        self._audit(conn, audit)
+        return source
+
+    def get_source(self, conn: Connection, app_id: str, key: str) -> Source:
+        row = self._one(conn, "get_source", {"app_id": app_id, "key": key})
+        if row is None:
+            raise NotFoundError(f"source {key!r} not found")
+        return _source(row, self.secret_box)
+
+    def find_source(self, conn: Connection, token: str) -> Source | None:
+        row = self._one(conn, "get_source_by_token", {"token_hash": hash_token(token)})
+        return None if row is None else _source(row, self.secret_box)
+
+    def list_sources(self, conn: Connection, app_id: str, cursor: Cursor) -> Page[Source]:
+        found = self._list(conn, "list_sources", cursor, app_id=app_id)
+        rows = [_source(r, self.secret_box) for r in found]
+        return _page(rows, cursor.limit, lambda src: src.id, cursor)
+
+    def update_source(self, conn: Connection, source: Source, audit: AuditEntry | None) -> Source:
+        try:
+            conn.execute(self.q("update_source"), _source_params(source, self.secret_box))
+        except Exception as error:
+            if self.dialect.is_unique_violation(error):
+                raise ConflictError(f"a source with uid {source.uid!r} already exists") from None
+            raise
+        self._audit(conn, audit)
+        return source
+
+    def delete_source(
+        self, conn: Connection, app_id: str, key: str, audit: AuditEntry | None
+    ) -> None:
+        source = self.get_source(conn, app_id, key)
+        conn.execute(self.q("delete_source"), {"id": source.id})
+        self._audit(conn, audit)
+
+    def receive(
+        self, conn: Connection, message: Message, dedup_key: str | None, window: float
+    ) -> ReceiveResult:
+        """Store a received event as ``message`` unless its key was seen within ``window``."""
+        if dedup_key is not None:
+            claimed = conn.execute(
+                self.q("claim_dedup_key"),
+                {
+                    "source_id": message.source_id, "dedup_key": dedup_key, "msg_id": message.id,
+                    "expires_at": message.created_at + window, "now": message.created_at,
+                },
+            )  # fmt: skip
+            if int(claimed.rowcount) == 0:
+                row = self._one(
+                    conn, "get_dedup_msg",
+                    {"source_id": message.source_id, "dedup_key": dedup_key},
+                )  # fmt: skip
+                return ReceiveResult(msg_id=row[0] if row else "", duplicate=True, deliveries=0)
+        published = self.publish(conn, message)
+        return ReceiveResult(msg_id=message.id, duplicate=False, deliveries=published.deliveries)
+
+    def expire_dedup_keys(self, conn: Connection, before: float) -> int:
+        return int(conn.execute(self.q("expire_dedup_keys"), {"before": before}).rowcount)
+
+    def get_checkpoint(self, conn: Connection, source_id: str, run_key: str) -> Checkpoint | None:
+        row = self._one(conn, "get_checkpoint", {"source_id": source_id, "run_key": run_key})
+        return None if row is None else Checkpoint(row[0], int(row[1]), bool(row[2]))
+
+    def save_checkpoint(
+        self, conn: Connection, source_id: str, run_key: str, checkpoint: Checkpoint, now: float
+    ) -> None:
+        conn.execute(
+            self.q("save_checkpoint"),
+            {
+                "source_id": source_id, "run_key": run_key, "position": checkpoint.position,
+                "done_count": checkpoint.done_count, "finished": int(checkpoint.finished),
+                "updated_at": now,
+            },
+        )  # fmt: skip

@@ -24,6 +24,7 @@ from hookline.domain.models import (
     EventType,
     Message,
     Page,
+    Source,
 )
 from hookline.domain.tokens import ApiToken
 from hookline.storage._sql import SqlOperations
@@ -31,12 +32,14 @@ from hookline.storage.base import (
     BEGINNING,
     END_OF_TIME,
     AttemptFilter,
+    Checkpoint,
     ClaimedDelivery,
     Cursor,
     IdempotentResponse,
     MessageFilter,
     Outcome,
     PublishResult,
+    ReceiveResult,
     RekeyResult,
 )
 
@@ -279,3 +282,39 @@ class ThreadedSqlStorage:
 
     async def list_audit(self, cursor: Cursor, app_id: str | None = None) -> Page[AuditEntry]:
         return await self._read(self.ops.list_audit, cursor, app_id)
+
+    # inbound sources -----------------------------------------------------------------------
+
+    async def create_source(self, source: Source, audit: AuditEntry | None = None) -> Source:
+        return await self._write(self.ops.create_source, source, audit)
+
+    async def get_source(self, app_id: str, key: str) -> Source:
+        return await self._read(self.ops.get_source, app_id, key)
+
+    async def find_source(self, token: str) -> Source | None:
+        return await self._read(self.ops.find_source, token)
+
+    async def list_sources(self, app_id: str, cursor: Cursor) -> Page[Source]:
+        return await self._read(self.ops.list_sources, app_id, cursor)
+
+    async def update_source(self, source: Source, audit: AuditEntry | None = None) -> Source:
+        return await self._write(self.ops.update_source, source, audit)
+
+    async def delete_source(self, app_id: str, key: str, audit: AuditEntry | None = None) -> None:
+        await self._write(self.ops.delete_source, app_id, key, audit)
+
+    async def receive(
+        self, message: Message, dedup_key: str | None, window: float
+    ) -> ReceiveResult:
+        return await self._write(self.ops.receive, message, dedup_key, window)
+
+    async def expire_dedup_keys(self, before: float) -> int:
+        return await self._write(self.ops.expire_dedup_keys, before)
+
+    async def get_checkpoint(self, source_id: str, run_key: str) -> Checkpoint | None:
+        return await self._read(self.ops.get_checkpoint, source_id, run_key)
+
+    async def save_checkpoint(
+        self, source_id: str, run_key: str, checkpoint: Checkpoint, now: float
+    ) -> None:
+        await self._write(self.ops.save_checkpoint, source_id, run_key, checkpoint, now)

@@ -27,6 +27,7 @@ from hookline.domain.models import (
     Message,
     Page,
     SigningKey,
+    Source,
 )
 from hookline.domain.tokens import ApiToken
 
@@ -83,6 +84,24 @@ class PublishResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """How far a backfill run got: the last event's time (if events carry one) and count."""
+
+    position: float | None
+    done_count: int
+    finished: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveResult:
+    """What became of a received event: stored as ``msg_id``, or a duplicate of it."""
+
+    msg_id: str
+    duplicate: bool
+    deliveries: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A due delivery leased to one worker, with everything needed to send it."""
 
@@ -101,6 +120,8 @@ class ClaimedDelivery:
     old_secrets: tuple[SigningKey, ...]
     retry_schedule: tuple[float, ...] | None
     failing_since: float | None
+    #: Headers a received (inbound) message arrived with, to forward; None for published ones.
+    message_headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,3 +334,31 @@ class Storage(Protocol):
 
     async def list_audit(self, cursor: Cursor, app_id: str | None = None) -> Page[AuditEntry]:
         """The audit trail, newest first; ``app_id`` narrows it to one application."""
+
+    # inbound sources ------------------------------------------------------
+    async def create_source(self, source: Source, audit: AuditEntry | None = None) -> Source: ...
+    async def get_source(self, app_id: str, key: str) -> Source: ...
+    async def find_source(self, token: str) -> Source | None:
+        """The source receiving at ``/in/<token>``, or None."""
+
+    async def list_sources(self, app_id: str, cursor: Cursor) -> Page[Source]: ...
+    async def update_source(self, source: Source, audit: AuditEntry | None = None) -> Source: ...
+    async def delete_source(
+        self, app_id: str, key: str, audit: AuditEntry | None = None
+    ) -> None: ...
+    async def receive(
+        self, message: Message, dedup_key: str | None, window: float
+    ) -> ReceiveResult:
+        """Store a received event and fan it out, unless ``dedup_key`` was seen within ``window``.
+
+        Race-safe: concurrent copies of one event store it once; every copy learns
+        the id it was stored under.
+        """
+
+    async def expire_dedup_keys(self, before: float) -> int:
+        """Forget provider event ids whose window ended before ``before``."""
+
+    async def get_checkpoint(self, source_id: str, run_key: str) -> Checkpoint | None: ...
+    async def save_checkpoint(
+        self, source_id: str, run_key: str, checkpoint: Checkpoint, now: float
+    ) -> None: ...

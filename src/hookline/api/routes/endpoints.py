@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from dataclasses import replace
 from typing import Annotated
@@ -30,6 +31,7 @@ from hookline.api.schemas import (
 )
 from hookline.domain import ids, signing, ssrf
 from hookline.domain.models import Application, Endpoint, SigningKey
+from hookline.domain.routing import HANDLER_SCHEME, HANDLER_URL_PATTERN
 from hookline.errors import NotFoundError, ValidationError
 from hookline.storage.base import BEGINNING, END_OF_TIME
 
@@ -50,6 +52,14 @@ async def check_url(ctx: Context, url: str) -> str:
     it is judged again, on the address actually connected to). A name that does
     not resolve now is accepted: its delivery will be judged when it does.
     """
+    if url.startswith(HANDLER_SCHEME):
+        # Served in-process by a worker's Python handlers: no network destination at all.
+        if not re.fullmatch(HANDLER_URL_PATTERN, url):
+            raise ValidationError(
+                "a handler URL is handler:<group>, the group in letters, digits, '-', '_' or '.'",
+                field=("url",),
+            )
+        return url
     policy = ctx.settings.destination_policy
     try:
         target = ssrf.check_url(url, policy)

@@ -93,8 +93,10 @@ UPDATE endpoints SET secret = :new_secret, old_secrets = :new_old_secrets
 WHERE id = :id AND secret = :secret AND old_secrets = :old_secrets;
 
 -- name: insert_message
-INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, created_at)
-VALUES (:id, :app_id, :event_type, :event_id, :payload, :channels, :tags, :created_at);
+INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, created_at, headers,
+                      source_id)
+VALUES (:id, :app_id, :event_type, :event_id, :payload, :channels, :tags, :created_at, :headers,
+        :source_id);
 
 -- name: get_message
 SELECT id, app_id, event_type, event_id, payload, channels, tags, created_at
@@ -344,3 +346,65 @@ SELECT id, app_id, actor, action, resource_type, resource_id, before_state, afte
 FROM audit_log
 WHERE id > :after AND id < :before AND (CAST(:app_id AS TEXT) IS NULL OR app_id = :app_id)
 ORDER BY id DESC LIMIT :limit;
+
+-- name: insert_source
+INSERT INTO sources (id, app_id, uid, name, token_hash, token, verifier, config, secrets, dedup_window,
+                     forward_headers, created_at, updated_at)
+VALUES (:id, :app_id, :uid, :name, :token_hash, :token, :verifier, :config, :secrets, :dedup_window,
+        :forward_headers, :created_at, :updated_at);
+
+-- name: get_source
+SELECT id, app_id, uid, name, token, verifier, config, secrets, dedup_window, forward_headers,
+       created_at, updated_at
+FROM sources WHERE app_id = :app_id AND (id = :key OR uid = :key)
+ORDER BY id = :key DESC LIMIT 1;
+
+-- name: get_source_by_token
+SELECT id, app_id, uid, name, token, verifier, config, secrets, dedup_window, forward_headers,
+       created_at, updated_at
+FROM sources WHERE token_hash = :token_hash;
+
+-- name: list_sources
+SELECT id, app_id, uid, name, token, verifier, config, secrets, dedup_window, forward_headers,
+       created_at, updated_at
+FROM sources WHERE app_id = :app_id AND id > :after AND id < :before ORDER BY id DESC LIMIT :limit;
+
+-- name: update_source
+UPDATE sources
+SET uid = :uid, name = :name, token_hash = :token_hash, token = :token, verifier = :verifier,
+    config = :config, secrets = :secrets, dedup_window = :dedup_window,
+    forward_headers = :forward_headers, updated_at = :updated_at
+WHERE id = :id;
+
+-- name: delete_source
+DELETE FROM sources WHERE id = :id;
+
+-- name: delete_app_sources
+DELETE FROM sources WHERE app_id = :id;
+
+-- name: claim_dedup_key
+-- First sight of a provider's event id within the window: a row is inserted (or an
+-- expired one taken over) and the count is 1. A repeat inside the window changes
+-- nothing and counts 0. The primary key serialises concurrent copies.
+INSERT INTO inbound_dedup (source_id, dedup_key, msg_id, expires_at)
+VALUES (:source_id, :dedup_key, :msg_id, :expires_at)
+ON CONFLICT (source_id, dedup_key) DO UPDATE
+SET msg_id = excluded.msg_id, expires_at = excluded.expires_at
+WHERE inbound_dedup.expires_at <= :now;
+
+-- name: get_dedup_msg
+SELECT msg_id FROM inbound_dedup WHERE source_id = :source_id AND dedup_key = :dedup_key;
+
+-- name: expire_dedup_keys
+DELETE FROM inbound_dedup WHERE expires_at <= :before;
+
+-- name: get_checkpoint
+SELECT position, done_count, finished FROM backfill_checkpoints
+WHERE source_id = :source_id AND run_key = :run_key;
+
+-- name: save_checkpoint
+INSERT INTO backfill_checkpoints (source_id, run_key, position, done_count, finished, updated_at)
+VALUES (:source_id, :run_key, :position, :done_count, :finished, :updated_at)
+ON CONFLICT (source_id, run_key) DO UPDATE
+SET position = excluded.position, done_count = excluded.done_count, finished = excluded.finished,
+    updated_at = excluded.updated_at;

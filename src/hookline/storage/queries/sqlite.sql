@@ -27,7 +27,8 @@ SELECT json_group_array(id) FROM (
 SELECT json_group_array(json_array(
     d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.scheduled_at, d.manual,
     m.event_type, CAST(m.payload AS TEXT), m.created_at,
-    e.url, e.disabled, e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since))
+    e.url, e.disabled, e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since,
+    m.headers))
 FROM deliveries d
 JOIN messages m ON m.id = d.msg_id
 JOIN endpoints e ON e.id = d.endpoint_id

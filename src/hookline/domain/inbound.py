@@ -1,0 +1,49 @@
+"""Received events as messages: the one place a provider's request becomes a ``Message``.
+
+The gateway (a request verified at ``/in/<token>``) and a backfill (an event a
+fetcher found) build their messages here, so both take the same path onwards:
+the same dedup key, the same stored headers, the same fan-out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hookline.domain import ids
+from hookline.domain.models import Message, Source
+
+#: Headers that belong to one hop (or carry a credential meant for hookline): never forwarded.
+HOP_HEADERS = frozenset(
+    {
+        "host", "content-length", "connection", "keep-alive", "transfer-encoding", "te",
+        "trailer", "upgrade", "proxy-authorization", "proxy-connection", "expect",
+        "authorization", "cookie",
+    }
+)  # fmt: skip
+#: The event type of a received event when neither the provider nor the source names one.
+DEFAULT_EVENT_TYPE = "inbound"
+
+
+def forwarded_headers(source: Source, headers: Mapping[str, str]) -> dict[str, str]:
+    """What of the provider's (lower-cased) headers travels on with the event."""
+    if not source.forward_headers:
+        return {"content-type": headers["content-type"]} if "content-type" in headers else {}
+    credential = ""
+    if source.verifier == "api_key":
+        credential = str(source.config.get("header", "")).lower()
+    return {k: v for k, v in headers.items() if k not in HOP_HEADERS and k != credential}
+
+
+def received_message(
+    source: Source,
+    body: bytes,
+    headers: Mapping[str, str],
+    event_type: str | None,
+    now: float,
+) -> Message:
+    """The message a received event becomes, in its source's application."""
+    return Message(
+        id=ids.new_id(ids.MESSAGE, now), app_id=source.app_id,
+        event_type=event_type or DEFAULT_EVENT_TYPE, payload=body,
+        headers=forwarded_headers(source, headers), source_id=source.id, created_at=now,
+    )  # fmt: skip
