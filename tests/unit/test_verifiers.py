@@ -329,6 +329,7 @@ def test_a_failure_reason_holds_no_secret_or_signature(scheme: Scheme) -> None:
         assert scheme.other_secret not in text
         assert expected_signature not in text
     assert failure.detail == "invalid signature"
+    assert str(failure) == f"invalid signature: {failure.reason}"
     assert failure.code == "signature_invalid"
     assert isinstance(failure, HooklineError)
 

@@ -591,7 +591,7 @@ class _Options:
         if value is None:
             return DEFAULT_TOLERANCE
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise _invalid("tolerance must be a positive number of seconds", "tolerance")
+            raise _invalid("tolerance must be a positive whole number of seconds", "tolerance")
         return value
 
     def located(self, header_key: str, path_key: str) -> _Located | None:
