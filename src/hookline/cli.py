@@ -17,7 +17,7 @@ from hookline.errors import HooklineError
 from hookline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from hookline.delivery.handlers import Handlers
+    from hookline.domain.handlers import Handlers
     from hookline.storage.base import Storage
 
 T = TypeVar("T")

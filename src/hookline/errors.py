@@ -13,7 +13,8 @@ Every error derives from one root, so callers can catch ``HooklineError`` alone:
     ├── StorageError         the database refused or is unreachable (API: 503)
     │   └── MigrationError   the schema could not be brought up to date
     ├── SecretKeyError       a stored secret does not unseal with the configured keys
-    └── SignatureError       a webhook signature did not verify (see domain.signing)
+    ├── SignatureError       a webhook signature did not verify (see domain.signing)
+    └── VerificationFailed   an inbound webhook failed its verifier (see domain.verifiers; API: 401)
 
 Each carries structured fields (``code``, ``detail`` and, where it applies, the
 ``field`` at fault) so the API can answer with them and logs can index them.
@@ -103,3 +104,24 @@ class SecretKeyError(HooklineError):
     def __init__(self, detail: str, *, key_id: str) -> None:
         super().__init__(detail)
         self.key_id = key_id
+
+
+class VerificationFailed(HooklineError):
+    """An inbound webhook failed its verifier's check (API: 401).
+
+    ``detail`` is the generic message a receiver answers with, the same for every
+    failure, so a forger learns nothing from it. ``reason`` is the precise cause
+    ("no signature matched", "missing header x-hub-signature-256"...), for logs and
+    metrics only; it never holds a secret or a computed signature.
+    """
+
+    code = "signature_invalid"
+    #: What a receiver answers, whatever the reason.
+    public_detail = "invalid signature"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.public_detail)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.public_detail}: {self.reason}"

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
-from hookline.delivery.handlers import HandlerRunner, Handlers
+from hookline.delivery.handlers import HandlerRunner
 from hookline.delivery.transport import AiohttpTransport, Transport
 from hookline.delivery.worker import DeliveryWorker, WorkerConfig
 from hookline.domain import tokens
+from hookline.domain.handlers import Handlers
 from hookline.domain.secrets import SecretBox
 from hookline.secret_keys import load_secret_box
 from hookline.settings import Settings

@@ -81,8 +81,10 @@ def test_received_event_is_forwarded_byte_for_byte_and_verifies(
 
     (arrived,) = receiver.wait_for(1)
     assert arrived.body == AWKWARD_BODY
-    assert arrived.headers["x-provider-trace"] == "trace-42"
-    assert arrived.headers["content-type"] == "application/json"
+    received = {name.lower(): value for name, value in arrived.headers.items()}
+    assert received["x-provider-trace"] == "trace-42"
+    assert received["content-type"] == "application/json"
+    assert "webhook-timestamp" in received
     # Hookline signs the hop with the endpoint's secret; the receiver verifies it.
     assert Webhook(endpoint_secret).verify(arrived.body, arrived.headers) == json.loads(
         AWKWARD_BODY

@@ -26,6 +26,7 @@ from hookline.errors import (
     StorageError,
     TooLargeError,
     ValidationError,
+    VerificationFailed,
 )
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 _NOT_BODY = frozenset({"query", "path"})
 
 _STATUS = {
-    AuthenticationError: 401, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409,
+    AuthenticationError: 401, VerificationFailed: 401, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409,
     TooLargeError: 413, ValidationError: 422, StorageError: 503,
 }  # fmt: skip
 _HTTP_CODES = {

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hookline.domain import ids, signing
+from hookline.domain.handlers import InboundEvent
 from hookline.domain.models import Attempt, AttemptStatus, DeliveryStatus, TriggerType
 from hookline.domain.outcome import AttemptResult, Decision, ErrorClass, Verdict, decide
 from hookline.domain.retry import RetryPolicy
@@ -32,7 +33,7 @@ from hookline.errors import HooklineError
 from hookline.settings import Settings
 from hookline.storage.base import ClaimedDelivery, Outcome, Storage
 
-from .handlers import HandlerRunner, InboundEvent
+from .handlers import HandlerRunner
 from .transport import Transport
 
 logger = logging.getLogger(__name__)
