@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 _NOT_BODY = frozenset({"query", "path"})
 
 _STATUS = {
-    AuthenticationError: 401, VerificationFailed: 401, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409,
-    TooLargeError: 413, ValidationError: 422, StorageError: 503,
+    AuthenticationError: 401, VerificationFailed: 401, ForbiddenError: 403, NotFoundError: 404,
+    ConflictError: 409, TooLargeError: 413, ValidationError: 422, StorageError: 503,
 }  # fmt: skip
 _HTTP_CODES = {
     400: "bad_request",
