@@ -105,3 +105,16 @@ class HooklineApi:
             "GET", f"/api/v1/app/{setup.app_id}/endpoint/{endpoint_id}/stats"
         )
         return data
+
+    async def inbound_source(self, forward_url: str, secret: str) -> str:
+        """An application with one endpoint and a Standard Webhooks source; its ingest URL."""
+        app = await self._call("POST", "/api/v1/app", {"name": "inbound bench"}, 201)
+        await self._call("POST", f"/api/v1/app/{app['id']}/endpoint", {"url": forward_url}, 201)
+        source = await self._call(
+            "POST",
+            f"/api/v1/app/{app['id']}/source",
+            {"name": "bench", "verifier": {"type": "standard_webhooks", "secrets": [secret]}},
+            201,
+        )
+        url: str = source["ingestUrl"]
+        return url

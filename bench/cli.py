@@ -40,11 +40,16 @@ from bench.delivery import (
     measure_latency,
     publish_backlog,
 )
+from bench.inbound import InboundResult
+from bench.inbound import measure_ceiling as measure_inbound_ceiling
+from bench.inbound import measure_hookline as measure_inbound
 from bench.processes import stop_all
 from bench.receiver import Receiver
 from bench.report import RESULTS_DIR, Row, machine, save, table
 
 GOAL = 0.8
+INBOUND_GOAL = 0.5
+INBOUND_CONCURRENCY = 64
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,6 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-seconds", type=float, help="seconds per offered load (def. 5)")
     parser.add_argument("--skip-info", action="store_true", help="no run with INFO logging")
     parser.add_argument("--skip-latency", action="store_true", help="no latency figure")
+    parser.add_argument("--skip-inbound", action="store_true", help="no inbound figure")
+    parser.add_argument(
+        "--inbound-count", type=int, help="requests per inbound run (default 5000; quick 2000)"
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -83,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.latency_seconds = args.latency_seconds or (2.0 if args.quick else 5.0)
     args.timeout = args.timeout or (120.0 if args.quick else 300.0)
     args.rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
+    args.inbound_count = args.inbound_count or (2000 if args.quick else 5000)
+    if not 1 <= args.inbound_count <= 100_000:
+        parser.error("inbound count is bounded at 1..100,000")
     if args.count < 1 or args.rounds < 1 or not args.rates or min(args.rates) <= 0:
         parser.error("count, rounds and rates must be positive")
     if args.count > 1_000_000:
@@ -107,6 +119,7 @@ def _rows(
     runs: dict[str, list[ThroughputResult]],
     latencies: list[LatencyResult],
     publish_per_second: float,
+    inbound: dict[str, list[InboundResult]],
 ) -> list[Row]:
     ceiling = _best(ceilings)
     rows = [
@@ -154,6 +167,25 @@ def _rows(
                 f"(API acked {latency.acked_rate:,.0f}/s)",
                 f"p50 {latency.p50_ms:,.1f} ms, p99 {latency.p99_ms:,.1f} ms",
                 data=asdict(latency),
+            )
+        )
+    if inbound["ceiling"]:
+        floor, gateway = _best(inbound["ceiling"]), _best(inbound["hookline"])
+        rows.append(
+            Row(
+                f"ceiling: minimal ASGI app (reads body), {INBOUND_CONCURRENCY} in flight, req/s",
+                _num(floor.per_second),
+                data={"runs": [asdict(r) for r in inbound["ceiling"]]},
+            )
+        )
+        rows.append(
+            Row(
+                "inbound: verified + deduplicated + stored + acked, req/s",
+                _num(gateway.per_second),
+                _num(floor.per_second),
+                f"{gateway.per_second / floor.per_second:.2f}",
+                f">= {INBOUND_GOAL:.2f}",
+                data={"runs": [asdict(r) for r in inbound["hookline"]]},
             )
         )
     rows.append(
@@ -210,7 +242,19 @@ def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             latencies = measure_latency(
                 args.rates, args.latency_seconds, endpoints, workdir, args.timeout, env=env
             )
-    rows = _rows(settings, endpoints, ceilings, runs, latencies, backlog.publish_per_second)
+        inbound: dict[str, list[InboundResult]] = {"ceiling": [], "hookline": []}
+        for round_number in range(0 if args.skip_inbound else args.rounds):
+            n, lanes = args.inbound_count, INBOUND_CONCURRENCY
+            inbound["ceiling"].append(measure_inbound_ceiling(n, lanes, workdir))
+            inbound["hookline"].append(measure_inbound(n, lanes, workdir, env))
+            _say(
+                f"inbound round {round_number + 1}: ceiling "
+                f"{_num(inbound['ceiling'][-1].per_second)}/s, hookline "
+                f"{_num(inbound['hookline'][-1].per_second)}/s"
+            )
+    rows = _rows(
+        settings, endpoints, ceilings, runs, latencies, backlog.publish_per_second, inbound
+    )
     return rows, {
         "benchmark": "outbound delivery",
         "command": "python -m bench " + " ".join(sys.argv[1:]),
@@ -223,6 +267,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             "endpoints": endpoints,
             "payload_bytes": PAYLOAD_BYTES,
             "rates": args.rates,
+            "inbound_count": args.inbound_count,
             "latency_seconds": args.latency_seconds,
             "worker_concurrency": settings.worker_concurrency,
             "endpoint_concurrency": settings.endpoint_concurrency,

@@ -22,7 +22,8 @@ from support.server import HooklineProcess
 
 #: Strings only B's records hold: none may appear in an answer to A's token.
 B_MARKERS = ("tenant-b-private-name", "/b-private-hook", "b-private-description",
-             "b-private-payload", "b-private-metadata")  # fmt: skip
+             "b-private-payload", "b-private-metadata", "b-private-source",
+             "b-private-github-secret")  # fmt: skip
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -39,6 +40,8 @@ class Tenant:
     task_id: str
     token: str
     token_id: str
+    source_id: str
+    ingest_url: str
 
 
 def make_tenant(api: httpx.Client, receiver: Receiver, label: str) -> Tenant:
@@ -70,12 +73,17 @@ def make_tenant(api: httpx.Client, receiver: Receiver, label: str) -> Tenant:
         f"/api/v1/app/{app['id']}/endpoint/{endpoint['id']}/recover",
         json={"since": "2020-01-01T00:00:00Z"},
     ).json()  # fmt: skip
+    source = api.post(
+        f"/api/v1/app/{app['id']}/source",
+        json={"name": f"{marker}-source", "uid": f"src-{label}",
+              "verifier": {"type": "github", "secrets": [f"{marker}-github-secret"]}},
+    ).json()  # fmt: skip
     portal = api.post(f"/api/v1/auth/app-portal-access/{app['id']}", json={}).json()
     token_id = api.get("/api/v1/auth/token", params={"app_id": app["id"]}).json()["data"][0]["id"]
     return Tenant(
         app_id=app["id"], uid=app["uid"], endpoint_id=endpoint["id"], secret=secret,
         msg_id=msg["id"], attempt_id=attempt["id"], task_id=task["id"], token=portal["token"],
-        token_id=token_id,
+        token_id=token_id, source_id=source["id"], ingest_url=source["ingestUrl"],
     )  # fmt: skip
 
 
@@ -100,7 +108,7 @@ def dump(api: httpx.Client, tenant: Tenant) -> list[Any]:
     paths = [base, f"{base}/endpoint", f"{base}/endpoint/{tenant.endpoint_id}/secret",
              f"{base}/endpoint/{tenant.endpoint_id}/headers", f"{base}/msg",
              f"{base}/attempt/msg/{tenant.msg_id}", f"/api/v1/auth/token?app_id={tenant.app_id}",
-             f"{base}/audit"]  # fmt: skip
+             f"{base}/audit", f"{base}/source"]  # fmt: skip
     return [api.get(path).json() for path in paths]
 
 
@@ -122,9 +130,10 @@ def test_a_token_of_a_reaches_nothing_of_b(
 
     b_ids = {"app_id": b.app_id, "endpoint_id": b.endpoint_id, "msg_id": b.msg_id,
              "attempt_id": b.attempt_id, "task_id": b.task_id, "token_id": b.token_id,
-             "event_type_name": "user.signup"}  # fmt: skip
+             "event_type_name": "user.signup", "source_id": b.source_id}  # fmt: skip
     # The same routes by B's uid, and under A's own application with B's other ids.
-    by_uid = {**b_ids, "app_id": b.uid, "endpoint_id": "ep-b", "msg_id": "evt-b"}
+    by_uid = {**b_ids, "app_id": b.uid, "endpoint_id": "ep-b", "msg_id": "evt-b",
+              "source_id": "src-b"}  # fmt: skip
     inside_a = {**b_ids, "app_id": a.app_id}
     tried = 0
     with server.client(a.token) as as_a:
@@ -139,10 +148,13 @@ def test_a_token_of_a_reaches_nothing_of_b(
                 answer = as_a.request(method, path, json={})
                 tried += 1
                 where = f"{method} {path} -> {answer.status_code} {answer.text[:200]}"
-                leaked = [m for m in (*B_MARKERS, b.secret, b.token) if m in answer.text]
+                ingest_token = b.ingest_url.rsplit("/", 1)[1]
+                leaked = [
+                    m for m in (*B_MARKERS, b.secret, b.token, ingest_token) if m in answer.text
+                ]
                 assert not leaked, f"B's data in {where}"
                 shown_ids = {b.endpoint_id, b.msg_id, b.attempt_id, b.task_id, b.token_id,
-                             b.app_id} - set(path.split("/"))  # fmt: skip
+                             b.app_id, b.source_id} - set(path.split("/"))  # fmt: skip
                 assert not [i for i in shown_ids if i in answer.text], f"B's ids in {where}"
                 if answer.status_code < 400:
                     # Only server-wide reads may succeed, and they hold nothing of B's.
