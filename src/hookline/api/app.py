@@ -15,8 +15,7 @@ from hookline.api import errors
 from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache, authorize
 from hookline.api.context import Context
 from hookline.api.idempotency import IdempotencyMiddleware
-from hookline.api.inbound import ROUTE as INBOUND_ROUTE
-from hookline.api.inbound import InboundCounters, SourceCache
+from hookline.api.inbound import Gateway, InboundCounters, SourceCache
 from hookline.api.limits import BodyLimitMiddleware
 from hookline.api.routes import (
     applications,
@@ -35,8 +34,19 @@ from hookline.storage.base import Storage
 
 def create_app(
     settings: Settings, storage: Storage, *, clock: Callable[[], float] = time.time
+) -> Gateway:
+    """The ASGI app over an opened storage: the inbound gateway, and the API behind it.
+
+    ``create_app(...).app`` is the management API alone (a FastAPI app).
+    """
+    api = create_api(settings, storage, clock=clock)
+    return Gateway(api, api.state.context, settings.max_request_bytes)
+
+
+def create_api(
+    settings: Settings, storage: Storage, *, clock: Callable[[], float] = time.time
 ) -> FastAPI:
-    """Build the API over an opened storage. Tests call this directly."""
+    """The management API over an opened storage."""
     # fastapi-offline serves the docs page's scripts from hookline itself: no CDN,
     # so the page works on a machine with no internet access.
     app = FastAPIOffline(
@@ -63,15 +73,13 @@ def create_app(
     for module in routers:
         app.include_router(module.router, dependencies=[Depends(authorize)])
 
-    app.router.routes.append(INBOUND_ROUTE)
-
     @app.get("/api/v1/health", status_code=204, tags=["Health"], summary="Health check")
     async def health() -> Response:
         return Response(status_code=204)
 
     _document_bearer_auth(app)
-    # Added innermost first: a request meets authentication, then the body limit,
-    # then idempotency (whose keys are scoped by the caller's token).
+    # Added innermost first: an API request meets authentication, then the body
+    # limit, then idempotency (whose keys are scoped by the caller's token).
     app.add_middleware(
         IdempotencyMiddleware, storage=storage, ttl=settings.idempotency_ttl, clock=clock
     )

@@ -18,9 +18,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hookline.api.errors import json_response
+from hookline.api.limits import BodyLimitMiddleware
 from hookline.domain.inbound import received_message
 from hookline.domain.models import Message, Source
 from hookline.domain.verifiers import (
@@ -83,9 +84,8 @@ def _answer(status: int, body: dict[str, object]) -> Response:
     return json_response(status, body)
 
 
-async def receive(request: Request) -> Response:
+async def receive(request: Request, context: Any) -> Response:
     """Handle one provider request for the source named by the path's token."""
-    context = request.app.state.context
     try:
         found = await context.sources.find(request.path_params["token"])
     except HooklineError:
@@ -97,9 +97,9 @@ async def receive(request: Request) -> Response:
     headers = {k.lower(): v for k, v in request.headers.items()}
     now = context.clock()
     try:
-        event = verifier.verify(
-            InboundRequest(request.method, _called_url(request), headers, body), now
-        )
+        # Only Twilio signs the URL; building it costs more than a whole verification.
+        url = _called_url(request, context) if source.verifier == "twilio" else ""
+        event = verifier.verify(InboundRequest(request.method, url, headers, body), now)
     except VerificationFailed as failed:
         context.inbound_counters.rejected[source.id] += 1
         logger.warning(
@@ -131,9 +131,9 @@ async def _store(context: Any, source: Source, message: Message, key: str | None
     return _answer(200, {"id": result.msg_id, "duplicate": result.duplicate})
 
 
-def _called_url(request: Request) -> str:
+def _called_url(request: Request, context: Any) -> str:
     """The URL as the provider called it (Twilio signs it): the public URL if one is set."""
-    public = request.app.state.context.settings.public_url.rstrip("/")
+    public = context.settings.public_url.rstrip("/")
     if not public:
         return str(request.url)
     query = f"?{request.url.query}" if request.url.query else ""
@@ -149,5 +149,43 @@ def _is_text(body: bytes) -> bool:
     return True
 
 
-#: The gateway's route, mounted beside the management API (outside ``/api``: no bearer token).
-ROUTE = Route("/in/{token}", receive, methods=["POST", "PUT"], include_in_schema=False)
+#: Where providers post: ``/in/<token>``, one path segment.
+PREFIX = "/in/"
+_METHODS = frozenset({"POST", "PUT"})
+
+
+class Gateway:
+    """The whole ASGI app: ``/in/<token>`` to the gateway, everything else to the API.
+
+    Provider requests need none of the API's machinery (bearer tokens,
+    idempotency keys, FastAPI's middleware and router of fifty routes):
+    measured, that machinery cost more than verifying and storing the event.
+    """
+
+    def __init__(self, app: ASGIApp, context: Any, limit: int) -> None:
+        self.app = app
+        self.context = context
+        self.gateway = BodyLimitMiddleware(self._handle, limit)
+
+    async def __call__(self, scope: Scope, receive_: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(PREFIX):
+            await self.app(scope, receive_, send)
+            return
+        token = path[len(PREFIX) :]
+        if not token or "/" in token:
+            await _answer(404, {"detail": "not found"})(scope, receive_, send)
+            return
+        if scope["method"] not in _METHODS:
+            await _answer(405, {"detail": "method not allowed"})(scope, receive_, send)
+            return
+        scope["path_params"] = {"token": token}
+        await self.gateway(scope, receive_, send)
+
+    async def _handle(self, scope: Scope, receive_: Receive, send: Send) -> None:
+        try:
+            response = await receive(Request(scope, receive_), self.context)
+        except Exception:  # never a bare 500 page to a provider; the cause goes to the log
+            logger.exception("inbound request failed")
+            response = _answer(500, {"detail": "internal error; retry later"})
+        await response(scope, receive_, send)
