@@ -106,14 +106,19 @@ class HooklineApi:
         )
         return data
 
-    async def inbound_source(self, forward_url: str, secret: str) -> str:
+    async def inbound_source(
+        self, forward_url: str, secret: str, kind: str = "standard_webhooks"
+    ) -> str:
         """An application with one endpoint and a Standard Webhooks source; its ingest URL."""
         app = await self._call("POST", "/api/v1/app", {"name": "inbound bench"}, 201)
         await self._call("POST", f"/api/v1/app/{app['id']}/endpoint", {"url": forward_url}, 201)
         source = await self._call(
             "POST",
             f"/api/v1/app/{app['id']}/source",
-            {"name": "bench", "verifier": {"type": "standard_webhooks", "secrets": [secret]}},
+            {
+                "name": "bench",
+                "verifier": {"type": kind, "secrets": [secret] if kind != "none" else []},
+            },
             201,
         )
         url: str = source["ingestUrl"]

@@ -350,3 +350,37 @@ def test_backfill_command_feeds_missed_events_through_the_inbound_path(
         command, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert "already filled in" in again.stdout
+
+
+def test_the_gateway_refuses_what_it_cannot_take(start_server: ServerFactory) -> None:
+    server = start_server(max_request_bytes="4096")
+    with server.client() as api:
+        app = api.post("/api/v1/app", json={"name": "Acme"}).json()
+        source = make_source(api, app["id"])
+    big = b'{"blob":"' + b"x" * 5000 + b'"}'
+    with httpx.Client(timeout=10) as provider:
+        declared = provider.post(source["ingestUrl"], content=big, headers=signed_headers("a", big))
+        streamed = provider.post(
+            source["ingestUrl"], content=iter([big[:3000], big[3000:]]),
+            headers=signed_headers("b", big),
+        )  # fmt: skip
+        wrong_method = provider.get(source["ingestUrl"])
+        nested = provider.post(source["ingestUrl"] + "/extra", content=b"{}")
+        binary = b"\xff\xfe\x00"
+        not_text = provider.post(
+            source["ingestUrl"], content=binary, headers=signed_headers_bytes("c", binary)
+        )
+    assert (declared.status_code, streamed.status_code) == (413, 413)
+    assert "4096" in declared.json()["detail"]
+    assert wrong_method.status_code == 405
+    assert nested.status_code == 404
+    assert not_text.status_code == 415
+    with server.client() as api:
+        assert api.get(f"/api/v1/app/{app['id']}/msg").json()["data"] == []
+
+
+def signed_headers_bytes(msg_id: str, body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers for a body that is not text (signed with hookline's signer)."""
+    from hookline.domain import signing
+
+    return signing.headers(PROVIDER_SECRET, msg_id, int(time.time()), body, svix_headers=False)

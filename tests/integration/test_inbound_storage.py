@@ -112,3 +112,23 @@ async def test_backfill_resumes_and_skips_what_it_already_stored(storage: Storag
     again = await backfill(storage, source, events(120), since, until,
                            clock=lambda: T0 + 3)  # fmt: skip
     assert again.already_finished
+
+
+async def test_receive_many_settles_copies_inside_one_batch(storage: Storage) -> None:
+    source = await make_source(storage)
+    items = [
+        (received_message(source, f'{{"n":{n}}}'.encode(), {}, "a.b", T0 + n), key, 60.0)
+        for n, key in enumerate(["k1", "k2", "k1", None, "k2", None])
+    ]
+    results = await storage.receive_many(items)
+    assert [r.duplicate for r in results] == [False, False, True, False, True, False]
+    assert results[2].msg_id == results[0].msg_id
+    assert results[4].msg_id == results[1].msg_id
+    assert [r.deliveries for r in results] == [1, 1, 0, 1, 0, 1]
+    page = await storage.list_messages(source.app_id, Cursor(), MessageFilter())
+    assert len(page.data) == 4
+    # A later batch sees the keys the first one claimed.
+    copy = received_message(source, b'{"n":0}', {}, "a.b", T0 + 10)
+    (again,) = await storage.receive_many([(copy, "k1", 60.0)])
+    assert again.duplicate
+    assert again.msg_id == results[0].msg_id

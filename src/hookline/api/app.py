@@ -15,7 +15,7 @@ from hookline.api import errors
 from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache, authorize
 from hookline.api.context import Context
 from hookline.api.idempotency import IdempotencyMiddleware
-from hookline.api.inbound import Gateway, InboundCounters, SourceCache
+from hookline.api.inbound import Gateway, InboundCounters, ReceiveBatcher, SourceCache
 from hookline.api.limits import BodyLimitMiddleware
 from hookline.api.routes import (
     applications,
@@ -65,7 +65,7 @@ def create_api(
     app.state.context = Context(
         storage=storage, settings=settings, clock=clock, tokens=tokens,
         sources=SourceCache(storage, settings.auth_cache_seconds),
-        inbound_counters=InboundCounters(),
+        inbound_counters=InboundCounters(), receiver=ReceiveBatcher(storage),
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,

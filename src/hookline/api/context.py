@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from hookline.api.auth import TokenCache, principal_of
-from hookline.api.inbound import InboundCounters, SourceCache
+from hookline.api.inbound import InboundCounters, ReceiveBatcher, SourceCache
 from hookline.domain import audit
 from hookline.domain.audit import Audited, AuditEntry
 from hookline.domain.models import Application
@@ -39,6 +39,7 @@ class Context:
     tokens: TokenCache
     sources: SourceCache
     inbound_counters: InboundCounters
+    receiver: ReceiveBatcher
 
 
 async def context(request: Request) -> Context:

@@ -10,18 +10,18 @@ If the database cannot take the event, the answer is 503 so the provider retries
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
+import orjson
+from starlette.datastructures import URL
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hookline.api.errors import json_response
-from hookline.api.limits import BodyLimitMiddleware
 from hookline.domain.inbound import received_message
 from hookline.domain.models import Message, Source
 from hookline.domain.verifiers import (
@@ -32,7 +32,7 @@ from hookline.domain.verifiers import (
     slack_challenge,
 )
 from hookline.errors import HooklineError
-from hookline.storage.base import Storage
+from hookline.storage.base import ReceiveResult, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,55 @@ class SourceCache:
         self._cached.pop(token, None)
 
 
+#: One event to store: the message, its dedup key, and its window.
+_Item = tuple[Message, str | None, float]
+
+
+class ReceiveBatcher:
+    """Stores events from concurrent requests together: one storage call per batch.
+
+    While one batch is being written, the requests that arrive queue up and go
+    in the next: under load, batches grow by themselves (as a group commit
+    does); alone, an event is written at once. Each request still waits for its
+    own event to be committed before it is answered.
+    """
+
+    def __init__(self, storage: Storage, max_batch: int = 256) -> None:
+        self.storage = storage
+        self.max_batch = max_batch
+        self._waiting: list[
+            tuple[tuple[Message, str | None, float], asyncio.Future[ReceiveResult]]
+        ] = []
+        self._writing = False
+
+    async def receive(self, message: Message, key: str | None, window: float) -> ReceiveResult:
+        """Store one event (as ``Storage.receive``), batched with its neighbours."""
+        done: asyncio.Future[ReceiveResult] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((message, key, window), done))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write_batches())
+        return await done
+
+    async def _write_batches(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self.max_batch]
+                del self._waiting[: self.max_batch]
+                try:
+                    results = await self.storage.receive_many([item for item, _ in batch])
+                except Exception as error:  # every request of the batch learns it failed
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+                for (_, done), result in zip(batch, results, strict=True):
+                    if not done.done():
+                        done.set_result(result)
+        finally:
+            self._writing = False
+
+
 class InboundCounters:
     """Per-source counts of this process: received, rejected, duplicate (for metrics)."""
 
@@ -80,64 +129,85 @@ class InboundCounters:
         self.duplicate: Counter[str] = Counter()
 
 
-def _answer(status: int, body: dict[str, object]) -> Response:
-    return json_response(status, body)
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the gateway says back: a status and a small JSON body."""
+
+    status: int
+    body: bytes
+
+    @classmethod
+    def of(cls, status: int, content: dict[str, object]) -> Answer:
+        """An answer with ``content`` as JSON."""
+        return cls(status, orjson.dumps(content))
 
 
-async def receive(request: Request, context: Any) -> Response:
-    """Handle one provider request for the source named by the path's token."""
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One provider request as the gateway reads it off the connection."""
+
+    token: str
+    method: str
+    headers: dict[str, str]
+    body: bytes
+    scope: Scope
+
+
+async def handle(arrival: Arrival, context: Any) -> Answer:
+    """Verify, deduplicate and store one provider request; the answer says how it went."""
     try:
-        found = await context.sources.find(request.path_params["token"])
+        found = await context.sources.find(arrival.token)
     except HooklineError:
-        return _answer(503, {"detail": "cannot take events now; retry later"})
+        return Answer.of(503, {"detail": "cannot take events now; retry later"})
     if found is None:
-        return _answer(404, {"detail": "not found"})
+        return Answer.of(404, {"detail": "not found"})
     source, verifier = found
-    body = await request.body()
-    headers = {k.lower(): v for k, v in request.headers.items()}
     now = context.clock()
+    # Only Twilio signs the URL, so only then is it worth building.
+    url = _called_url(arrival.scope, context) if source.verifier == "twilio" else ""
     try:
-        # Only Twilio signs the URL; building it costs more than a whole verification.
-        url = _called_url(request, context) if source.verifier == "twilio" else ""
-        event = verifier.verify(InboundRequest(request.method, url, headers, body), now)
+        event = verifier.verify(
+            InboundRequest(arrival.method, url, arrival.headers, arrival.body), now
+        )
     except VerificationFailed as failed:
         context.inbound_counters.rejected[source.id] += 1
         logger.warning(
             "inbound request rejected", extra={"source_id": source.id, "reason": failed.reason}
         )
-        return _answer(401, {"detail": "invalid signature"})
-    challenge = slack_challenge(body) if source.verifier == "slack" else None
+        return Answer.of(401, {"detail": "invalid signature"})
+    challenge = slack_challenge(arrival.body) if source.verifier == "slack" else None
     if challenge is not None:
-        return Response(challenge, media_type="application/json")
-    if not _is_text(body):
-        return _answer(415, {"detail": "the body must be UTF-8 text"})
-    message = received_message(source, body, headers, event.event_type, now)
+        return Answer(200, challenge)
+    if not _is_text(arrival.body):
+        return Answer.of(415, {"detail": "the body must be UTF-8 text"})
+    message = received_message(source, arrival.body, arrival.headers, event.event_type, now)
     return await _store(context, source, message, event.event_id)
 
 
-async def _store(context: Any, source: Source, message: Message, key: str | None) -> Response:
+async def _store(context: Any, source: Source, message: Message, key: str | None) -> Answer:
     """Store the event (once per key and window) before answering: 503 lets the provider retry."""
     try:
-        result = await context.storage.receive(message, key, source.dedup_window)
+        result = await context.receiver.receive(message, key, source.dedup_window)
     except HooklineError as error:
         logger.error(
             "inbound event not stored", extra={"source_id": source.id, "error": error.detail}
         )
-        return _answer(503, {"detail": "cannot store the event now; retry later"})
+        return Answer.of(503, {"detail": "cannot store the event now; retry later"})
     counters: InboundCounters = context.inbound_counters
     counters.received[source.id] += 1
     if result.duplicate:
         counters.duplicate[source.id] += 1
-    return _answer(200, {"id": result.msg_id, "duplicate": result.duplicate})
+    return Answer.of(200, {"id": result.msg_id, "duplicate": result.duplicate})
 
 
-def _called_url(request: Request, context: Any) -> str:
+def _called_url(scope: Scope, context: Any) -> str:
     """The URL as the provider called it (Twilio signs it): the public URL if one is set."""
     public = context.settings.public_url.rstrip("/")
+    url = URL(scope=scope)
     if not public:
-        return str(request.url)
-    query = f"?{request.url.query}" if request.url.query else ""
-    return f"{public}{request.url.path}{query}"
+        return str(url)
+    query = f"?{url.query}" if url.query else ""
+    return f"{public}{url.path}{query}"
 
 
 def _is_text(body: bytes) -> bool:
@@ -152,40 +222,67 @@ def _is_text(body: bytes) -> bool:
 #: Where providers post: ``/in/<token>``, one path segment.
 PREFIX = "/in/"
 _METHODS = frozenset({"POST", "PUT"})
+_JSON = [(b"content-type", b"application/json")]
 
 
 class Gateway:
     """The whole ASGI app: ``/in/<token>`` to the gateway, everything else to the API.
 
     Provider requests need none of the API's machinery (bearer tokens,
-    idempotency keys, FastAPI's middleware and router of fifty routes):
-    measured, that machinery cost more than verifying and storing the event.
+    idempotency keys, FastAPI's middleware and router of fifty routes), nor
+    Starlette's request and response objects: measured, that machinery cost
+    more than verifying and storing the event. So the gateway speaks ASGI.
     """
 
     def __init__(self, app: ASGIApp, context: Any, limit: int) -> None:
         self.app = app
         self.context = context
-        self.gateway = BodyLimitMiddleware(self._handle, limit)
+        self.limit = limit
 
-    async def __call__(self, scope: Scope, receive_: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith(PREFIX):
-            await self.app(scope, receive_, send)
+            await self.app(scope, receive, send)
             return
-        token = path[len(PREFIX) :]
-        if not token or "/" in token:
-            await _answer(404, {"detail": "not found"})(scope, receive_, send)
-            return
-        if scope["method"] not in _METHODS:
-            await _answer(405, {"detail": "method not allowed"})(scope, receive_, send)
-            return
-        scope["path_params"] = {"token": token}
-        await self.gateway(scope, receive_, send)
-
-    async def _handle(self, scope: Scope, receive_: Receive, send: Send) -> None:
         try:
-            response = await receive(Request(scope, receive_), self.context)
+            answer = await self._answer(scope, receive, path[len(PREFIX) :])
         except Exception:  # never a bare 500 page to a provider; the cause goes to the log
             logger.exception("inbound request failed")
-            response = _answer(500, {"detail": "internal error; retry later"})
-        await response(scope, receive_, send)
+            answer = Answer.of(500, {"detail": "internal error; retry later"})
+        await send({"type": "http.response.start", "status": answer.status, "headers": _JSON})
+        await send({"type": "http.response.body", "body": answer.body})
+
+    async def _answer(self, scope: Scope, receive: Receive, token: str) -> Answer:
+        if not token or "/" in token:
+            return Answer.of(404, {"detail": "not found"})
+        if scope["method"] not in _METHODS:
+            return Answer.of(405, {"detail": "method not allowed"})
+        # ASGI header names arrive lower-cased; values are latin-1 by the HTTP spec.
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            return self._too_large()
+        body = await self._read(receive)
+        if body is None:
+            return self._too_large()
+        arrival = Arrival(token, scope["method"], headers, body, scope)
+        return await handle(arrival, self.context)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, or None once it passes the limit (an endless body stops there)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _too_large(self) -> Answer:
+        return Answer.of(413, {"detail": f"request body is larger than {self.limit} bytes"})

@@ -318,6 +318,32 @@ def _source_params(source: Source, box: SecretBox) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _message_params(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id, "app_id": message.app_id, "event_type": message.event_type,
+        "event_id": message.event_id, "payload": message.payload,
+        "channels": dumps(message.channels), "tags": dumps(message.tags),
+        "created_at": message.created_at, "headers": dumps(message.headers),
+        "source_id": message.source_id,
+    }  # fmt: skip
+
+
+def _delivery_rows(message: Message, targets: Sequence[RouteTarget]) -> list[dict[str, Any]]:
+    """One pending delivery per target (held if the endpoint is disabled)."""
+    return [
+        {
+            "id": ids.new_id(ids.DELIVERY, message.created_at),
+            "msg_id": message.id,
+            "endpoint_id": endpoint.id,
+            "app_id": message.app_id,
+            "status": DeliveryStatus.HELD if endpoint.disabled else DeliveryStatus.PENDING,
+            "next_attempt_at": None if endpoint.disabled else message.created_at,
+            "created_at": message.created_at,
+        }
+        for endpoint in targets
+    ]
+
+
 def _token_params(token: ApiToken) -> dict[str, Any]:
     return {**asdict(token), "read_only": int(token.read_only)}
 
@@ -578,40 +604,23 @@ class SqlOperations:
 
     def publish(self, conn: Connection, message: Message) -> PublishResult:
         what = f"a message with eventId {message.event_id!r}"
-        self._insert(
-            conn, "insert_message",
-            {
-                "id": message.id, "app_id": message.app_id, "event_type": message.event_type,
-                "event_id": message.event_id, "payload": message.payload,
-                "channels": dumps(message.channels), "tags": dumps(message.tags),
-                "created_at": message.created_at, "headers": dumps(message.headers),
-                "source_id": message.source_id,
-            },
-            what,
-        )  # fmt: skip
-        endpoints = [
-            RouteTarget(
-                id=r[0], disabled=bool(r[1]), filter_types=_tuple(r[2]), channels=_tuple(r[3])
-            )
-            for r in self._all(conn, "route_targets", {"app_id": message.app_id})
-        ]
-        targets = route(endpoints, message.event_type, message.channels)
-        rows = [
-            {
-                "id": ids.new_id(ids.DELIVERY, message.created_at),
-                "msg_id": message.id,
-                "endpoint_id": endpoint.id,
-                "app_id": message.app_id,
-                "status": DeliveryStatus.HELD if endpoint.disabled else DeliveryStatus.PENDING,
-                "next_attempt_at": None if endpoint.disabled else message.created_at,
-                "created_at": message.created_at,
-            }
-            for endpoint in targets
-        ]
+        self._insert(conn, "insert_message", _message_params(message), what)
+        targets = route(
+            self._route_targets(conn, message.app_id), message.event_type, message.channels
+        )
+        rows = _delivery_rows(message, targets)
         if rows:
             self._executemany(conn, "insert_delivery", rows)
             self.dialect.on_publish(conn)
         return PublishResult(message=message, deliveries=len(rows))
+
+    def _route_targets(self, conn: Connection, app_id: str) -> list[RouteTarget]:
+        return [
+            RouteTarget(
+                id=r[0], disabled=bool(r[1]), filter_types=_tuple(r[2]), channels=_tuple(r[3])
+            )
+            for r in self._all(conn, "route_targets", {"app_id": app_id})
+        ]
 
     def _executemany(self, conn: Connection, query: str, rows: list[dict[str, Any]]) -> None:
         conn.executemany(self.q(query), rows)  # type: ignore[attr-defined]
@@ -973,22 +982,70 @@ class SqlOperations:
         self, conn: Connection, message: Message, dedup_key: str | None, window: float
     ) -> ReceiveResult:
         """Store a received event as ``message`` unless its key was seen within ``window``."""
-        if dedup_key is not None:
-            claimed = conn.execute(
-                self.q("claim_dedup_key"),
-                {
-                    "source_id": message.source_id, "dedup_key": dedup_key, "msg_id": message.id,
-                    "expires_at": message.created_at + window, "now": message.created_at,
-                },
-            )  # fmt: skip
-            if int(claimed.rowcount) == 0:
-                row = self._one(
-                    conn, "get_dedup_msg",
-                    {"source_id": message.source_id, "dedup_key": dedup_key},
-                )  # fmt: skip
-                return ReceiveResult(msg_id=row[0] if row else "", duplicate=True, deliveries=0)
-        published = self.publish(conn, message)
-        return ReceiveResult(msg_id=message.id, duplicate=False, deliveries=published.deliveries)
+        return self.receive_many(conn, [(message, dedup_key, window)])[0]
+
+    def receive_many(
+        self, conn: Connection, items: Sequence[tuple[Message, str | None, float]]
+    ) -> list[ReceiveResult]:
+        """Store received events, each unless its key was seen within its window.
+
+        One job for many events: the dedup claims go one by one (each must learn
+        whether it won), the messages and their deliveries in one statement each.
+        Copies of one event inside the batch are settled here, before the database.
+        """
+        results: list[ReceiveResult] = []
+        fresh: list[Message] = []
+        winners: dict[tuple[str | None, str], str] = {}
+        for message, key, window in items:
+            if key is not None:
+                first = winners.get((message.source_id, key))
+                if first is None:
+                    first = self._claim_dedup_key(conn, message, key, window)
+                if first != message.id:
+                    results.append(ReceiveResult(msg_id=first, duplicate=True, deliveries=0))
+                    continue
+                winners[(message.source_id, key)] = message.id
+            fresh.append(message)
+            results.append(ReceiveResult(msg_id=message.id, duplicate=False, deliveries=0))
+        counts = self._store_received(conn, fresh)
+        return [
+            replace(result, deliveries=counts.get(result.msg_id, 0)) if not result.duplicate
+            else result
+            for result in results
+        ]  # fmt: skip
+
+    def _claim_dedup_key(self, conn: Connection, message: Message, key: str, window: float) -> str:
+        """Claim ``key`` for ``message``; the id of whichever message holds it now."""
+        claimed = conn.execute(
+            self.q("claim_dedup_key"),
+            {
+                "source_id": message.source_id, "dedup_key": key, "msg_id": message.id,
+                "expires_at": message.created_at + window, "now": message.created_at,
+            },
+        )  # fmt: skip
+        if int(claimed.rowcount) == 1:
+            return message.id
+        row = self._one(conn, "get_dedup_msg", {"source_id": message.source_id, "dedup_key": key})
+        return str(row[0]) if row else ""
+
+    def _store_received(self, conn: Connection, messages: list[Message]) -> dict[str, int]:
+        """Insert received messages and fan them out; deliveries made per message id."""
+        if not messages:
+            return {}
+        self._executemany(conn, "insert_message", [_message_params(m) for m in messages])
+        targets_of: dict[str, list[RouteTarget]] = {}
+        rows: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
+        for message in messages:
+            if message.app_id not in targets_of:
+                targets_of[message.app_id] = self._route_targets(conn, message.app_id)
+            chosen = route(targets_of[message.app_id], message.event_type, message.channels)
+            rows.extend(_delivery_rows(message, chosen))
+            counts[message.id] = len(chosen)
+        if rows:
+            self._executemany(conn, "insert_delivery", rows)
+            self.dialect.on_publish(conn)
+        return counts
 
     def expire_dedup_keys(self, conn: Connection, before: float) -> int:
         return int(conn.execute(self.q("expire_dedup_keys"), {"before": before}).rowcount)

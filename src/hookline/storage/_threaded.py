@@ -308,6 +308,11 @@ class ThreadedSqlStorage:
     ) -> ReceiveResult:
         return await self._write(self.ops.receive, message, dedup_key, window)
 
+    async def receive_many(
+        self, items: Sequence[tuple[Message, str | None, float]]
+    ) -> list[ReceiveResult]:
+        return await self._write(self.ops.receive_many, tuple(items))
+
     async def expire_dedup_keys(self, before: float) -> int:
         return await self._write(self.ops.expire_dedup_keys, before)
 

@@ -355,6 +355,14 @@ class Storage(Protocol):
         the id it was stored under.
         """
 
+    async def receive_many(
+        self, items: Sequence[tuple[Message, str | None, float]]
+    ) -> list[ReceiveResult]:
+        """``receive`` for many events in one transaction, one result per item, in order.
+
+        Copies of one event within ``items`` are stored once, like concurrent copies.
+        """
+
     async def expire_dedup_keys(self, before: float) -> int:
         """Forget provider event ids whose window ended before ``before``."""
 
