@@ -8,12 +8,14 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
 from hookline.domain.secrets import generate_key
 
+from support.polling import wait_until
 from support.receiver import Receiver
 from support.server import HooklineProcess, ServerFactory
 
@@ -96,3 +98,28 @@ def test_server_seals_secrets_and_rekey_rotates_the_key(
         deliver_and_verify(api, receiver, app_id, 3)
     assert_no_plaintext_on_disk(tmp_path / "hookline.db")
     assert new_key not in rotated.logs() + both.logs() + printed
+
+
+def test_a_delivery_whose_secret_does_not_unseal_is_never_sent(
+    start_server: ServerFactory, receiver: Receiver
+) -> None:
+    """With the wrong key, the attempt fails as secret_unreadable; nothing goes out unsigned."""
+    first = start_server(secret_key=generate_key())
+    with first.client() as api:
+        app = api.post("/api/v1/app", json={"name": "Acme"}).json()
+        api.post(f"/api/v1/app/{app['id']}/endpoint", json={"url": f"{receiver.url}/hook"})
+    first.kill()
+    wrong = start_server(secret_key=generate_key(), retry_schedule="60s")
+    with wrong.client() as api:
+        msg = api.post(
+            f"/api/v1/app/{app['id']}/msg", json={"eventType": "a.b", "payload": {"n": 1}}
+        ).json()
+
+        def attempts() -> list[dict[str, Any]]:
+            path = f"/api/v1/app/{app['id']}/attempt/msg/{msg['id']}"
+            found: list[dict[str, Any]] = api.get(path).json()["data"]
+            return found
+
+        (attempt,) = wait_until(attempts, what="the refused attempt")
+    assert attempt["errorClass"] == "secret_unreadable"
+    assert receiver.snapshot() == []

@@ -145,6 +145,29 @@ async def test_a_database_without_the_key_fails_clearly(database_url: str) -> No
     assert SECRET not in caught.value.detail
 
 
+async def test_an_unreadable_secret_spoils_only_its_own_delivery(database_url: str) -> None:
+    """A claim hands out the other deliveries; the unreadable one comes with its problem."""
+    async with opened(database_url, TEST_SECRET_BOX) as storage:
+        app = await add_app(storage)
+        sealed_elsewhere = await add_endpoint(storage, app)
+    async with opened(database_url, SecretBox.from_text(f"{OTHER_TEST_KEY},{TEST_KEY}")) as storage:
+        readable = await add_endpoint(storage, app)
+    async with opened(database_url, SecretBox.from_text(OTHER_TEST_KEY)) as storage:
+        message = Message(
+            id=ids.new_id(ids.MESSAGE, T0), app_id=app.id, event_type="a.b", payload=b"{}",
+            created_at=T0,
+        )  # fmt: skip
+        await storage.publish(message)
+        claimed = {c.endpoint_id: c for c in await storage.claim("w1", T0, T0 + 30, 10)}
+    assert claimed[readable.id].problem is None
+    assert claimed[readable.id].secret == readable.secret
+    spoiled = claimed[sealed_elsewhere.id]
+    assert spoiled.secret == ""
+    assert spoiled.problem is not None
+    assert KEY_A in spoiled.problem
+    assert SECRET not in spoiled.problem
+
+
 async def test_rekey_reseals_everything_under_the_new_key(database_url: str) -> None:
     """Rekey under "B,A" re-seals A's and legacy plaintext rows; B alone then reads them all."""
     old = (SigningKey(OLD_SECRET, expires_at=T0 + 86400),)

@@ -243,7 +243,13 @@ class DeliveryWorker:
                 attempt=None,
             )
         sent_at = self.clock()
-        if delivery.url.startswith(HANDLER_SCHEME):
+        if delivery.problem is not None:
+            # Never sent unsigned: recorded as a failed attempt, retried on its schedule.
+            result = AttemptResult(
+                status_code=0, response_body=delivery.problem, response_headers={},
+                duration_ms=0, error_class=ErrorClass.SECRET_UNREADABLE,
+            )  # fmt: skip
+        elif delivery.url.startswith(HANDLER_SCHEME):
             event = InboundEvent(
                 id=delivery.msg_id, event_type=delivery.event_type, body=delivery.payload,
                 headers=delivery.message_headers or {}, attempt=delivery.attempts + 1,

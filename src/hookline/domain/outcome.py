@@ -28,6 +28,7 @@ class ErrorClass(enum.StrEnum):
     BLOCKED = "blocked"  # refused by policy (e.g. the SSRF defence)
     HANDLER = "handler_error"  # a Python handler raised
     NO_HANDLER = "no_handler"  # no worker here runs handlers of that group
+    SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - the secret did not unseal: not sent
     ERROR = "error"  # anything else the transport raised
 
 

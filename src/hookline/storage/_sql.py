@@ -38,7 +38,7 @@ from hookline.domain.models import (
 from hookline.domain.routing import RouteTarget, route
 from hookline.domain.secrets import SecretBox
 from hookline.domain.tokens import ApiToken, hash_token
-from hookline.errors import ConflictError, NotFoundError
+from hookline.errors import ConflictError, NotFoundError, SecretKeyError
 from hookline.storage.base import (
     AttemptFilter,
     Checkpoint,
@@ -245,14 +245,21 @@ def _claimed(row: Row, box: SecretBox) -> ClaimedDelivery:
     # The payload travels as text inside the JSON answer; its UTF-8 bytes are the
     # stored bytes exactly (payloads are JSON, so always valid UTF-8).
     payload = row[8].encode() if isinstance(row[8], str) else bytes(row[8])
-    # Unsealing on every claim is cheap: the box caches what it has decrypted.
+    # Unsealing on every claim is cheap: the box caches what it has decrypted. A secret
+    # that does not unseal (a lost key, an altered row) spoils only its own delivery:
+    # it is claimed with the problem, never sent, and retried on its schedule.
+    problem = None
+    try:
+        secret = _unseal_secret(box, row[2], row[13])
+        old_secrets = _unseal_old_secrets(box, row[2], row[14])
+    except SecretKeyError as error:
+        secret, old_secrets, problem = "", (), error.detail
     return ClaimedDelivery(
         id=row[0], msg_id=row[1], endpoint_id=row[2], app_id=row[3], attempts=row[4],
         manual=bool(row[6]), event_type=row[7], payload=payload, url=row[10],
-        endpoint_disabled=bool(row[11]), headers=_loads(row[12]),
-        secret=_unseal_secret(box, row[2], row[13]),
-        old_secrets=_unseal_old_secrets(box, row[2], row[14]), retry_schedule=_tuple(row[15]),
-        failing_since=row[16], message_headers=_loads(row[17]),
+        endpoint_disabled=bool(row[11]), headers=_loads(row[12]), secret=secret,
+        old_secrets=old_secrets, retry_schedule=_tuple(row[15]), failing_since=row[16],
+        message_headers=_loads(row[17]), problem=problem,
     )  # fmt: skip
 
 

@@ -122,6 +122,8 @@ class ClaimedDelivery:
     failing_since: float | None
     #: Headers a received (inbound) message arrived with, to forward; None for published ones.
     message_headers: dict[str, str] | None = None
+    #: Why this delivery cannot be sent now (its endpoint's secret does not unseal).
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
