@@ -206,10 +206,11 @@ def rekey(config: Path | None, database_url: str | None, batch_size: int) -> Non
     except HooklineError as error:
         click.echo(f"rekey failed: {error.detail}", err=True)
         sys.exit(1)
-    click.echo(f"rekey: rewrote {rewritten} endpoint(s) under key {secret_box.current_key_id}")
+    key = secret_box.current_key_id
+    click.echo(f"rekey: rewrote {rewritten} endpoint(s) and source(s) under key {key}")
     if skipped:
         click.echo(
-            f"rekey: {skipped} endpoint(s) kept changing while being re-sealed; run it again",
+            f"rekey: {skipped} row(s) kept changing while being re-sealed; run it again",
             err=True,
         )
         sys.exit(1)

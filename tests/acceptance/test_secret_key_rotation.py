@@ -88,7 +88,7 @@ def test_server_seals_secrets_and_rekey_rotates_the_key(
     assert server.terminate() == 0
     both = start_server(secret_key=f"{new_key},{old_key}")
     printed = rekey(both.database_url, f"{new_key},{old_key}", tmp_path)
-    assert "rewrote 1 endpoint(s)" in printed
+    assert "rewrote 1 endpoint(s) and source(s)" in printed
     with both.client() as api:
         deliver_and_verify(api, receiver, app_id, 2)
     assert both.terminate() == 0

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from hookline.domain import ids
-from hookline.domain.models import Application, Endpoint, Message, SigningKey
+from hookline.domain.models import Application, Endpoint, Message, SigningKey, Source
 from hookline.domain.secrets import SEALED_PREFIX, SecretBox, key_id
 from hookline.errors import SecretKeyError
 from hookline.storage import Storage, storage_from_url
@@ -261,3 +261,22 @@ async def test_rekey_never_overwrites_a_concurrent_rotation(database_url: str) -
         conn.close()
     async with opened(database_url, SecretBox.from_text(OTHER_TEST_KEY)) as storage:
         assert (await storage.get_endpoint(app.id, endpoint.id)).secret == concurrent
+
+
+async def test_rekey_reseals_inbound_sources_too(database_url: str) -> None:
+    """A source's receiving token and secrets move to the new key with the endpoints."""
+    async with opened(database_url, TEST_SECRET_BOX) as storage:
+        app = await add_app(storage)
+        source = await storage.create_source(
+            Source(
+                id=ids.new_id(ids.SOURCE, T0), app_id=app.id, name="stripe",
+                token="hk_in_receiving-token-0123456789", verifier="stripe",
+                secrets=("whsec_provider_secret_one",), created_at=T0, updated_at=T0,
+            )
+        )  # fmt: skip
+    rotating = SecretBox.from_text(f"{OTHER_TEST_KEY},{TEST_KEY}")
+    async with opened(database_url, rotating) as storage:
+        result = await storage.rekey_secrets()
+        assert result.rewritten == 1
+    async with opened(database_url, SecretBox.from_text(OTHER_TEST_KEY)) as storage:
+        assert await storage.find_source(source.token) == source

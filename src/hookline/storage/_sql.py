@@ -601,6 +601,28 @@ class SqlOperations:
         last_id = rows[-1][0] if rows else after
         return RekeyPage(last_id=last_id, scanned=len(rows), rewritten=rewritten, changed=changed)
 
+    def rekey_source_page(self, conn: Connection, after: str, limit: int) -> RekeyPage:
+        """``rekey_page`` for inbound sources: their receiving token and their secrets."""
+        rows = self._all(conn, "source_secrets_after", {"after": after, "limit": limit})
+        rewritten = changed = 0
+        box = self.secret_box
+        for source_id, token, secrets in rows:
+            if box.is_current(token) and box.is_current(secrets):
+                continue
+            token_context = _source_context(source_id, "token")
+            secrets_context = _source_context(source_id, "secrets")
+            params = {
+                "id": source_id, "token": token, "secrets": secrets,
+                "new_token": box.seal(box.unseal(token, token_context), token_context),
+                "new_secrets": box.seal(box.unseal(secrets, secrets_context), secrets_context),
+            }  # fmt: skip
+            if conn.execute(self.q("reseal_source_secrets"), params).rowcount == 1:
+                rewritten += 1
+            else:
+                changed += 1
+        last_id = rows[-1][0] if rows else after
+        return RekeyPage(last_id=last_id, scanned=len(rows), rewritten=rewritten, changed=changed)
+
     def _sealed_under_current_key(self, secret: str, old_secrets: str) -> bool:
         box = self.secret_box
         return box.is_current(secret) and all(

@@ -128,20 +128,23 @@ class ThreadedSqlStorage:
     async def rekey_secrets(self, batch_size: int = 500) -> RekeyResult:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        rewritten = changed = 0
-        for _ in range(REKEY_PASSES):
-            changed = 0
-            after = ""
-            while True:
-                page = await self._write(self.ops.rekey_page, after, batch_size)
-                rewritten += page.rewritten
-                changed += page.changed
-                if page.scanned < batch_size:
+        rewritten = skipped = 0
+        # Endpoints (signing secrets), then inbound sources (receiving tokens and secrets).
+        for rekey_page in (self.ops.rekey_page, self.ops.rekey_source_page):
+            for _ in range(REKEY_PASSES):
+                changed = 0
+                after = ""
+                while True:
+                    page = await self._write(rekey_page, after, batch_size)
+                    rewritten += page.rewritten
+                    changed += page.changed
+                    if page.scanned < batch_size:
+                        break
+                    after = page.last_id
+                if not changed:
                     break
-                after = page.last_id
-            if not changed:
-                break
-        return RekeyResult(rewritten=rewritten, skipped=changed)
+            skipped += changed
+        return RekeyResult(rewritten=rewritten, skipped=skipped)
 
     # messages --------------------------------------------------------------------------
 

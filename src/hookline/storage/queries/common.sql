@@ -408,3 +408,11 @@ VALUES (:source_id, :run_key, :position, :done_count, :finished, :updated_at)
 ON CONFLICT (source_id, run_key) DO UPDATE
 SET position = excluded.position, done_count = excluded.done_count, finished = excluded.finished,
     updated_at = excluded.updated_at;
+
+-- name: source_secrets_after
+SELECT id, token, secrets FROM sources WHERE id > :after ORDER BY id LIMIT :limit;
+
+-- name: reseal_source_secrets
+-- Only if the sealed values are still what was read: a change that landed meanwhile wins.
+UPDATE sources SET token = :new_token, secrets = :new_secrets
+WHERE id = :id AND token = :token AND secrets = :secrets;
