@@ -254,7 +254,7 @@ LOG = pathlib.Path(__file__).with_name("handled.jsonl")
 def record(event):
     seen = LOG.read_text().count(event.id) if LOG.exists() else 0
     with LOG.open("a") as log:
-        log.write(json.dumps({"id": event.id, "attempt": event.attempt,
+        log.write(json.dumps({"id": event.id, "attempt": event.attempt, "app": event.app_id,
                               "amount": event.json()["amount"]}) + "\\n")
     if seen == 0:
         raise RuntimeError("ledger busy, try again")
@@ -278,6 +278,12 @@ def test_python_handlers_run_with_retries(
         assert handler.status_code == 201, handler.text
         bad = api.post(f"/api/v1/app/{app['id']}/endpoint", json={"url": "handler:no spaces"})
         assert bad.status_code == 422
+        portal = api.post(f"/api/v1/auth/app-portal-access/{app['id']}", json={}).json()
+    with server.client(portal["token"]) as customer:
+        # A customer cannot point events at the operator's own code.
+        forged = customer.post(f"/api/v1/app/{app['id']}/endpoint", json={"url": "handler:billing"})
+        assert forged.status_code == 403
+    with server.client() as api:
         source = make_source(api, app["id"], forwardHeaders=False)
     body = b'{"type":"invoice.paid","amount":1999}'
     with httpx.Client(timeout=10) as provider:
@@ -293,8 +299,8 @@ def test_python_handlers_run_with_retries(
         if log.exists() and log.read_text().count("\n") >= 2 else None,
         what="the handler's retry",
     )  # fmt: skip
-    assert [(c["id"], c["attempt"], c["amount"]) for c in calls] == [
-        (msg_id, 1, 1999), (msg_id, 2, 1999),
+    assert [(c["id"], c["attempt"], c["amount"], c["app"]) for c in calls] == [
+        (msg_id, 1, 1999, app["id"]), (msg_id, 2, 1999, app["id"]),
     ]  # fmt: skip
     with server.client() as api:
 

@@ -252,7 +252,8 @@ class DeliveryWorker:
         elif delivery.url.startswith(HANDLER_SCHEME):
             event = InboundEvent(
                 id=delivery.msg_id, event_type=delivery.event_type, body=delivery.payload,
-                headers=delivery.message_headers or {}, attempt=delivery.attempts + 1,
+                app_id=delivery.app_id, headers=delivery.message_headers or {},
+                attempt=delivery.attempts + 1,
             )  # fmt: skip
             result = await self.handlers.run(delivery.url, event)
         else:

@@ -19,11 +19,16 @@ Handler = Callable[["InboundEvent"], Awaitable[None] | None]
 
 @dataclass(frozen=True, slots=True)
 class InboundEvent:
-    """What a handler receives: the event, its id (stable across retries) and attempt."""
+    """What a handler receives: the event, its id (stable across retries), its application.
+
+    ``app_id`` says whose event it is: a handler serving several applications
+    must check it before acting.
+    """
 
     id: str
     event_type: str
     body: bytes
+    app_id: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     attempt: int = 1
 

@@ -32,7 +32,8 @@ from hookline.api.schemas import (
 from hookline.domain import ids, signing, ssrf
 from hookline.domain.models import Application, Endpoint, SigningKey
 from hookline.domain.routing import HANDLER_SCHEME, HANDLER_URL_PATTERN
-from hookline.errors import NotFoundError, ValidationError
+from hookline.domain.tokens import Principal
+from hookline.errors import ForbiddenError, NotFoundError, ValidationError
 from hookline.storage.base import BEGINNING, END_OF_TIME
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/endpoint", tags=["Endpoint"])
@@ -45,7 +46,7 @@ MAX_OLD_SECRETS = 5
 RESOLVE_TIMEOUT = 2.0
 
 
-async def check_url(ctx: Context, url: str) -> str:
+async def check_url(ctx: Context, url: str, who: Principal) -> str:
     """An endpoint URL must be absolute http(s) and, under the SSRF defence, public.
 
     The host is resolved and every address judged, as at delivery time (where
@@ -54,6 +55,9 @@ async def check_url(ctx: Context, url: str) -> str:
     """
     if url.startswith(HANDLER_SCHEME):
         # Served in-process by a worker's Python handlers: no network destination at all.
+        # The operator's own code runs on what arrives, so only an admin may point there.
+        if not who.is_admin:
+            raise ForbiddenError("only an admin token can send events to handler: endpoints")
         if not re.fullmatch(HANDLER_URL_PATTERN, url):
             raise ValidationError(
                 "a handler URL is handler:<group>, the group in letters, digits, '-', '_' or '.'",
@@ -129,7 +133,7 @@ async def list_endpoints(app: App, ctx: Ctx, cursor: Page) -> Response:
 async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx, who: Who) -> Response:
     now = ctx.clock()
     endpoint = Endpoint(
-        id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, url=await check_url(ctx, body.url),
+        id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, url=await check_url(ctx, body.url, who),
         secret=normalise_secret(body.secret), uid=body.uid, description=body.description,
         version=body.version, disabled=body.disabled,
         filter_types=await check_event_types(ctx, body.event_types),
@@ -153,7 +157,7 @@ async def update_endpoint(
 ) -> Response:
     now = ctx.clock()
     fields = {
-        "url": await check_url(ctx, body.url), "description": body.description,
+        "url": await check_url(ctx, body.url, who), "description": body.description,
         "uid": body.uid, "version": body.version, "disabled": body.disabled,
         "filter_types": await check_event_types(ctx, body.event_types),
         "channels": tuple(body.channels) if body.channels is not None else None,
@@ -184,7 +188,7 @@ async def patch_endpoint(
     given = body.model_fields_set
     changes: dict[str, object] = {}
     if "url" in given and body.url is not None:
-        changes["url"] = await check_url(ctx, body.url)
+        changes["url"] = await check_url(ctx, body.url, who)
     if "description" in given:
         changes["description"] = body.description or ""
     if "uid" in given:
