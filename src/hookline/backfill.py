@@ -6,7 +6,9 @@ API, an export...), and stores each one exactly as the gateway stores a received
 request: the same message, the same dedup key, the same fan-out. Events already
 received are skipped as duplicates, so a backfill over a period with no gap
 changes nothing. Progress is checkpointed in the database every
-``CHECKPOINT_EVERY`` events; running the same command again resumes.
+``CHECKPOINT_EVERY`` events; running the same command again resumes: from the
+last event's time when events carry one (they must then come oldest first),
+else by count (the fetcher must then yield the same events in the same order).
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ def _body(event: BackfillEvent) -> bytes:
     return orjson.dumps(event.body)
 
 
+class OutOfOrder(ValidationError):
+    """A fetcher yielded a timestamped event older than the one before it."""
+
+
 def _epoch(value: float | datetime | None) -> float | None:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
@@ -116,16 +122,20 @@ async def backfill(
     source: Source,
     fetcher: Fetcher,
     since: datetime,
-    until: datetime,
+    until: datetime | None,
     *,
     clock: Callable[[], float],
     on_progress: Callable[[BackfillReport], None] | None = None,
 ) -> BackfillReport:
-    """Store every event ``fetcher(since, until)`` yields, resuming a run interrupted before."""
-    run_key = f"{since.isoformat()}..{until.isoformat()}"
+    """Store every event ``fetcher(since, until)`` yields, resuming a run interrupted before.
+
+    ``until`` None means "up to now": such a run is never finished for good, so
+    running it again resumes from its checkpoint and picks up what came since.
+    """
+    run_key = f"{since.isoformat()}..{until.isoformat() if until else 'open'}"
     saved = await storage.get_checkpoint(source.id, run_key)
     report = BackfillReport(resumed_from=saved.done_count if saved else 0)
-    if saved is not None and saved.finished:
+    if saved is not None and saved.finished and until is not None:
         report.already_finished = True
         return report
     position = saved.position if saved else None
@@ -134,14 +144,27 @@ async def backfill(
     # as a duplicate); otherwise by count, skipping what the last run got through.
     start = datetime.fromtimestamp(position, UTC) if position is not None else since
     skip = done if saved is not None and position is None else 0
+    end = until or datetime.fromtimestamp(clock(), UTC)
     # The dedup window must reach back over the whole range being filled in.
-    window = max(source.dedup_window, until.timestamp() - since.timestamp())
+    window = max(source.dedup_window, end.timestamp() - since.timestamp())
     index = -1
-    async for item in _items(fetcher(start, until)):
+    async for item in _items(fetcher(start, end)):
         index += 1
         if index < skip:
             continue
         event = as_event(item, index)
+        moment = _epoch(event.timestamp)
+        if moment is not None and position is not None and moment < position:
+            # Resuming from a time is unsafe now: start over next time, from ``since``
+            # (what this run stored comes again as duplicates, so nothing is lost).
+            await storage.save_checkpoint(
+                source.id, run_key, Checkpoint(None, 0, finished=False), clock()
+            )
+            raise OutOfOrder(
+                f"fetched item {index} is older than the one before it: yield timestamped "
+                "events oldest first, or leave timestamps out to resume by count",
+                field=("fetcher", index),
+            )
         message = received_message(source, _body(event), event.headers, event.event_type, clock())
         result = await storage.receive(message, event.id, window)
         if result.duplicate:
@@ -149,7 +172,7 @@ async def backfill(
         else:
             report.stored += 1
         done += 1
-        position = _epoch(event.timestamp) if event.timestamp is not None else position
+        position = moment if moment is not None else position
         if done % CHECKPOINT_EVERY == 0:
             await storage.save_checkpoint(
                 source.id, run_key, Checkpoint(position, done, False), clock()

@@ -445,8 +445,7 @@ def backfill_command(
     async def run(storage: Storage) -> backfill.BackfillReport:
         found = await storage.get_source((await storage.get_application(app_key)).id, source_key)
         return await backfill.backfill(
-            storage, found, fetch, start, end or datetime.now(UTC), clock=time.time,
-            on_progress=progress,
+            storage, found, fetch, start, end, clock=time.time, on_progress=progress,
         )  # fmt: skip
 
     report = _with_storage(settings, run)

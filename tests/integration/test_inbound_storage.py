@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hookline.backfill import BackfillEvent, Fetcher, backfill
+from hookline.backfill import BackfillEvent, Fetcher, OutOfOrder, backfill
 from hookline.domain import ids
 from hookline.domain.inbound import received_message
 from hookline.domain.models import Application, Endpoint, Source
@@ -132,3 +132,36 @@ async def test_receive_many_settles_copies_inside_one_batch(storage: Storage) ->
     (again,) = await storage.receive_many([(copy, "k1", 60.0)])
     assert again.duplicate
     assert again.msg_id == results[0].msg_id
+
+
+def newest_first(count: int) -> Fetcher:
+    def fetch(since: datetime, until: datetime) -> Iterator[BackfillEvent]:
+        for n in reversed(range(count)):
+            moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n)
+            yield BackfillEvent(id=f"evt_{n}", body={"n": n}, timestamp=moment)
+
+    return fetch
+
+
+async def test_backfill_refuses_timestamped_events_out_of_order(storage: Storage) -> None:
+    """Newest-first events would make a time-based resume skip older ones: refused, safely."""
+    source = await make_source(storage)
+    since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    with pytest.raises(OutOfOrder):
+        await backfill(storage, source, newest_first(10), since, until, clock=lambda: T0)
+    # Fixed fetcher, same command: everything arrives once.
+    report = await backfill(storage, source, events(10), since, until, clock=lambda: T0 + 1)
+    assert report.resumed_from == 0
+    assert (report.stored, report.duplicates) == (9, 1)  # evt_9 came first, before the refusal
+    page = await storage.list_messages(source.app_id, Cursor(), MessageFilter())
+    assert len(page.data) == 10
+
+
+async def test_an_open_ended_backfill_resumes_and_picks_up_new_events(storage: Storage) -> None:
+    source = await make_source(storage)
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    first = await backfill(storage, source, events(5), since, None, clock=lambda: T0)
+    again = await backfill(storage, source, events(8), since, None, clock=lambda: T0 + 1)
+    assert (first.stored, first.already_finished) == (5, False)
+    # Resumed from the last event's time: it comes again (a duplicate), then three new ones.
+    assert (again.stored, again.duplicates, again.already_finished) == (3, 1, False)
