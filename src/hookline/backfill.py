@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from hookline.domain.inbound import received_message
+from hookline.domain.inbound import dedup_key, received_message
 from hookline.domain.models import Source
 from hookline.errors import ConfigError, ValidationError
 from hookline.storage.base import Checkpoint, Storage
@@ -166,7 +166,7 @@ async def backfill(
                 field=("fetcher", index),
             )
         message = received_message(source, _body(event), event.headers, event.event_type, clock())
-        result = await storage.receive(message, event.id, window)
+        result = await storage.receive(message, dedup_key(event.id), window)
         if result.duplicate:
             report.duplicates += 1
         else:

@@ -22,7 +22,7 @@ import orjson
 from starlette.datastructures import URL
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hookline.domain.inbound import received_message
+from hookline.domain.inbound import dedup_key, received_message
 from hookline.domain.models import Message, Source
 from hookline.domain.verifiers import (
     InboundRequest,
@@ -70,6 +70,11 @@ class SourceCache:
         """Drop a source changed or deleted through this process."""
         self._cached.pop(token, None)
 
+    def forget_app(self, app_id: str) -> None:
+        """Drop every source of an application deleted through this process."""
+        for token in [t for t, (source, _, _) in self._cached.items() if source.app_id == app_id]:
+            del self._cached[token]
+
 
 #: One event to store: the message, its dedup key, and its window.
 _Item = tuple[Message, str | None, float]
@@ -108,16 +113,27 @@ class ReceiveBatcher:
                 del self._waiting[: self.max_batch]
                 try:
                     results = await self.storage.receive_many([item for item, _ in batch])
-                except Exception as error:  # every request of the batch learns it failed
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(error)
+                except Exception:
+                    # One bad event must not fail its neighbours (other sources, other
+                    # tenants): store them one by one, so only the bad one gets the error.
+                    await self._one_by_one(batch)
                     continue
                 for (_, done), result in zip(batch, results, strict=True):
                     if not done.done():
                         done.set_result(result)
         finally:
             self._writing = False
+
+    async def _one_by_one(self, batch: list[tuple[_Item, asyncio.Future[ReceiveResult]]]) -> None:
+        for (message, key, window), done in batch:
+            try:
+                result = await self.storage.receive(message, key, window)
+            except Exception as error:
+                if not done.done():
+                    done.set_exception(error)
+            else:
+                if not done.done():
+                    done.set_result(result)
 
 
 class InboundCounters:
@@ -181,7 +197,7 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
     if not _is_text(arrival.body):
         return Answer.of(415, {"detail": "the body must be UTF-8 text"})
     message = received_message(source, arrival.body, arrival.headers, event.event_type, now)
-    return await _store(context, source, message, event.event_id)
+    return await _store(context, source, message, dedup_key(event.event_id))
 
 
 async def _store(context: Any, source: Source, message: Message, key: str | None) -> Answer:
@@ -246,6 +262,8 @@ class Gateway:
             return
         try:
             answer = await self._answer(scope, receive, path[len(PREFIX) :])
+        except _Disconnected:
+            return  # the provider hung up mid-body: nothing is stored, it will retry
         except Exception:  # never a bare 500 page to a provider; the cause goes to the log
             logger.exception("inbound request failed")
             answer = Answer.of(500, {"detail": "internal error; retry later"})
@@ -269,13 +287,16 @@ class Gateway:
         return await handle(arrival, self.context)
 
     async def _read(self, receive: Receive) -> bytes | None:
-        """The whole body, or None once it passes the limit (an endless body stops there)."""
+        """The whole body, or None once it passes the limit (an endless body stops there).
+
+        A disconnect before the body's end raises: half a body is never an event.
+        """
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return b"".join(chunks)
+                raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
@@ -286,3 +307,7 @@ class Gateway:
 
     def _too_large(self) -> Answer:
         return Answer.of(413, {"detail": f"request body is larger than {self.limit} bytes"})
+
+
+class _Disconnected(Exception):
+    """The client went away before its body was complete."""

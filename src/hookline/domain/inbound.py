@@ -7,6 +7,7 @@ the same dedup key, the same stored headers, the same fan-out.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from hookline.domain import ids
@@ -22,6 +23,18 @@ HOP_HEADERS = frozenset(
 )  # fmt: skip
 #: The event type of a received event when neither the provider nor the source names one.
 DEFAULT_EVENT_TYPE = "inbound"
+#: Longest provider event id kept as is; longer ones (the provider's to choose) are hashed,
+#: so they fit an index row on every database.
+MAX_PLAIN_KEY = 200
+#: Longest provider event type kept; a longer one is not a type anyone subscribes to.
+MAX_EVENT_TYPE = 256
+
+
+def dedup_key(provider_id: str | None) -> str | None:
+    """The key a provider's event id is remembered by (hashed when long)."""
+    if provider_id is None or len(provider_id) <= MAX_PLAIN_KEY:
+        return provider_id
+    return "sha256:" + hashlib.sha256(provider_id.encode()).hexdigest()
 
 
 def forwarded_headers(source: Source, headers: Mapping[str, str]) -> dict[str, str]:
@@ -44,6 +57,8 @@ def received_message(
     """The message a received event becomes, in its source's application."""
     return Message(
         id=ids.new_id(ids.MESSAGE, now), app_id=source.app_id,
-        event_type=event_type or DEFAULT_EVENT_TYPE, payload=body,
+        event_type=event_type if event_type and len(event_type) <= MAX_EVENT_TYPE
+        else DEFAULT_EVENT_TYPE,
+        payload=body,
         headers=forwarded_headers(source, headers), source_id=source.id, created_at=now,
     )  # fmt: skip

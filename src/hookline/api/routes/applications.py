@@ -110,4 +110,5 @@ async def patch_application(app: App, body: ApplicationPatch, ctx: Ctx, who: Who
 async def delete_application(app: App, ctx: Ctx, who: Who) -> Response:
     await ctx.storage.delete_application(app.id, change(who, "application.deleted", app, None, ctx))
     ctx.tokens.forget(lambda token: token.app_id == app.id)
+    ctx.sources.forget_app(app.id)
     return Response(status_code=204)
