@@ -280,3 +280,18 @@ async def test_rekey_reseals_inbound_sources_too(database_url: str) -> None:
         assert result.rewritten == 1
     async with opened(database_url, SecretBox.from_text(OTHER_TEST_KEY)) as storage:
         assert await storage.find_source(source.token) == source
+
+
+async def test_stored_idempotent_answers_are_sealed(storage: Storage, database_url: str) -> None:
+    """An answer kept for an Idempotency-Key (a rotated secret, a new token) is not plaintext."""
+    from hookline.storage.base import IdempotentResponse
+
+    body = f'{{"key": "{SECRET}"}}'.encode()
+    await storage.put_idempotent("k1", IdempotentResponse("fp", 200, body, T0))
+    (stored,) = query(database_url, "SELECT body FROM idempotency_keys", ())
+    raw = bytes(stored[0])
+    assert SECRET.encode() not in raw
+    assert raw.startswith(SEALED_PREFIX.encode())
+    found = await storage.get_idempotent("k1")
+    assert found is not None
+    assert found.body == body

@@ -878,8 +878,12 @@ class SqlOperations:
         row = self._one(conn, "get_idempotency", {"key": key})
         if row is None:
             return None
+        body = bytes(row[2])
+        if body:
+            # Stored answers are sealed: some carry a new secret or token.
+            body = self.secret_box.unseal(body.decode(), f"idempotency:{key}").encode()
         return IdempotentResponse(
-            fingerprint=row[0], status_code=row[1], body=bytes(row[2]), created_at=row[3]
+            fingerprint=row[0], status_code=row[1], body=body, created_at=row[3]
         )
 
     def put_idempotent(self, conn: Connection, key: str, response: IdempotentResponse) -> None:
@@ -887,7 +891,11 @@ class SqlOperations:
             self.q("put_idempotency"),
             {
                 "key": key, "fingerprint": response.fingerprint,
-                "status_code": response.status_code, "body": response.body,
+                "status_code": response.status_code,
+                # API answers are JSON, so text; a new secret or token in one stays sealed.
+                "body": self.secret_box.seal(
+                    response.body.decode(), f"idempotency:{key}"
+                ).encode(),
                 "created_at": response.created_at,
             },
         )  # fmt: skip
