@@ -334,13 +334,19 @@ def source() -> None:
     """Create and list inbound sources (works on the database directly)."""
 
 
-def _config_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
-    config = {}
+def _config_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` options; a value that reads as JSON (600, true) is taken as such."""
+    import json
+
+    config: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise click.UsageError(f"--config-value must look like key=value, not {pair!r}")
-        config[key] = value
+        try:
+            config[key] = json.loads(value)
+        except ValueError:
+            config[key] = value
     return config
 
 

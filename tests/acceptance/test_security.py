@@ -182,6 +182,10 @@ def test_portal_tokens_through_the_svix_sdk(server: HooklineProcess) -> None:
         with pytest.raises(HttpError) as expired:
             portal.application.get("c7")
         assert expired.value.status_code == 401
+        with server.client() as admin:
+            trail = admin.get("/api/v1/app/c7/audit").json()["data"]
+        assert trail[0]["action"] == "token.expired"
+        assert trail[0]["actor"] == "tok_settings"
 
         second = sdk.authentication.app_portal_access("c7", AppPortalAccessIn())
         again = client(second.token)

@@ -85,3 +85,20 @@ def change(
         resource_type=_RESOURCE_TYPES[type(record)], resource_id=resource_id,
         before=snapshot(before), after=snapshot(after), created_at=now,
     )  # fmt: skip
+
+
+def action(
+    who: Principal,
+    name: str,
+    app_id: str | None,
+    resource: tuple[str, str],
+    details: JSONObject,
+    now: float,
+) -> AuditEntry:
+    """An entry for an action on many records at once (e.g. expiring tokens), not one record."""
+    resource_type, resource_id = resource
+    return AuditEntry(
+        id=ids.new_id(ids.AUDIT, now), app_id=app_id, actor=who.token_id, action=name,
+        resource_type=resource_type, resource_id=resource_id, before=None, after=details,
+        created_at=now,
+    )  # fmt: skip

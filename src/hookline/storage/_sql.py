@@ -963,12 +963,14 @@ class SqlOperations:
         return replace(token, revoked_at=token.revoked_at or now)
 
     def expire_app_tokens(
-        self, conn: Connection, app_id: str, at: float, session_ids: Sequence[str] | None
-    ) -> int:
+        self, conn: Connection, app_id: str, at: float, session_ids: Sequence[str] | None,
+        audit: AuditEntry | None = None,
+    ) -> int:  # fmt: skip
         sessions = None if session_ids is None else dumps(list(session_ids))
         cursor = conn.execute(
             self.q("expire_app_tokens"), {"app_id": app_id, "at": at, "sessions": sessions}
         )
+        self._audit(conn, audit)
         return int(cursor.rowcount)
 
     def list_audit(self, conn: Connection, cursor: Cursor, app_id: str | None) -> Page[AuditEntry]:

@@ -274,14 +274,14 @@ class ThreadedSqlStorage:
         return await self._write(self.ops.revoke_token, token_id, now, audit)
 
     async def expire_app_tokens(
-        self, app_id: str, at: float, session_ids: Sequence[str] | None = None
+        self,
+        app_id: str,
+        at: float,
+        session_ids: Sequence[str] | None = None,
+        audit: AuditEntry | None = None,
     ) -> int:
-        return await self._write(
-            self.ops.expire_app_tokens,
-            app_id,
-            at,
-            None if session_ids is None else tuple(session_ids),
-        )
+        sessions = None if session_ids is None else tuple(session_ids)
+        return await self._write(self.ops.expire_app_tokens, app_id, at, sessions, audit)
 
     async def list_audit(self, cursor: Cursor, app_id: str | None = None) -> Page[AuditEntry]:
         return await self._read(self.ops.list_audit, cursor, app_id)

@@ -330,7 +330,11 @@ class Storage(Protocol):
         self, token_id: str, now: float, audit: AuditEntry | None = None
     ) -> ApiToken: ...
     async def expire_app_tokens(
-        self, app_id: str, at: float, session_ids: Sequence[str] | None = None
+        self,
+        app_id: str,
+        at: float,
+        session_ids: Sequence[str] | None = None,
+        audit: AuditEntry | None = None,
     ) -> int:
         """Make the application's tokens (of these sessions, if named) end at ``at``."""
 

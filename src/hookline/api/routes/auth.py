@@ -18,7 +18,7 @@ from hookline.api.schemas import (
     AppPortalAccessOut,
     ListResponse,
 )
-from hookline.domain import ids, tokens
+from hookline.domain import audit, ids, tokens
 from hookline.domain.models import Application
 from hookline.errors import ForbiddenError, NotFoundError
 
@@ -77,10 +77,15 @@ async def logout(ctx: Ctx, who: Who) -> Response:
 
 
 @router.post("/app/{app_id}/expire-all", status_code=204, summary="Expire an application's tokens")
-async def expire_all(app_id: str, body: ApplicationTokenExpireIn, ctx: Ctx) -> Response:
+async def expire_all(app_id: str, body: ApplicationTokenExpireIn, ctx: Ctx, who: Who) -> Response:
     app = await ctx.storage.get_application(app_id)
-    at = ctx.clock() + (body.expiry or 0)
-    await ctx.storage.expire_app_tokens(app.id, at, body.session_ids)
+    now = ctx.clock()
+    at = now + (body.expiry or 0)
+    entry = audit.action(
+        who, "token.expired", app.id, ("application", app.id),
+        {"expires_at": at, "session_ids": body.session_ids}, now,
+    )  # fmt: skip
+    await ctx.storage.expire_app_tokens(app.id, at, body.session_ids, entry)
     ctx.tokens.forget(lambda cached: cached.app_id == app.id)
     return Response(status_code=204)
 

@@ -121,7 +121,7 @@ async def patch_source(
 
 @router.post(
     "/{source_id}/rotate-url", response_model=SourceOut,
-    summary="Give the source a new receiving URL (the old one stops at once)",
+    summary="Give the source a new receiving URL (the old one stops working)",
 )  # fmt: skip
 async def rotate_url(app: App, source_id: str, request: Request, ctx: Ctx, who: Who) -> Response:
     current = await ctx.storage.get_source(app.id, source_id)
