@@ -92,10 +92,10 @@ class ReceiveBatcher:
     def __init__(self, storage: Storage, max_batch: int = 256) -> None:
         self.storage = storage
         self.max_batch = max_batch
-        self._waiting: list[
-            tuple[tuple[Message, str | None, float], asyncio.Future[ReceiveResult]]
-        ] = []
+        self._waiting: list[tuple[_Item, asyncio.Future[ReceiveResult]]] = []
         self._writing = False
+        # The loop keeps only a weak reference to a task: this one keeps the writer alive.
+        self._writer: asyncio.Task[None] | None = None
 
     async def receive(self, message: Message, key: str | None, window: float) -> ReceiveResult:
         """Store one event (as ``Storage.receive``), batched with its neighbours."""
@@ -103,7 +103,7 @@ class ReceiveBatcher:
         self._waiting.append(((message, key, window), done))
         if not self._writing:
             self._writing = True
-            asyncio.get_running_loop().create_task(self._write_batches())
+            self._writer = asyncio.get_running_loop().create_task(self._write_batches())
         return await done
 
     async def _write_batches(self) -> None:
