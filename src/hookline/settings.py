@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         "", description="base URL people reach hookline at, for portal links (default: as asked)"
     )
     log_payloads: bool = Field(False, description="log message payloads (off: never logged)")
+    metrics_public: bool = Field(
+        False, description="serve /metrics without a token (off: an admin token is needed)"
+    )
 
     # Delivery
     worker_concurrency: int = Field(512, ge=1, description="requests in flight per worker process")

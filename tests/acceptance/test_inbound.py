@@ -118,6 +118,7 @@ def test_a_bad_signature_is_refused_and_stores_nothing(
     time.sleep(0.3)  # log lines are written in batches
     logs = server.logs()
     assert logs.count("inbound request rejected") == 3
+    assert inbound_counts(server) == {"rejected": 3}
     assert PROVIDER_SECRET not in logs
     assert wrong not in logs
     assert source["ingestUrl"].rsplit("/", 1)[1] not in logs
@@ -143,6 +144,7 @@ def test_fifty_concurrent_copies_of_one_event_are_stored_once(
     assert len(receiver.snapshot()) == 1
     with server.client() as api:
         assert len(api.get(f"/api/v1/app/{app_id}/msg").json()["data"]) == 1
+    assert inbound_counts(server) == {"stored": 1, "duplicate": 49}
 
 
 def test_duplicates_are_remembered_only_for_the_window(
@@ -390,3 +392,17 @@ def signed_headers_bytes(msg_id: str, body: bytes) -> dict[str, str]:
     from hookline.domain import signing
 
     return signing.headers(PROVIDER_SECRET, msg_id, int(time.time()), body, svix_headers=False)
+
+
+def inbound_counts(server: HooklineProcess) -> dict[str, float]:
+    """The server's ``hookline_inbound_requests_total`` by result, from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with server.client() as api:
+        text = api.get("/metrics").text
+    return {
+        sample.labels["result"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "hookline_inbound_requests_total"
+    }

@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from hookline import __version__
@@ -15,7 +16,7 @@ from hookline.api import errors
 from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache, authorize
 from hookline.api.context import Context
 from hookline.api.idempotency import IdempotencyMiddleware
-from hookline.api.inbound import Gateway, InboundCounters, ReceiveBatcher, SourceCache
+from hookline.api.inbound import Gateway, ReceiveBatcher, SourceCache
 from hookline.api.limits import BodyLimitMiddleware
 from hookline.api.routes import (
     applications,
@@ -28,6 +29,7 @@ from hookline.api.routes import (
     messages,
     sources,
 )
+from hookline.metrics import METRICS
 from hookline.settings import Settings
 from hookline.storage.base import Storage
 
@@ -65,7 +67,7 @@ def create_api(
     app.state.context = Context(
         storage=storage, settings=settings, clock=clock, tokens=tokens,
         sources=SourceCache(storage, settings.auth_cache_seconds),
-        inbound_counters=InboundCounters(), receiver=ReceiveBatcher(storage),
+        receiver=ReceiveBatcher(storage),
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
@@ -76,6 +78,21 @@ def create_api(
     @app.get("/api/v1/health", status_code=204, tags=["Health"], summary="Health check")
     async def health() -> Response:
         return Response(status_code=204)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus' scrape: counters of this process, the queue as the database has it."""
+        if not settings.metrics_public:
+            refused = await _admin_refusal(request, tokens, clock)
+            if refused is not None:
+                return refused
+        stats = await storage.queue_stats(clock())
+        for state in ("due", "scheduled", "leased"):
+            METRICS.queue.labels(state).set(getattr(stats, state))
+        oldest = stats.oldest_due_at
+        METRICS.oldest_due_age.set(max(0.0, clock() - oldest) if oldest is not None else 0.0)
+        METRICS.endpoints_disabled.set(stats.endpoints_disabled)
+        return Response(METRICS.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     _document_bearer_auth(app)
     # Added innermost first: an API request meets authentication, then the body
@@ -91,6 +108,21 @@ def create_api(
         clock=clock,
     )
     return app
+
+
+async def _admin_refusal(
+    request: Request, tokens: TokenCache, clock: Callable[[], float]
+) -> Response | None:
+    """None if the request carries a valid admin token, else the 401 or 403 to answer."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    token = await tokens.find(value.strip()) if scheme.lower() == "bearer" and value else None
+    if token is None or token.problem(clock()) is not None:
+        answer = errors.error_response(401, "authentication_failed", "an admin token is needed")
+        answer.headers["WWW-Authenticate"] = "Bearer"
+        return answer
+    if token.app_id is not None:
+        return errors.error_response(403, "forbidden", "metrics need an admin token")
+    return None
 
 
 def _document_bearer_auth(app: FastAPI) -> None:

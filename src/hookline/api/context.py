@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from hookline.api.auth import TokenCache, principal_of
-from hookline.api.inbound import InboundCounters, ReceiveBatcher, SourceCache
+from hookline.api.inbound import ReceiveBatcher, SourceCache
 from hookline.domain import audit
 from hookline.domain.audit import Audited, AuditEntry
 from hookline.domain.models import Application
@@ -38,7 +38,6 @@ class Context:
     clock: Callable[[], float]
     tokens: TokenCache
     sources: SourceCache
-    inbound_counters: InboundCounters
     receiver: ReceiveBatcher
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from hookline.domain.verifiers import (
     slack_challenge,
 )
 from hookline.errors import HooklineError
+from hookline.metrics import METRICS
 from hookline.storage.base import ReceiveResult, Storage
 
 logger = logging.getLogger(__name__)
@@ -136,15 +136,6 @@ class ReceiveBatcher:
                     done.set_result(result)
 
 
-class InboundCounters:
-    """Per-source counts of this process: received, rejected, duplicate (for metrics)."""
-
-    def __init__(self) -> None:
-        self.received: Counter[str] = Counter()
-        self.rejected: Counter[str] = Counter()
-        self.duplicate: Counter[str] = Counter()
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What the gateway says back: a status and a small JSON body."""
@@ -186,7 +177,7 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
             InboundRequest(arrival.method, url, arrival.headers, arrival.body), now
         )
     except VerificationFailed as failed:
-        context.inbound_counters.rejected[source.id] += 1
+        METRICS.inbound.labels("rejected").inc()
         logger.warning(
             "inbound request rejected", extra={"source_id": source.id, "reason": failed.reason}
         )
@@ -209,10 +200,9 @@ async def _store(context: Any, source: Source, message: Message, key: str | None
             "inbound event not stored", extra={"source_id": source.id, "error": error.detail}
         )
         return Answer.of(503, {"detail": "cannot store the event now; retry later"})
-    counters: InboundCounters = context.inbound_counters
-    counters.received[source.id] += 1
-    if result.duplicate:
-        counters.duplicate[source.id] += 1
+    METRICS.inbound.labels("duplicate" if result.duplicate else "stored").inc()
+    if not result.duplicate:
+        METRICS.published.labels("inbound").inc()
     return Answer.of(200, {"id": result.msg_id, "duplicate": result.duplicate})
 
 

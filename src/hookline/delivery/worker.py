@@ -30,6 +30,7 @@ from hookline.domain.outcome import AttemptResult, Decision, ErrorClass, Verdict
 from hookline.domain.retry import RetryPolicy
 from hookline.domain.routing import HANDLER_SCHEME
 from hookline.errors import HooklineError
+from hookline.metrics import METRICS, status_class
 from hookline.settings import Settings
 from hookline.storage.base import ClaimedDelivery, Outcome, Storage
 
@@ -275,6 +276,10 @@ class DeliveryWorker:
             self.random,
         )
         self._log(delivery, result, attempts_made, decision)
+        METRICS.attempts.labels(decision.verdict.value, status_class(result.status_code)).inc()
+        METRICS.attempt_seconds.observe(result.duration_ms / 1000)
+        if decision.disable_endpoint:
+            METRICS.endpoints_disabled_by_worker.inc()
         return Outcome(
             delivery_id=delivery.id,
             endpoint_id=delivery.endpoint_id,

@@ -48,6 +48,7 @@ from hookline.storage.base import (
     MessageFilter,
     Outcome,
     PublishResult,
+    QueueStats,
     ReceiveResult,
 )
 
@@ -743,6 +744,15 @@ class SqlOperations:
         for endpoint_id in {o.endpoint_id for o in outcomes if o.disable_endpoint}:
             conn.execute(self.q("endpoint_disable"), {"id": endpoint_id, "now": now})
             conn.execute(self.q("hold_endpoint_backlog"), {"endpoint_id": endpoint_id, "now": now})
+
+    def queue_stats(self, conn: Connection, now: float) -> QueueStats:
+        row = self._one(conn, "queue_stats", {"now": now})
+        assert row is not None  # an aggregate always answers one row
+        return QueueStats(
+            due=int(row[0]), scheduled=int(row[1]), leased=int(row[2]),
+            oldest_due_at=None if row[3] is None else float(row[3]),
+            endpoints_disabled=int(row[4]),
+        )  # fmt: skip
 
     def next_due(self, conn: Connection) -> float | None:
         row = self._one(conn, "next_due", {})

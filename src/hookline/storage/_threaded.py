@@ -39,6 +39,7 @@ from hookline.storage.base import (
     MessageFilter,
     Outcome,
     PublishResult,
+    QueueStats,
     ReceiveResult,
     RekeyResult,
 )
@@ -179,6 +180,9 @@ class ThreadedSqlStorage:
 
     async def record(self, worker: str, outcomes: Sequence[Outcome], now: float) -> None:
         await self._write(self.ops.record, worker, tuple(outcomes), now)
+
+    async def queue_stats(self, now: float) -> QueueStats:
+        return await self._read(self.ops.queue_stats, now)
 
     async def next_due(self) -> float | None:
         return await self._read(self.ops.next_due)

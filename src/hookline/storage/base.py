@@ -84,6 +84,17 @@ class PublishResult:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueStats:
+    """The queue at one moment: pending deliveries by state, and the oldest due one's time."""
+
+    due: int
+    scheduled: int
+    leased: int
+    oldest_due_at: float | None
+    endpoints_disabled: int
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """How far a backfill run got: the last event's time (if events carry one) and count."""
 
@@ -251,6 +262,9 @@ class Storage(Protocol):
 
     async def record(self, worker: str, outcomes: Sequence[Outcome], now: float) -> None:
         """Write attempts and move deliveries on, in one transaction."""
+
+    async def queue_stats(self, now: float) -> QueueStats:
+        """Pending deliveries due, scheduled and leased at ``now`` (for metrics)."""
 
     async def next_due(self) -> float | None:
         """When the earliest pending delivery falls due (None if there is none)."""

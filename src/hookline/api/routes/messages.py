@@ -25,6 +25,7 @@ from hookline.api.schemas import ListResponse, MessageIn, MessageOut
 from hookline.domain import ids
 from hookline.domain.models import Message
 from hookline.errors import NotFoundError, TooLargeError
+from hookline.metrics import METRICS
 from hookline.storage.base import END_OF_TIME, MessageFilter
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/msg", tags=["Message"])
@@ -63,6 +64,7 @@ async def create_message(
         tags=tuple(body.tags) if body.tags else None, created_at=now,
     )  # fmt: skip
     result = await ctx.storage.publish(message)
+    METRICS.published.labels("api").inc()
     if ctx.settings.log_payloads:
         # Payloads are customer data: logged only when the operator asks for it.
         logger.info(

@@ -416,3 +416,13 @@ SELECT id, token, secrets FROM sources WHERE id > :after ORDER BY id LIMIT :limi
 -- Only if the sealed values are still what was read: a change that landed meanwhile wins.
 UPDATE sources SET token = :new_token, secrets = :new_secrets
 WHERE id = :id AND token = :token AND secrets = :secrets;
+
+-- name: queue_stats
+-- Pending rows only (the partial index's rows): due now, scheduled later, leased.
+SELECT
+    COALESCE(SUM(CASE WHEN next_attempt_at <= :now THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN next_attempt_at > :now AND lease_owner IS NULL THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN next_attempt_at > :now AND lease_owner IS NOT NULL THEN 1 ELSE 0 END), 0),
+    MIN(CASE WHEN next_attempt_at <= :now THEN scheduled_at END),
+    (SELECT COUNT(*) FROM endpoints WHERE disabled = 1)
+FROM deliveries WHERE status = 'pending';

@@ -1,0 +1,73 @@
+"""Prometheus metrics: what hookline counts, and the queue as the database sees it.
+
+Counters and the latency histogram live in one registry per process, fed where
+things happen (the publish route, the gateway, the worker); the queue's depth
+and age are read from the database at each scrape, so they are the same in
+every process and need no worker to be reachable. No label carries an
+endpoint, application or source id: with thousands of them, the series count
+stays a few dozen.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+#: Bounds of the attempt latency histogram, in seconds (the default timeout is 15 s).
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
+
+
+class Metrics:
+    """Every series hookline exports, on its own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.published = Counter(
+            "hookline_messages_published", "Messages stored, by origin (api or inbound).",
+            ["origin"], registry=registry,
+        )  # fmt: skip
+        self.attempts = Counter(
+            "hookline_attempts",
+            "Delivery attempts, by what followed (succeeded, retry, failed) and status class.",
+            ["outcome", "status_class"], registry=registry,
+        )  # fmt: skip
+        self.attempt_seconds = Histogram(
+            "hookline_attempt_duration_seconds", "Duration of delivery attempts.",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.endpoints_disabled_by_worker = Counter(
+            "hookline_endpoints_disabled_by_worker",
+            "Endpoints this process disabled after failing too long (or answering 410).",
+            registry=registry,
+        )  # fmt: skip
+        self.inbound = Counter(
+            "hookline_inbound_requests",
+            "Provider requests at /in/, by result (stored, duplicate, rejected).",
+            ["result"], registry=registry,
+        )  # fmt: skip
+        self.queue = Gauge(
+            "hookline_queue_deliveries",
+            "Pending deliveries by state: due now, scheduled later, leased by a worker.",
+            ["state"], registry=registry,
+        )  # fmt: skip
+        self.oldest_due_age = Gauge(
+            "hookline_queue_oldest_due_age_seconds",
+            "How long the oldest due delivery has been waiting (0 if none).",
+            registry=registry,
+        )  # fmt: skip
+        self.endpoints_disabled = Gauge(
+            "hookline_endpoints_disabled", "Endpoints currently disabled.", registry=registry
+        )
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)
+
+
+def status_class(status_code: int) -> str:
+    """``2xx``... for an HTTP status, ``none`` when no answer came."""
+    return f"{status_code // 100}xx" if 100 <= status_code < 600 else "none"
+
+
+#: The process's metrics: one registry shared by the API, the gateway and the workers.
+METRICS = Metrics()
