@@ -125,6 +125,39 @@ async def _admin_refusal(
     return None
 
 
+#: Answers any authenticated route can give: no or bad token, not allowed, not found,
+#: body too large, over the token's rate. Writes can also conflict (409).
+_ERRORS_EVERYWHERE = {
+    "400": "Malformed: a body that is not JSON text, or a request line too long to parse",
+    "401": "No token, or an invalid, expired or revoked one",
+    "403": "The token may not do this (an application's token, a read-only token)",
+    "404": "Not found (or not visible to this token)",
+    "413": "The request body is larger than the limit",
+    "429": "Too many requests for this token; see Retry-After",
+}
+_ERRORS_ON_WRITES = {"409": "Already exists (a uid or eventId is taken)"}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Declare, on every operation, the error answers the whole API can give."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["HttpError"] = {
+        "type": "object",
+        "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
+        "required": ["code", "detail"],
+    }
+    reference = {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HttpError"}}}
+    }
+    for path_item in schema["paths"].values():
+        for method, operation in path_item.items():
+            errors_here = dict(_ERRORS_EVERYWHERE)
+            if method in {"post", "put", "patch"}:
+                errors_here.update(_ERRORS_ON_WRITES)
+            for status, description in errors_here.items():
+                operation["responses"].setdefault(status, {"description": description, **reference})
+
+
 def _document_bearer_auth(app: FastAPI) -> None:
     """Say in the OpenAPI document that every route but health needs a bearer token."""
     build = app.openapi
@@ -136,9 +169,12 @@ def _document_bearer_auth(app: FastAPI) -> None:
                 "HTTPBearer": {"type": "http", "scheme": "bearer"}
             }
             schema["security"] = [{"HTTPBearer": []}]
+            _document_errors(schema)
             health = schema["paths"].get("/api/v1/health", {}).get("get")
             if health is not None:
                 health["security"] = []
+                for status in _ERRORS_EVERYWHERE:
+                    health["responses"].pop(status, None)
             app.openapi_schema = schema
         return app.openapi_schema
 

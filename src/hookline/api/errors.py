@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from hookline.errors import (
     AuthenticationError,
@@ -58,9 +59,11 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     )
 
 
-def error_response(status: int, code: str, detail: str) -> Response:
+def error_response(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
     """The ``{"code", "detail"}`` error shape."""
-    return json_response(status, {"code": code, "detail": detail})
+    return json_response(status, {"code": code, "detail": detail}, headers)
 
 
 def validation_response(problems: Sequence[tuple[Sequence[str | int], str, str]]) -> Response:
@@ -101,7 +104,22 @@ async def _request_validation(request: Request, error: Exception) -> Response:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     code = _HTTP_CODES.get(error.status_code, "error")
-    return error_response(error.status_code, code, str(error.detail))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # Starlette names the methods of the first route that matched the path only;
+        # a 405 must list every method the path has (RFC 9110).
+        headers["Allow"] = ", ".join(sorted(_methods_of(request)))
+    return error_response(error.status_code, code, str(error.detail), headers)
+
+
+def _methods_of(request: Request) -> set[str]:
+    """Every method some route accepts at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return methods
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:

@@ -544,6 +544,12 @@ class AuditEntryOut(_Out):
     timestamp: datetime
 
 
+#: The extra answer of a PUT that creates what it did not find (Svix's update-or-create).
+CREATED_BY_PUT: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Created: nothing had this id or uid yet"}
+}
+
+
 # Pagination ----------------------------------------------------------------------
 
 

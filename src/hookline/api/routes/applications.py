@@ -11,6 +11,7 @@ from starlette.responses import Response
 from hookline.api.context import App, Ctx, Page, Who, change, respond
 from hookline.api.convert import application_out
 from hookline.api.schemas import (
+    CREATED_BY_PUT,
     ApplicationIn,
     ApplicationOut,
     ApplicationPatch,
@@ -71,7 +72,10 @@ async def get_application(app: App) -> Response:
     return respond(application_out(app))
 
 
-@router.put("/{app_id}", response_model=ApplicationOut, summary="Update or create an application")
+@router.put(
+    "/{app_id}", response_model=ApplicationOut, responses=CREATED_BY_PUT,
+    summary="Update or create an application",
+)  # fmt: skip
 async def update_application(app_id: str, body: ApplicationIn, ctx: Ctx, who: Who) -> Response:
     now = ctx.clock()
     try:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from hookline.api.context import App, Context, Ctx, Page, Who, change, parse_time, respond
 from hookline.api.convert import endpoint_out, task_out
 from hookline.api.schemas import (
+    CREATED_BY_PUT,
     BackgroundTaskOut,
     EndpointHeadersIn,
     EndpointHeadersOut,
@@ -151,7 +152,10 @@ async def get_endpoint(app: App, endpoint_id: str, ctx: Ctx) -> Response:
     return respond(endpoint_out(await _endpoint(app, endpoint_id, ctx)))
 
 
-@router.put("/{endpoint_id}", response_model=EndpointOut, summary="Update or create an endpoint")
+@router.put(
+    "/{endpoint_id}", response_model=EndpointOut, responses=CREATED_BY_PUT,
+    summary="Update or create an endpoint",
+)  # fmt: skip
 async def update_endpoint(
     app: App, endpoint_id: str, body: EndpointUpdate, ctx: Ctx, who: Who
 ) -> Response:

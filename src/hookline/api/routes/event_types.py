@@ -11,6 +11,7 @@ from starlette.responses import Response
 from hookline.api.context import Ctx, Page, Who, change, respond
 from hookline.api.convert import event_type_out
 from hookline.api.schemas import (
+    CREATED_BY_PUT,
     EventTypeIn,
     EventTypeOut,
     EventTypePatch,
@@ -68,8 +69,9 @@ async def get_event_type(event_type_name: str, ctx: Ctx) -> Response:
 
 
 @router.put(
-    "/{event_type_name}", response_model=EventTypeOut, summary="Update or create an event type"
-)
+    "/{event_type_name}", response_model=EventTypeOut, responses=CREATED_BY_PUT,
+    summary="Update or create an event type",
+)  # fmt: skip
 async def update_event_type(
     event_type_name: str, body: EventTypeUpdate, ctx: Ctx, who: Who
 ) -> Response:
