@@ -13,7 +13,6 @@ else by count (the fetcher must then yield the same events in the same order).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import orjson
 from hookline.domain.inbound import dedup_key, received_message
 from hookline.domain.models import Source
 from hookline.errors import ConfigError, ValidationError
+from hookline.loading import load_object
 from hookline.storage.base import Checkpoint, Storage
 
 #: Events between two checkpoint writes (a resumed run redoes at most this many, as duplicates).
@@ -62,13 +62,7 @@ Fetcher = Callable[[datetime, datetime], Iterable[Any] | AsyncIterator[Any]]
 
 def load_fetcher(spec: str) -> Fetcher:
     """The function named by ``module:function``."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(f"--fetcher must look like module:function, not {spec!r}")
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
-        raise ConfigError(f"cannot load fetcher {spec!r}: {error}") from None
+    found = load_object(spec, "--fetcher")
     if not callable(found):
         raise ConfigError(f"{spec!r} is not callable")
     fetcher: Fetcher = found

@@ -10,9 +10,8 @@ from __future__ import annotations
 import base64
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -50,10 +49,9 @@ from svix.api import (
 )
 from svix.exceptions import HttpError, HTTPValidationError
 
+from support.polling import wait_until
 from support.receiver import Answer, Received, Receiver
 from support.server import ADMIN_TOKEN, HooklineProcess
-
-T = TypeVar("T")
 
 USER_SIGNUP_V1 = {
     "type": "object",
@@ -79,17 +77,6 @@ def svix(server: HooklineProcess) -> Iterator[Svix]:
 def new_secret() -> str:
     """A signing secret as Svix makes them: ``whsec_`` and 24 random bytes in base64."""
     return "whsec_" + base64.b64encode(os.urandom(24)).decode()
-
-
-def wait_until(check: Callable[[], T | None], timeout: float = 15.0) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def only_path(received: list[Received], path: str) -> list[Received]:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
-def wait_until(predicate: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], T | None], timeout: float = 15.0, what: str = "condition"
+) -> T:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -17,7 +17,6 @@ retries, backoff, dead-letter, attempt log and replay as HTTP endpoints.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import time
 import traceback
@@ -26,6 +25,7 @@ from hookline.domain.handlers import Handler, Handlers, InboundEvent
 from hookline.domain.outcome import AttemptResult, ErrorClass
 from hookline.domain.routing import HANDLER_SCHEME as SCHEME
 from hookline.errors import ConfigError
+from hookline.loading import load_object
 
 #: Longest exception text kept as an attempt's response.
 MAX_ERROR_TEXT = 4096
@@ -33,13 +33,7 @@ MAX_ERROR_TEXT = 4096
 
 def load(spec: str) -> Handlers:
     """The ``Handlers`` object named by ``module:attribute``."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(f"--handlers must look like module:object, not {spec!r}")
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
-        raise ConfigError(f"cannot load handlers {spec!r}: {error}") from None
+    found = load_object(spec, "--handlers")
     if not isinstance(found, Handlers):
         raise ConfigError(f"{spec!r} is a {type(found).__name__}, not a hookline Handlers object")
     return found
