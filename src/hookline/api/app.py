@@ -156,6 +156,11 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 errors_here.update(_ERRORS_ON_WRITES)
             for status, description in errors_here.items():
                 operation["responses"].setdefault(status, {"description": description, **reference})
+            # A request the HTTP server cannot parse never reaches hookline: uvicorn
+            # answers it in plain text.
+            operation["responses"]["400"]["content"].setdefault(
+                "text/plain", {"schema": {"type": "string"}}
+            )
 
 
 def _document_bearer_auth(app: FastAPI) -> None:

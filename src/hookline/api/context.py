@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
@@ -18,9 +18,11 @@ from starlette.responses import Response
 
 from hookline.api.auth import TokenCache, principal_of
 from hookline.api.inbound import ReceiveBatcher, SourceCache
+from hookline.api.schemas import ListResponse
 from hookline.domain import audit
 from hookline.domain.audit import Audited, AuditEntry
 from hookline.domain.models import Application
+from hookline.domain.models import Page as RecordPage
 from hookline.domain.tokens import Principal
 from hookline.errors import ValidationError
 from hookline.settings import Settings
@@ -87,6 +89,13 @@ async def cursor(
 
 
 Page = Annotated[Cursor, Depends(cursor)]
+
+
+def listed(shape: type[ListResponse[Any]], page: RecordPage[Any], data: list[Any]) -> Response:
+    """A page of a list in Svix's shape: ``data`` with the page's cursors."""
+    return respond(
+        shape(data=data, iterator=page.iterator, prev_iterator=page.prev_iterator, done=page.done)
+    )
 
 
 def respond(model: BaseModel, status: int = 200) -> Response:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import App, Ctx, Page, Who, change, respond
+from hookline.api.context import App, Ctx, Page, Who, change, listed, respond
 from hookline.api.convert import application_out
 from hookline.api.schemas import (
     CREATED_BY_PUT,
@@ -42,12 +42,7 @@ async def list_applications(ctx: Ctx, cursor: Page, who: Who) -> Response:
         page = RecordPage(data=[own], iterator=own.id, prev_iterator=own.id, done=True)
     else:
         page = await ctx.storage.list_applications(cursor)
-    return respond(
-        ListResponse[ApplicationOut](
-            data=[application_out(a) for a in page.data], iterator=page.iterator,
-            prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(ListResponse[ApplicationOut], page, [application_out(a) for a in page.data])
 
 
 @router.post(

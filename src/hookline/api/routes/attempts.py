@@ -8,7 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from hookline.api.context import App, Ctx, Page, after_bound, parse_time, respond, split_list
+from hookline.api.context import (
+    App,
+    Ctx,
+    Page,
+    after_bound,
+    listed,
+    parse_time,
+    respond,
+    split_list,
+)
 from hookline.api.convert import attempt_out, endpoint_message_out
 from hookline.api.schemas import EmptyOut, EndpointMessageOut, ListResponse, MessageAttemptOut
 from hookline.domain.models import AttemptStatus, Message
@@ -55,12 +64,11 @@ async def _attempt_page(
     if with_msg:
         for msg_id in {a.msg_id for a in page.data}:
             messages[msg_id] = await ctx.storage.get_message(app.id, msg_id)
-    return respond(
-        ListResponse[MessageAttemptOut](
-            data=[attempt_out(a, with_content, messages.get(a.msg_id)) for a in page.data],
-            iterator=page.iterator, prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(
+        ListResponse[MessageAttemptOut],
+        page,
+        [attempt_out(a, with_content, messages.get(a.msg_id)) for a in page.data],
+    )
 
 
 @router.get(
@@ -127,8 +135,4 @@ async def list_attempted_messages(
         app.id, endpoint_id, cursor, status, where.since, where.until
     )
     data = [endpoint_message_out(item, with_content) for item in page.data]
-    return respond(
-        ListResponse[EndpointMessageOut](
-            data=data, iterator=page.iterator, prev_iterator=page.prev_iterator, done=page.done
-        )
-    )
+    return listed(ListResponse[EndpointMessageOut], page, data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from hookline.api.context import App, Ctx, Page, respond
+from hookline.api.context import App, Ctx, Page, listed
 from hookline.api.convert import audit_out
 from hookline.api.schemas import AuditEntryOut, ListResponse
 from hookline.domain.audit import AuditEntry
@@ -15,12 +15,7 @@ router = APIRouter(tags=["Audit"])
 
 
 def _listed(page: RecordPage[AuditEntry]) -> Response:
-    return respond(
-        ListResponse[AuditEntryOut](
-            data=[audit_out(e) for e in page.data], iterator=page.iterator,
-            prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(ListResponse[AuditEntryOut], page, [audit_out(e) for e in page.data])
 
 
 @router.get(

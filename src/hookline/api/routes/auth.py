@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hookline.api.context import Ctx, Page, Who, change, respond
+from hookline.api.context import Ctx, Page, Who, change, listed, respond
 from hookline.api.convert import token_out
 from hookline.api.routes.applications import new_application
 from hookline.api.schemas import (
@@ -117,12 +117,7 @@ async def create_token(body: ApiTokenIn, ctx: Ctx, who: Who) -> Response:
 @router.get("/token", response_model=ListResponse[ApiTokenOut], summary="List API tokens")
 async def list_tokens(ctx: Ctx, cursor: Page, app_id: str | None = None) -> Response:
     page = await ctx.storage.list_tokens(cursor, app_id)
-    return respond(
-        ListResponse[ApiTokenOut](
-            data=[token_out(t) for t in page.data], iterator=page.iterator,
-            prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(ListResponse[ApiTokenOut], page, [token_out(t) for t in page.data])
 
 
 @router.get("/token/{token_id}", response_model=ApiTokenOut, summary="Get an API token")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import Ctx, Page, Who, respond
+from hookline.api.context import Ctx, Page, Who, listed, respond
 from hookline.api.convert import task_out
 from hookline.api.schemas import BackgroundTaskOut, ListResponse
 from hookline.errors import NotFoundError
@@ -25,12 +25,7 @@ async def list_tasks(
 ) -> Response:
     # An application's token lists only its own application's tasks.
     page = await ctx.storage.list_tasks(cursor, status, task, who.app_id)
-    return respond(
-        ListResponse[BackgroundTaskOut](
-            data=[task_out(t) for t in page.data], iterator=page.iterator,
-            prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(ListResponse[BackgroundTaskOut], page, [task_out(t) for t in page.data])
 
 
 @router.get("/{task_id}", response_model=BackgroundTaskOut, summary="Get a background task")

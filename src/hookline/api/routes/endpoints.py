@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import App, Context, Ctx, Page, Who, change, parse_time, respond
+from hookline.api.context import App, Context, Ctx, Page, Who, change, listed, parse_time, respond
 from hookline.api.convert import endpoint_out, task_out
 from hookline.api.schemas import (
     CREATED_BY_PUT,
@@ -122,12 +122,7 @@ async def _endpoint(app: Application, endpoint_id: str, ctx: Ctx) -> Endpoint:
 @router.get("", response_model=ListResponse[EndpointOut], summary="List endpoints")
 async def list_endpoints(app: App, ctx: Ctx, cursor: Page) -> Response:
     page = await ctx.storage.list_endpoints(app.id, cursor)
-    return respond(
-        ListResponse[EndpointOut](
-            data=[endpoint_out(e) for e in page.data], iterator=page.iterator,
-            prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(ListResponse[EndpointOut], page, [endpoint_out(e) for e in page.data])
 
 
 @router.post("", response_model=EndpointOut, status_code=201, summary="Create an endpoint")

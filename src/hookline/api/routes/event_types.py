@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import Ctx, Page, Who, change, respond
+from hookline.api.context import Ctx, Page, Who, change, listed, respond
 from hookline.api.convert import event_type_out
 from hookline.api.schemas import (
     CREATED_BY_PUT,
@@ -33,12 +33,9 @@ async def list_event_types(
     with_content: Annotated[bool, Query()] = False,
 ) -> Response:
     page = await ctx.storage.list_event_types(cursor, include_archived)
-    return respond(
-        ListResponse[EventTypeOut](
-            data=[event_type_out(e, with_content) for e in page.data], iterator=page.iterator,
-            prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(
+        ListResponse[EventTypeOut], page, [event_type_out(e, with_content) for e in page.data]
+    )
 
 
 @router.post("", response_model=EventTypeOut, status_code=201, summary="Create an event type")

@@ -15,6 +15,7 @@ from hookline.api.context import (
     Who,
     after_bound,
     change,
+    listed,
     parse_time,
     respond,
     split_list,
@@ -93,12 +94,7 @@ async def list_messages(
         until=parse_time(before, "before") or END_OF_TIME,
     )  # fmt: skip
     page = await ctx.storage.list_messages(app.id, cursor, where)
-    return respond(
-        ListResponse[MessageOut](
-            data=[message_out(m, with_content) for m in page.data], iterator=page.iterator,
-            prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(ListResponse[MessageOut], page, [message_out(m, with_content) for m in page.data])
 
 
 @router.get("/{msg_id}", response_model=MessageOut, summary="Get a message (by id or eventId)")

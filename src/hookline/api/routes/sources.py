@@ -8,7 +8,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hookline.api.context import App, Ctx, Page, Who, change, respond
+from hookline.api.context import App, Ctx, Page, Who, change, listed, respond
 from hookline.api.schemas import (
     ListResponse,
     SourceIn,
@@ -79,12 +79,7 @@ async def create_source(app: App, body: SourceIn, request: Request, ctx: Ctx, wh
 @router.get("", response_model=ListResponse[SourceOut], summary="List inbound sources")
 async def list_sources(app: App, cursor: Page, request: Request, ctx: Ctx) -> Response:
     page = await ctx.storage.list_sources(app.id, cursor)
-    return respond(
-        ListResponse[SourceOut](
-            data=[source_out(request, ctx, s) for s in page.data], iterator=page.iterator,
-            prev_iterator=page.prev_iterator, done=page.done,
-        )
-    )  # fmt: skip
+    return listed(ListResponse[SourceOut], page, [source_out(request, ctx, s) for s in page.data])
 
 
 @router.get("/{source_id}", response_model=SourceOut, summary="Get an inbound source")
