@@ -1,4 +1,4 @@
-"""``python -m bench``: run the outbound delivery benchmark and print its table."""
+"""``python -m bench``: run hookline's benchmarks and print their table (bench/cli.py)."""
 
 from bench.cli import main
 

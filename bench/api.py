@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from bench.common import EVENT_TYPE, SECRET, payload
+from bench.common import EVENT_TYPE, SECRET, BenchError, payload
 from bench.processes import AUTH
 
 
-class ApiError(RuntimeError):
+class ApiError(BenchError):
     """hookline answered with an unexpected status."""
 
 
@@ -50,36 +51,62 @@ class HooklineApi:
                 raise ApiError(f"{method} {path}: {response.status} {data}")
             return data
 
-    async def setup(self, receiver_url: str, endpoints: int) -> Setup:
-        """Create one application with ``endpoints`` endpoints on the receiver (paths /ep/i)."""
+    async def setup(
+        self,
+        receiver_url: str,
+        endpoints: int,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        hanging: int = 0,
+        channel: str | None = None,
+        concurrency: int = 1,
+    ) -> Setup:
+        """Create one application with ``endpoints`` endpoints on the receiver (paths /ep/i).
+
+        ``fields`` are added to every endpoint's body (``filter``, ``transformation``...).
+        The last ``hanging`` endpoints get a path under ``/hang/`` (never answered). With
+        ``channel``, every endpoint listens on that one channel instead of its own lane.
+        Endpoints are created ``concurrency`` at a time, and listed in index order.
+        """
         app = await self._call("POST", "/api/v1/app", {"name": "bench"}, 201)
-        endpoint_ids = []
-        for index in range(endpoints):
+
+        async def create(index: int) -> str:
+            folder = "hang" if index >= endpoints - hanging else "ep"
             endpoint = await self._call(
                 "POST",
                 f"/api/v1/app/{app['id']}/endpoint",
                 {
-                    "url": f"{receiver_url}/ep/{index}",
-                    "channels": [lane(index, endpoints)],
+                    "url": f"{receiver_url}/{folder}/{index}",
+                    "channels": [channel or lane(index, endpoints)],
                     "secret": SECRET,
                     "description": f"bench lane {index}",
+                    **(fields or {}),
                 },
                 201,
             )
-            endpoint_ids.append(endpoint["id"])
+            endpoint_id: str = endpoint["id"]
+            return endpoint_id
+
+        endpoint_ids: list[str] = []
+        for start in range(0, endpoints, concurrency):
+            chunk = range(start, min(endpoints, start + concurrency))
+            endpoint_ids += await asyncio.gather(*(create(index) for index in chunk))
         return Setup(app["id"], tuple(endpoint_ids))
 
-    async def publish(self, setup: Setup, seq: int) -> str:
+    @staticmethod
+    def message(setup: Setup, seq: int, channel: str | None = None) -> dict[str, Any]:
+        """The body publishing message ``seq`` sends: a 1 KiB payload on its lane (or
+        on ``channel``), no idempotency key."""
+        return {
+            "eventType": EVENT_TYPE,
+            "payload": payload(seq),
+            "channels": [channel or lane(seq, setup.lanes)],
+        }
+
+    async def publish(self, setup: Setup, seq: int, channel: str | None = None) -> str:
         """Publish message ``seq`` (a 1 KiB payload) on its lane; return the message id."""
         message = await self._call(
-            "POST",
-            f"/api/v1/app/{setup.app_id}/msg",
-            {
-                "eventType": EVENT_TYPE,
-                "payload": payload(seq),
-                "channels": [lane(seq, setup.lanes)],
-            },
-            202,
+            "POST", f"/api/v1/app/{setup.app_id}/msg", self.message(setup, seq, channel), 202
         )
         msg_id: str = message["id"]
         return msg_id

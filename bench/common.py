@@ -27,12 +27,41 @@ EVENT_TYPE = "bench.event"
 _PR_SET_PDEATHSIG = 1
 
 
+class BenchError(RuntimeError):
+    """A measurement could not complete (timeout, failed deliveries, a server error...)."""
+
+
 def payload(seq: int) -> dict[str, Any]:
     """A JSON object whose compact serialisation (orjson, as hookline stores it) is 1 KiB."""
     head = {"type": EVENT_TYPE, "seq": f"{seq:012d}", "data": ""}
     pad = PAYLOAD_BYTES - len(orjson.dumps(head))
     head["data"] = "x" * pad
     return head
+
+
+#: A payload filter that takes every :func:`payload` but has to look at each of its fields:
+#: ``type`` among a few, ``seq`` (12 digits, as text) compared and matched by a regex, a
+#: field the payload never has tested both ways, and ``data`` compared with a value.
+FILTER: dict[str, Any] = {
+    "body": {
+        "type": {"$in": [EVENT_TYPE, "bench.retry", "bench.other"]},
+        "seq": {"$gte": "000000000000", "$regex": "^[0-9]{12}$"},
+        "$or": [{"kind": {"$exist": False}}, {"kind": {"$in": ["a", "b", "c"]}}],
+        "$not": {"data": ""},
+    }
+}
+#: A transformation that reshapes every :func:`payload` (same fields, renamed and
+#: reordered, so the body stays 1 KiB) and adds a static header.
+TRANSFORMATION: dict[str, Any] = {
+    "body": "{id: seq, kind: type, data: data}",
+    "headers": {"X-Bench": "1"},
+}
+#: The delivery-controls scenario: endpoint fields set on every endpoint, by name.
+CONTROLS: dict[str, dict[str, Any]] = {
+    "filter": {"filter": FILTER},
+    "transformation": {"transformation": TRANSFORMATION},
+    "both": {"filter": FILTER, "transformation": TRANSFORMATION},
+}
 
 
 def payload_bytes(seq: int) -> bytes:

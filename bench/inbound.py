@@ -10,11 +10,7 @@ signatures are made before the clock starts.
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -22,25 +18,15 @@ import aiohttp
 from hookline.domain import signing
 
 from bench.api import HooklineApi
+from bench.client import Request, RequestRate, minimal_app, send_all
 from bench.common import SECRET, payload_bytes, run_loop
 from bench.processes import HooklineProcess
 
-
-@dataclass(frozen=True)
-class InboundResult:
-    """One timed run: requests answered 2xx per second."""
-
-    what: str
-    count: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        """Acknowledged requests per second."""
-        return self.count / self.seconds
+#: What one inbound run measured (the name the table code knows it by).
+InboundResult = RequestRate
 
 
-def signed_requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
+def signed_requests(count: int) -> list[Request]:
     """``count`` bodies and Standard Webhooks headers, each with its own event id."""
     now = int(time.time())
     requests = []
@@ -51,44 +37,11 @@ def signed_requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
     return requests
 
 
-async def _send_all(
-    url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int
-) -> float:
-    """Send every request ``concurrency`` at a time; seconds taken (any non-2xx fails the run)."""
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        queue = iter(requests)
-        failures: list[str] = []
-
-        async def lane() -> None:
-            for body, headers in queue:
-                async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    if response.status != 200:
-                        failures.append(f"{response.status}")
-
-        started = time.perf_counter()
-        await asyncio.gather(*(lane() for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} requests failed, e.g. HTTP {failures[0]}")
-    return seconds
-
-
 def measure_ceiling(count: int, concurrency: int, workdir: Path) -> InboundResult:
     """The minimal ASGI app's rate."""
-    log = workdir / f"minimal-{time.monotonic_ns()}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bench.minimal_asgi"], stdout=out, stderr=out
-        )
-    try:
-        url = _wait_for_url(log, process)
-        requests = signed_requests(count)
-        seconds = run_loop(lambda: _send_all(url + "/in", requests, concurrency))
-    finally:
-        process.terminate()
-        process.wait(10)
+    requests = signed_requests(count)
+    with minimal_app(workdir) as url:
+        seconds = run_loop(lambda: send_all(url + "/in", requests, concurrency))
     return InboundResult("minimal ASGI", count, seconds)
 
 
@@ -109,20 +62,7 @@ def measure_hookline(
 
         ingest_url = run_loop(create_source)
         requests = signed_requests(count)
-        seconds = run_loop(lambda: _send_all(ingest_url, requests, concurrency))
+        seconds = run_loop(lambda: send_all(ingest_url, requests, concurrency))
     finally:
         api_process.stop()
     return InboundResult("hookline inbound", count, seconds)
-
-
-def _wait_for_url(log: Path, process: subprocess.Popen[bytes], timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    marker = "hookline listening on "
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        if marker in text:
-            return text.split(marker, 1)[1].split()[0]
-        if process.poll() is not None:
-            raise RuntimeError(f"minimal ASGI app exited early:\n{text}")
-        time.sleep(0.01)
-    raise RuntimeError("minimal ASGI app did not start")

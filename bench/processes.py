@@ -22,6 +22,7 @@ from bench.common import die_with_parent
 _LISTENING = "hookline listening on "
 _WORKERS = "hookline workers running"
 _running: list[HooklineProcess] = []
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 #: The admin token bench servers accept; the limiter is off so it measures hookline, not it.
@@ -53,10 +54,17 @@ class HooklineProcess:
         self.ready_at = 0.0
         #: ``time.perf_counter()`` just before the process was spawned.
         self.spawned_at = 0.0
+        self._log_start = 0
 
     def start(self, timeout: float = 30.0) -> HooklineProcess:
         """Spawn the process and wait (at most ``timeout`` s) for its readiness line."""
+        return self.spawn().wait_ready(timeout)
+
+    def spawn(self) -> HooklineProcess:
+        """Start the process without waiting (several can then start side by side)."""
         with self.log_path.open("ab") as log:
+            # A log may be appended to by an earlier process: look for readiness after it.
+            self._log_start = log.tell()
             self.spawned_at = time.perf_counter()
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "hookline", self.command],
@@ -67,10 +75,16 @@ class HooklineProcess:
                 preexec_fn=die_with_parent,  # noqa: PLW1509 - no threads exist at this point
             )
         _running.append(self)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> HooklineProcess:
+        """Wait (at most ``timeout`` s) for the readiness line of the spawned process."""
+        assert self.process is not None
         wanted = _WORKERS if self.command == "worker" else _LISTENING
         deadline = time.monotonic() + timeout
         seen = b""
         with self.log_path.open("rb") as reader:
+            reader.seek(self._log_start)
             while time.monotonic() < deadline:
                 seen += reader.read()
                 text = seen.decode(errors="replace")
@@ -128,7 +142,6 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     so they share one key, e.g. ``python (other threads)``). Linux only, read
     from ``/proc``; elsewhere, or once the process is gone, empty.
     """
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     usage: dict[str, float] = {}
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
@@ -142,5 +155,45 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
         except OSError:
             continue
         key = "main" if task.name == str(pid) else f"{name} (other threads)"
-        usage[key] = usage.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        usage[key] = usage.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
     return usage
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The peak resident set size of ``pid`` so far (``VmHWM``), in KiB; 0 if unknown.
+
+    Linux only, read from ``/proc``; read it before the process exits.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) ``pid`` has used so far; 0 if unknown (not Linux, gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all CPUs (``/proc/stat``).
+
+    The difference of two readings says how busy the machine was meanwhile, whoever
+    used it: on a shared machine, other people's work shows up here too.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    busy = user + nice + system + irq + softirq + steal
+    return busy / _TICKS, (busy + idle + iowait) / _TICKS

@@ -3,10 +3,13 @@
 It answers every request ``200 ok`` on a kept-alive connection, parsing only what
 it must: the end of the header block, ``Content-Length`` and ``Connection``. It
 counts webhook POSTs and, when asked to, records the arrival time of each
-``webhook-id``. Control requests, never counted:
+``webhook-id``. A request to a path under ``/hang/`` is never answered (an
+endpoint that hangs until the sender's timeout): it is counted apart, and its
+connection stays silent until the sender closes it. Control requests, never counted:
 
 * ``GET /_count``    the number of webhook requests so far, as decimal text;
 * ``GET /_connections`` the number of connections opened so far (this one included);
+* ``GET /_hung``     the number of requests left hanging so far;
 * ``GET /_arrivals`` ``{"<webhook-id>": <unix time of first arrival>, ...}`` as JSON;
 * ``POST /_reset``   forget the counts and the arrivals.
 
@@ -38,6 +41,7 @@ _OK_CLOSE = (
     b"Connection: close\r\n\r\nok"
 )
 _HEADER_END = b"\r\n\r\n"
+_HANG = b"/hang/"
 _MAX_HEAD = 64 * 1024
 
 
@@ -48,6 +52,7 @@ class Tally:
     record_arrivals: bool
     count: int = 0
     connections: int = 0
+    hung: int = 0
     arrivals: dict[str, float] = field(default_factory=dict)
 
 
@@ -81,6 +86,7 @@ class ReceiverProtocol(asyncio.Protocol):
         self.head = b""  # the header block of the request being read
         self.lowered = b""  # the same, lower-cased, to find header names in
         self.need = -1  # bytes of that request (head + body), once its head is read
+        self.hanging = False  # a request to a /hang/ path came: never answer again
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Keep the transport to answer on."""
@@ -89,6 +95,8 @@ class ReceiverProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Answer each complete request in the buffer."""
+        if self.hanging:
+            return
         buffer = self.buffer
         buffer += data
         while True:
@@ -124,11 +132,15 @@ class ReceiverProtocol(asyncio.Protocol):
         return True
 
     def _answer(self, head: bytes, lowered: bytes) -> bool:
-        """Answer one request; False if the connection is now closing."""
+        """Answer one request; False if the connection is now closing (or hanging)."""
         assert self.transport is not None
         method, _, rest = head[: head.find(b"\r\n")].partition(b" ")
         path = rest.partition(b" ")[0]
         keep_alive = (_header(head, lowered, b"connection") or b"").lower() != b"close"
+        if path.startswith(_HANG):
+            self.tally.hung += 1
+            self.hanging = True
+            return False
         if path.startswith(b"/_"):
             self.transport.write(self._control(method, path))
         else:
@@ -149,11 +161,14 @@ class ReceiverProtocol(asyncio.Protocol):
             return _response("200 OK", str(tally.count).encode(), b"text/plain")
         if method == b"GET" and path == b"/_connections":
             return _response("200 OK", str(tally.connections).encode(), b"text/plain")
+        if method == b"GET" and path == b"/_hung":
+            return _response("200 OK", str(tally.hung).encode(), b"text/plain")
         if method == b"GET" and path == b"/_arrivals":
             return _response("200 OK", orjson.dumps(tally.arrivals))
         if method == b"POST" and path == b"/_reset":
             tally.count = 0
             tally.connections = 0
+            tally.hung = 0
             tally.arrivals.clear()
             return _response("200 OK", b"{}")
         return _response("404 Not Found", b"{}")
@@ -225,6 +240,15 @@ class Receiver:
     def connections(self) -> int:
         """How many connections were opened (a sender that keeps connections alive opens few)."""
         return int(self._get("/_connections"))
+
+    def hung(self) -> int:
+        """How many requests were left hanging (paths under ``/hang/``)."""
+        return int(self._get("/_hung"))
+
+    @property
+    def pid(self) -> int:
+        """The receiver's process id (for CPU accounting); 0 when it is not running."""
+        return (self._process.pid or 0) if self._process is not None else 0
 
     def arrivals(self) -> dict[str, float]:
         """First arrival time (Unix seconds) of each ``webhook-id``."""

@@ -14,3 +14,17 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+# Debian's chromium for the browser tests (tests/browser), installed once when missing.
+# Needs root and apt-get (as on CI); elsewhere the browser tests skip, saying why.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "note: /usr/bin/chromium is missing (apt-get install chromium as root); browser tests will skip" >&2
+    return 0
+  fi
+  echo "== installing chromium (Debian package) for the browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
+}

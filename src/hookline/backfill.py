@@ -120,6 +120,7 @@ async def backfill(
     *,
     clock: Callable[[], float],
     on_progress: Callable[[BackfillReport], None] | None = None,
+    retention: float | None = None,
 ) -> BackfillReport:
     """Store every event ``fetcher(since, until)`` yields, resuming a run interrupted before.
 
@@ -159,7 +160,9 @@ async def backfill(
                 "events oldest first, or leave timestamps out to resume by count",
                 field=("fetcher", index),
             )
-        message = received_message(source, _body(event), event.headers, event.event_type, clock())
+        message = received_message(
+            source, _body(event), event.headers, event.event_type, clock(), retention
+        )
         result = await storage.receive(message, dedup_key(event.id), window)
         if result.duplicate:
             report.duplicates += 1

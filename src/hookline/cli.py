@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from hookline import __version__
+from hookline.console import commands as console_commands
 from hookline.domain.secrets import SecretBox, generate_key
 from hookline.errors import HooklineError
 from hookline.settings import Settings, load_settings
@@ -54,6 +55,12 @@ _db_option = click.option(
 @click.version_option(__version__, prog_name="hookline")
 def main() -> None:
     """hookline: send and receive webhooks, durably."""
+
+
+# The commands for people (send, tail, recover, verify, listen): clients of a running
+# hookline, or of nothing at all; see hookline.console.
+for _command in console_commands.COMMANDS:
+    main.add_command(_command)
 
 
 def _start(settings: Settings, *, api: bool, workers: bool, handlers: str | None = None) -> None:
@@ -301,11 +308,13 @@ def token_list(config: Path | None, database_url: str | None, app_key: str | Non
             cursor = Cursor(limit=250, iterator=page.iterator, ascending=True)
 
     now = datetime.now(UTC).timestamp()
+    rows = []
     for item in _with_storage(_settings(config, database_url=database_url), every):
         state = item.problem(now) or "active"
         scope = f"app {item.app_id}" if item.app_id else "admin"
         access = "read-only" if item.read_only else "read-write"
-        click.echo(f"{item.id}  {item.prefix}...  {scope}  {access}  {state}  {item.name}")
+        rows.append([item.id, f"{item.prefix}...", scope, access, state, item.name])
+    console_commands.print_rows(("id", "prefix", "scope", "access", "state", "name"), rows)
 
 
 @token.command("revoke")
@@ -411,8 +420,10 @@ def source_list(config: Path | None, database_url: str | None, app_key: str) -> 
         page = await storage.list_sources(app.id, Cursor(limit=250))
         return page.data
 
-    for item in _with_storage(_settings(config, database_url=database_url), every):
-        click.echo(f"{item.id}  {item.verifier}  {item.name}")
+    found = _with_storage(_settings(config, database_url=database_url), every)
+    console_commands.print_rows(
+        ("id", "verifier", "name"), [[item.id, item.verifier, item.name] for item in found]
+    )
 
 
 @main.command("backfill")
@@ -452,6 +463,7 @@ def backfill_command(
         found = await storage.get_source((await storage.get_application(app_key)).id, source_key)
         return await backfill.backfill(
             storage, found, fetch, start, end, clock=time.time, on_progress=progress,
+            retention=settings.payload_retention_days * 86400,
         )  # fmt: skip
 
     report = _with_storage(settings, run)
@@ -470,3 +482,75 @@ def _moment(text: str, option: str) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint=option) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@main.command()
+@_config_option
+@_db_option
+@click.option("--app", "app_key", required=True, help="The application (id or uid).")
+@click.option("--since", help="Only what was made from this time on, ISO 8601 (UTC if no offset).")
+@click.option("--until", help="Only what was made before this time, ISO 8601.")
+@click.option("--no-attempts", is_flag=True, help="Messages only, without their attempts.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)  # fmt: skip
+def export(
+    config: Path | None, database_url: str | None, app_key: str, since: str | None,
+    until: str | None, no_attempts: bool, output: Path | None,
+) -> None:  # fmt: skip
+    """Export an application's messages and attempts as JSON lines (works on the database)."""
+    from hookline.export import export_lines
+
+    settings = _settings(config, database_url=database_url)
+    start = _moment(since, "--since").timestamp() if since else 0.0
+    end = _moment(until, "--until").timestamp() if until else 1e12
+
+    async def run(storage: Storage) -> int:
+        lines = 0
+        sink = output.open("wb") if output else sys.stdout.buffer
+        try:
+            async for line in export_lines(storage, app_key, start, end, not no_attempts):
+                sink.write(line)
+                lines += 1
+        finally:
+            if output:
+                sink.close()
+            else:
+                sink.flush()
+        return lines
+
+    count = _with_storage(settings, run)
+    click.echo(f"exported {count} line(s)", err=True)
+
+
+@main.command()
+@_config_option
+@_db_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
+    show_default=True, help="Markdown (a page to publish) or JSON (for other tools).",
+)  # fmt: skip
+@click.option("--include-archived", is_flag=True, help="Also list archived event types (marked).")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output).",
+)  # fmt: skip
+def catalogue(
+    config: Path | None, database_url: str | None, fmt: str, include_archived: bool,
+    output: Path | None,
+) -> None:  # fmt: skip
+    """Write the event catalogue: every event type, its schema per version, an example each."""
+    from hookline import catalogue as event_catalogue
+    from hookline.domain.models import EventType
+
+    async def load(storage: Storage) -> list[EventType]:
+        return await event_catalogue.load_event_types(storage, include_archived)
+
+    found = _with_storage(_settings(config, database_url=database_url), load)
+    text = event_catalogue.render(found, "json" if fmt == "json" else "markdown")
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"catalogue: {len(found)} event type(s) written to {output}", err=True)

@@ -58,6 +58,19 @@ class Metrics:
         self.endpoints_disabled = Gauge(
             "hookline_endpoints_disabled", "Endpoints currently disabled.", registry=registry
         )
+        self.endpoints_paused = Gauge(
+            "hookline_endpoints_paused", "Endpoints currently paused.", registry=registry
+        )
+        self.circuits = Gauge(
+            "hookline_endpoint_circuits",
+            "Endpoints whose circuit breaker is not closed, by state (open, half_open).",
+            ["state"], registry=registry,
+        )  # fmt: skip
+        self.parked = Gauge(
+            "hookline_parked_deliveries",
+            "Deliveries parked: waiting (endpoint paused or circuit open) or queued (FIFO).",
+            ["state"], registry=registry,
+        )  # fmt: skip
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from hookline import tracing
 from hookline.delivery.handlers import HandlerRunner
+from hookline.delivery.maintenance import JobRunner, RetentionCleaner
 from hookline.delivery.transport import AiohttpTransport, Transport
 from hookline.delivery.worker import DeliveryWorker, WorkerConfig
 from hookline.domain import tokens
@@ -89,6 +91,7 @@ async def serve(
     admin token is created and handed to ``on_first_token``, the only time it
     exists in clear.
     """
+    tracing.setup(settings.traces)
     storage = open_storage(settings, secret_box)
     await storage.open()
     if api and not settings.admin_token.get_secret_value():
@@ -101,17 +104,17 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
 
     tasks: list[asyncio.Task[None]] = []
-    worker: DeliveryWorker | None = None
+    engine: list[DeliveryWorker | JobRunner | RetentionCleaner] = []
     transport = make_transport(settings)
     server: _Server | None = None
     try:
         if workers:
-            worker = DeliveryWorker(
-                storage, transport, WorkerConfig.from_settings(settings),
-                handlers=HandlerRunner(handlers, timeout=settings.request_timeout),
-            )  # fmt: skip
-            tasks.append(asyncio.create_task(worker.run(), name="hookline-worker"))
+            engine = _engine(storage, settings, transport, handlers)
+            tasks += [asyncio.create_task(part.run()) for part in engine]
             tasks.append(asyncio.create_task(_housekeeping(storage, settings, stop)))
+        if workers and not api and settings.metrics_port:
+            server = _metrics_server(settings, storage)
+            tasks.append(asyncio.create_task(server.serve(), name="hookline-metrics"))
         if api:
             from hookline.api import create_app  # a worker-only process need not load the API
 
@@ -132,14 +135,45 @@ async def serve(
         await _until_stopped(stop, tasks)
     finally:
         logger.info("shutting down")
+        stop.set()  # also when a task failed: housekeeping waits on it
         if server is not None:
             server.should_exit = True
-        if worker is not None:
-            worker.stop()
+        for part in engine:
+            part.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         await transport.close()
         await storage.close()
+        tracing.shutdown()
         logger.info("stopped")
+
+
+def _metrics_server(settings: Settings, storage: Storage) -> _Server:
+    """``/metrics`` of a worker-only process: where its delivery counters can be scraped."""
+    from hookline.api import create_metrics_app
+
+    config = uvicorn.Config(
+        create_metrics_app(settings, storage), host=settings.host, port=settings.metrics_port,
+        log_config=None, lifespan="off", access_log=False,
+    )  # fmt: skip
+    logger.info(
+        "metrics served", extra={"url": f"http://{settings.host}:{settings.metrics_port}/metrics"}
+    )
+    return _Server(config)
+
+
+def _engine(
+    storage: Storage, settings: Settings, transport: Transport, handlers: Handlers | None
+) -> list[DeliveryWorker | JobRunner | RetentionCleaner]:
+    """A worker process's parts: delivery, and beside it background jobs and retention."""
+    worker = DeliveryWorker(
+        storage, transport, WorkerConfig.from_settings(settings),
+        handlers=HandlerRunner(handlers, timeout=settings.request_timeout),
+    )  # fmt: skip
+    cleaner = RetentionCleaner(
+        storage, settings.attempt_retention_days * 86400, settings.retention_interval,
+        settings.retention_batch,
+    )  # fmt: skip
+    return [worker, JobRunner(storage, worker.name, settings.poll_interval), cleaner]
 
 
 async def create_first_token(storage: Storage) -> str | None:
@@ -167,6 +201,7 @@ async def _housekeeping(storage: Storage, settings: Settings, stop: asyncio.Even
         try:
             await storage.expire_idempotent(time.time() - settings.idempotency_ttl)
             await storage.expire_dedup_keys(time.time())
+            await storage.expire_web_sessions(time.time())
         except Exception:  # housekeeping must never take the server down
             logger.exception("housekeeping failed")
         with contextlib.suppress(TimeoutError):

@@ -53,6 +53,38 @@ class Settings(BaseSettings):
     port: int = Field(8040, ge=0, le=65535, description="port the API listens on")
     idempotency_ttl: float = Field(86400, gt=0, description="seconds an Idempotency-Key is kept")
 
+    # Observability
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="a worker-only process (hookline worker) serves "
+        "/metrics on this port, at HOOKLINE_HOST (0: not served); API processes serve it "
+        "beside the API",
+    )
+    traces: str = Field(
+        "",
+        description="OpenTelemetry traces: 'otlp' (OTEL_EXPORTER_OTLP_* variables) or "
+        "'file:<path>' (JSON lines); empty: off. Needs the otel extra",
+    )
+
+    # Retention
+    payload_retention_days: float = Field(
+        90,
+        gt=0,
+        description="days a message's payload is kept (a message may ask for fewer "
+        "or more with payloadRetentionPeriod); then it is removed, the message kept",
+    )
+    attempt_retention_days: float = Field(
+        90, gt=0, description="days attempt records (requests and responses) are kept"
+    )
+    retention_interval: float = Field(
+        60, gt=0, description="seconds between rounds of the retention cleaner"
+    )
+    retention_batch: int = Field(
+        1000, ge=1, description="rows the cleaner removes per transaction (small: delivery goes on)"
+    )
+
     # Access and limits
     admin_token: SecretStr = Field(
         SecretStr(""),

@@ -101,6 +101,9 @@ def test_gone_disables_endpoint_and_holds_later_messages(
         receiver.wait_for(1)
         endpoint_url = f"/api/v1/app/{app_id}/endpoint/{ep_id}"
         wait_until(lambda: api.get(endpoint_url).json()["disabled"], what="endpoint disabled")
+        trail = api.get(f"/api/v1/app/{app_id}/audit").json()["data"]
+        [automatic] = [e for e in trail if e["action"] == "endpoint.disabled.automatic"]
+        assert (automatic["actor"], automatic["resourceId"]) == ("hookline-worker", ep_id)
         held_id = publish(api, app_id, {"n": 2})
         time.sleep(1.5)
         assert len(receiver.snapshot()) == 1  # nothing sent to a disabled endpoint
@@ -110,7 +113,12 @@ def test_gone_disables_endpoint_and_holds_later_messages(
         assert api.patch(endpoint_url, json={"disabled": False}).status_code == 200
         recovered = api.post(f"{endpoint_url}/recover", json={"since": "2000-01-01T00:00:00Z"})
         assert recovered.status_code == 202
-        assert recovered.json()["data"]["messagesSent"] == 2
+        task_url = f"/api/v1/background-task/{recovered.json()['id']}"
+        task = wait_until(
+            lambda: (t := api.get(task_url).json())["status"] == "finished" and t,
+            what="the recover task to finish",
+        )
+        assert task["data"]["messagesSent"] == 2
         got = receiver.wait_for(3)
         assert held_id in {r.headers["webhook-id"] for r in got[1:]}
 

@@ -83,3 +83,37 @@ def test_metrics_can_be_public_on_purpose(start_server: ServerFactory) -> None:
         answer = anonymous.get("/metrics")
     assert answer.status_code == 200
     assert "hookline_queue_deliveries" in answer.text
+
+
+def test_a_worker_process_serves_its_own_counters(
+    start_server: ServerFactory, receiver: Receiver
+) -> None:
+    """``hookline worker`` with HOOKLINE_METRICS_PORT: its attempts are counted there."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api_server = start_server(command="api")
+    start_server(command="worker", metrics_port=str(port))
+    with api_server.client() as api:
+        app = api.post("/api/v1/app", json={"name": "Acme"}).json()
+        api.post(f"/api/v1/app/{app['id']}/endpoint", json={"url": receiver.url})
+        api.post(f"/api/v1/app/{app['id']}/msg", json={"eventType": "e", "payload": {}})
+    receiver.wait_for(1)
+    worker_metrics = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=api.headers)
+
+    def counted() -> dict[Any, float] | None:
+        answer = worker_metrics.get("/metrics")
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(answer.text)
+            for s in family.samples
+        }
+        ok = value(samples, "hookline_attempts_total", outcome="succeeded", status_class="2xx")
+        return samples if ok == 1 else None
+
+    samples = wait_until(counted, what="the worker's attempt counter")
+    assert value(samples, "hookline_queue_deliveries", state="due") == 0
+    assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 401  # token needed
+    worker_metrics.close()

@@ -674,7 +674,9 @@ def test_attempts_resend_recover_and_stats(svix: Svix, receiver: Receiver) -> No
     assert task.id.startswith("qtask_")
     assert task.task == "endpoint.recover"
     assert task.status in ("running", "finished")
-    fetched = svix.background_task.get(task.id)
+    fetched = wait_until(
+        lambda: (t := svix.background_task.get(task.id)).status.value == "finished" and t
+    )
     assert fetched.id == task.id
     assert fetched.data == {"messagesSent": 1}
     wait_until(lambda: svix.endpoint.get_stats(app.id, flaky.id).success == 1)

@@ -12,9 +12,10 @@ from hookline.backfill import BackfillEvent, Fetcher, OutOfOrder, backfill
 from hookline.domain import ids
 from hookline.domain.inbound import received_message
 from hookline.domain.models import Application, Endpoint, Source
+from hookline.domain.series import SourceStats
 from hookline.errors import NotFoundError
 from hookline.storage import Storage
-from hookline.storage.base import Cursor, MessageFilter
+from hookline.storage.base import Checkpoint, Cursor, MessageFilter
 
 T0 = 1_700_000_000.0
 
@@ -165,3 +166,34 @@ async def test_an_open_ended_backfill_resumes_and_picks_up_new_events(storage: S
     assert (first.stored, first.already_finished) == (5, False)
     # Resumed from the last event's time: it comes again (a duplicate), then three new ones.
     assert (again.stored, again.duplicates, again.already_finished) == (3, 1, False)
+
+
+async def test_sources_count_what_they_receive(storage: Storage) -> None:
+    source = await make_source(storage)
+    first = received_message(source, b'{"id": "evt_1"}', {}, "e", T0)
+    again = received_message(source, b'{"id": "evt_1"}', {}, "e", T0 + 1)
+    other = received_message(source, b'{"id": "evt_2"}', {}, "e", T0 + 2)
+    await storage.receive_many([(first, "evt_1", 60.0), (again, "evt_1", 60.0)])
+    await storage.receive(other, "evt_2", 60.0)
+    await storage.count_rejected({source.id: 3})
+    await storage.count_rejected({source.id: 1})
+    stats = await storage.source_stats([source.id, "src_unknown"])
+    assert stats == {source.id: SourceStats(2, 1, 4, T0 + 2)}
+
+
+async def test_deleting_an_application_leaves_nothing_of_its_sources(storage: Storage) -> None:
+    source = await make_source(storage)
+    message = received_message(source, b'{"id": "evt_1"}', {}, "e", T0)
+    await storage.receive(message, "evt_1", 60.0)
+    await storage.count_rejected({source.id: 2})
+    await storage.save_checkpoint(source.id, "run", Checkpoint(T0, 1, False), T0)
+    endpoint = (await storage.list_endpoints(source.app_id, Cursor())).data[0]
+    await storage.recover(source.app_id, endpoint.id, T0, T0 + 1, T0)
+    await storage.delete_application(source.app_id)
+    assert await storage.source_stats([source.id]) == {}
+    assert await storage.get_checkpoint(source.id, "run") is None
+    assert (await storage.list_tasks(Cursor(), None, None, source.app_id)).data == []
+    # Its provider event ids are forgotten too: a new source may see them afresh.
+    again = await make_source(storage, id=source.id, token="hk_in_another-token")
+    fresh = received_message(again, b'{"id": "evt_1"}', {}, "e", T0 + 1)
+    assert not (await storage.receive(fresh, "evt_1", 60.0)).duplicate

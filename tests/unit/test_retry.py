@@ -119,3 +119,65 @@ def test_redirect_is_a_failure() -> None:
     """A 3xx is not a success."""
     redirect = AttemptResult(302, "", {}, 1, ErrorClass.REDIRECT)
     assert not redirect.succeeded
+
+
+schedules = st.lists(st.floats(0, 7 * DAY, allow_nan=False), max_size=20).map(tuple)
+jitters = st.floats(0, 0.99)
+draws = st.floats(0, 1, exclude_max=True)
+
+
+@given(schedules, jitters, draws)
+def test_a_schedule_of_n_delays_allows_exactly_n_retries(
+    delays: tuple[float, ...], jitter: float, draw: float
+) -> None:
+    """Every delay is non-negative and within its jitter; after the last, none."""
+    policy = RetryPolicy(delays, jitter)
+    for attempt, base in enumerate(delays, start=1):
+        delay = policy.next_delay(attempt, random=lambda: draw)
+        assert delay is not None
+        assert base * (1 - jitter) - 1e-9 <= delay <= base * (1 + jitter) + 1e-9
+    assert policy.next_delay(len(delays) + 1, random=lambda: draw) is None
+
+
+@given(schedules.filter(bool), draws, st.floats(0, 10 * DAY, allow_nan=False))
+def test_retry_after_only_ever_postpones_within_its_cap(
+    delays: tuple[float, ...], draw: float, retry_after: float
+) -> None:
+    """A receiver's Retry-After never brings a retry forward, and is capped."""
+    policy = RetryPolicy(delays, 0.2, max_retry_after=3600)
+    plain = policy.next_delay(1, random=lambda: draw)
+    told = policy.next_delay(1, retry_after, random=lambda: draw)
+    assert plain is not None
+    assert told is not None
+    assert told >= plain
+    assert told <= max(plain, 3600)
+
+
+@given(st.lists(st.integers(0, 10_000), max_size=20))
+def test_schedules_written_in_seconds_parse_back(seconds: list[int]) -> None:
+    assert parse_schedule(",".join(f"{s}s" for s in seconds)) == tuple(float(s) for s in seconds)
+
+
+@given(st.integers(200, 299), st.integers(1, 50), st.booleans())
+def test_a_2xx_always_succeeds_whatever_came_before(
+    status: int, attempts: int, failing_long: bool
+) -> None:
+    result = AttemptResult(status, "", {}, 1)
+    since = 0.0 if failing_long else None
+    decision = decide(result, attempts, RetryPolicy(), 10 * DAY, since, DAY, lambda: 0.5)
+    assert decision.verdict is Verdict.SUCCEEDED
+    assert not decision.disable_endpoint
+
+
+@given(schedules, st.integers(0, 5), st.sampled_from([0, 408, 429, 500, 503]))
+def test_failures_retry_on_schedule_then_fail_for_good(
+    delays: tuple[float, ...], extra: int, status: int
+) -> None:
+    """A failure is retried while the schedule lasts and given up after, never earlier."""
+    policy = RetryPolicy(delays, 0.0)
+    attempts = len(delays) + 1 + extra
+    verdicts = [
+        decide(failed(status), n, policy, 100.0, None, DAY, lambda: 0.5).verdict
+        for n in range(1, attempts + 1)
+    ]
+    assert verdicts == [Verdict.RETRY] * len(delays) + [Verdict.FAILED] * (extra + 1)

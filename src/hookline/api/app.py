@@ -9,14 +9,17 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
 from starlette.responses import Response
+from starlette.routing import Route
 
 from hookline import __version__
 from hookline.api import errors
 from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache, authorize
 from hookline.api.context import Context
+from hookline.api.fast_publish import PublishFastPath
 from hookline.api.idempotency import IdempotencyMiddleware
-from hookline.api.inbound import Gateway, ReceiveBatcher, SourceCache
+from hookline.api.inbound import Gateway, ReceiveBatcher, RejectionCounter, SourceCache
 from hookline.api.limits import BodyLimitMiddleware
 from hookline.api.routes import (
     applications,
@@ -27,8 +30,11 @@ from hookline.api.routes import (
     endpoints,
     event_types,
     messages,
+    operational,
+    routing,
     sources,
 )
+from hookline.api.versioning import EventTypeCache
 from hookline.metrics import METRICS
 from hookline.settings import Settings
 from hookline.storage.base import Storage
@@ -68,10 +74,12 @@ def create_api(
         storage=storage, settings=settings, clock=clock, tokens=tokens,
         sources=SourceCache(storage, settings.auth_cache_seconds),
         receiver=ReceiveBatcher(storage),
+        event_types=EventTypeCache(storage, settings.auth_cache_seconds),
+        rejections=RejectionCounter(storage),
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
-               audit_log, sources)  # fmt: skip
+               audit_log, sources, routing, operational)  # fmt: skip
     for module in routers:
         app.include_router(module.router, dependencies=[Depends(authorize)])
 
@@ -82,21 +90,13 @@ def create_api(
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         """Prometheus' scrape: counters of this process, the queue as the database has it."""
-        if not settings.metrics_public:
-            refused = await _admin_refusal(request, tokens, clock)
-            if refused is not None:
-                return refused
-        stats = await storage.queue_stats(clock())
-        for state in ("due", "scheduled", "leased"):
-            METRICS.queue.labels(state).set(getattr(stats, state))
-        oldest = stats.oldest_due_at
-        METRICS.oldest_due_age.set(max(0.0, clock() - oldest) if oldest is not None else 0.0)
-        METRICS.endpoints_disabled.set(stats.endpoints_disabled)
-        return Response(METRICS.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return await scrape(request, settings, storage, tokens, clock)
 
     _document_bearer_auth(app)
     # Added innermost first: an API request meets authentication, then the body
-    # limit, then idempotency (whose keys are scoped by the caller's token).
+    # limit, then idempotency (whose keys are scoped by the caller's token), then
+    # (publishes only) the fast path past the router.
+    app.add_middleware(PublishFastPath, context=app.state.context)
     app.add_middleware(
         IdempotencyMiddleware, storage=storage, ttl=settings.idempotency_ttl, clock=clock
     )
@@ -107,7 +107,49 @@ def create_api(
         limiter=RateLimiter(settings.api_rate_limit, settings.api_rate_burst),
         clock=clock,
     )
+    # Outermost: the dashboard's and the portal's paths go to the web app (hookline.web).
+    from hookline.web import WebFront  # here, not at the top: hookline.web imports the API
+
+    app.add_middleware(WebFront, context=app.state.context)
     return app
+
+
+async def scrape(
+    request: Request, settings: Settings, storage: Storage, tokens: TokenCache,
+    clock: Callable[[], float],
+) -> Response:  # fmt: skip
+    """``/metrics``: this process's counters, and the queue read from the database now."""
+    if not settings.metrics_public:
+        refused = await _admin_refusal(request, tokens, clock)
+        if refused is not None:
+            return refused
+    stats = await storage.queue_stats(clock())
+    for state in ("due", "scheduled", "leased"):
+        METRICS.queue.labels(state).set(getattr(stats, state))
+    oldest = stats.oldest_due_at
+    METRICS.oldest_due_age.set(max(0.0, clock() - oldest) if oldest is not None else 0.0)
+    METRICS.endpoints_disabled.set(stats.endpoints_disabled)
+    METRICS.endpoints_paused.set(stats.endpoints_paused)
+    for state in ("waiting", "queued"):
+        METRICS.parked.labels(state).set(getattr(stats, state))
+    METRICS.circuits.labels("open").set(stats.circuits_open)
+    METRICS.circuits.labels("half_open").set(stats.circuits_half_open)
+    return Response(METRICS.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_metrics_app(
+    settings: Settings, storage: Storage, *, clock: Callable[[], float] = time.time
+) -> Starlette:
+    """``/metrics`` alone, for a worker process (``HOOKLINE_METRICS_PORT``): its delivery
+    counters live there, not in any API process. Same token rule as the API's."""
+    tokens = TokenCache(
+        storage, settings.auth_cache_seconds, settings.admin_token.get_secret_value()
+    )
+
+    async def metrics(request: Request) -> Response:
+        return await scrape(request, settings, storage, tokens, clock)
+
+    return Starlette(routes=[Route("/metrics", metrics)])
 
 
 async def _admin_refusal(

@@ -39,6 +39,7 @@ _APP_TOKEN_GLOBAL_ROUTES = frozenset(
         ("GET", "/api/v1/event-type/{event_type_name}"),
         ("GET", "/api/v1/background-task"),
         ("GET", "/api/v1/background-task/{task_id}"),
+        ("POST", "/api/v1/background-task/{task_id}/cancel"),
         ("POST", "/api/v1/auth/logout"),
     }
 )
@@ -240,13 +241,22 @@ def principal_of(request: Request) -> Principal:
 
 async def authorize(request: Request) -> None:
     """Router dependency: may this caller use this route, on this application?"""
-    who = principal_of(request)
-    if who.is_admin:
-        return
     route = request.scope.get("route")
     template = route.path if isinstance(route, Route) else request.url.path
-    method = request.method
-    app_key = request.path_params.get("app_id")
+    storage: Storage = request.app.state.context.storage
+    await check_reach(
+        principal_of(request), request.method, template, request.path_params.get("app_id"),
+        storage,
+    )  # fmt: skip
+
+
+async def check_reach(
+    who: Principal, method: str, template: str, app_key: str | None, storage: Storage
+) -> None:
+    """Whether ``who`` may use the route ``template`` on the application ``app_key``:
+    403 for routes its token cannot use, 404 for another application's ids."""
+    if who.is_admin:
+        return
     if app_key is None:
         if (method, template) not in _APP_TOKEN_GLOBAL_ROUTES:
             raise ForbiddenError("an application's token cannot use this route")
@@ -255,7 +265,6 @@ async def authorize(request: Request) -> None:
         raise ForbiddenError("an application's token cannot use this route")
     if app_key != who.app_id:
         # A uid is resolved; anything not this token's application reads as absent.
-        storage: Storage = request.app.state.context.storage
         try:
             app = await storage.get_application(app_key)
         except NotFoundError:

@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from hookline.api.auth import TokenCache, principal_of
-from hookline.api.inbound import ReceiveBatcher, SourceCache
+from hookline.api.inbound import ReceiveBatcher, RejectionCounter, SourceCache
 from hookline.api.schemas import ListResponse
+from hookline.api.versioning import EventTypeCache
 from hookline.domain import audit
 from hookline.domain.audit import Audited, AuditEntry
 from hookline.domain.models import Application
@@ -41,6 +42,8 @@ class Context:
     tokens: TokenCache
     sources: SourceCache
     receiver: ReceiveBatcher
+    event_types: EventTypeCache
+    rejections: RejectionCounter
 
 
 async def context(request: Request) -> Context:

@@ -11,14 +11,20 @@ from hookline.api.schemas import (
     ApplicationOut,
     AuditEntryOut,
     BackgroundTaskOut,
+    BatchingIn,
+    CircuitBreakerIn,
+    CircuitOut,
+    DeliveryStateOut,
     EndpointMessageOut,
     EndpointOut,
     EventTypeOut,
     MessageAttemptOut,
     MessageOut,
+    OrderingIn,
     utc,
 )
 from hookline.domain.audit import AuditEntry
+from hookline.domain.controls import PRIORITY_NAMES, Controls
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -30,6 +36,7 @@ from hookline.domain.models import (
     Message,
 )
 from hookline.domain.tokens import ApiToken
+from hookline.storage.base import DeliveryState
 
 STATUS_TEXT = {
     AttemptStatus.SUCCESS: "success",
@@ -58,6 +65,7 @@ def event_type_out(event_type: EventType, with_content: bool = True) -> EventTyp
         feature_flag=flags[0] if flags else None, feature_flags=flags,
         group_name=event_type.group_name,
         created_at=utc(event_type.created_at), updated_at=utc(event_type.updated_at),
+        transformations=event_type.transformations, enforce_schema=event_type.enforce_schema,
     )  # fmt: skip
 
 
@@ -70,7 +78,44 @@ def endpoint_out(ep: Endpoint) -> EndpointOut:
         channels=list(ep.channels) if ep.channels is not None else None,
         metadata=ep.metadata, throttle_rate=ep.rate_limit, rate_limit=ep.rate_limit,
         retry_schedule=list(ep.retry_schedule) if ep.retry_schedule is not None else None,
-        created_at=utc(ep.created_at), updated_at=utc(ep.updated_at),
+        created_at=utc(ep.created_at), updated_at=utc(ep.updated_at), paused=ep.paused,
+        **_controls_out(ep.controls),
+    )  # fmt: skip
+
+
+def _controls_out(controls: Controls) -> dict[str, Any]:
+    batching = controls.batching
+    breaker = controls.breaker
+    return {
+        "filter": controls.filter,
+        "transformation": controls.transformation,
+        "batching": None if batching is None else BatchingIn(
+            max_size=batching.max_size, max_wait_ms=round(batching.max_wait * 1000)
+        ),
+        "ordering": None if controls.ordering is None else OrderingIn(key=controls.ordering.key),
+        "circuit_breaker": None if breaker is None else CircuitBreakerIn(
+            failure_rate=breaker.failure_rate, minimum_attempts=breaker.minimum_attempts,
+            window_seconds=breaker.window, cooldown_seconds=breaker.cooldown,
+            max_cooldown_seconds=breaker.max_cooldown,
+        ),
+        "max_in_flight": controls.max_in_flight,
+    }  # fmt: skip
+
+
+def delivery_state_out(state: DeliveryState) -> DeliveryStateOut:
+    """An endpoint's pause, circuit and pace."""
+    circuit = state.circuit
+    return DeliveryStateOut(
+        paused=state.paused,
+        circuit=CircuitOut(
+            state=str(circuit.state), since=_maybe_utc(circuit.since),
+            next_probe_at=_maybe_utc(circuit.probe_at) if circuit.state == "open" else None,
+            cooldown_seconds=circuit.cooldown, window_attempts=circuit.window_total,
+            window_failures=circuit.window_failed,
+        ),
+        throttle_rate=state.rate_limit, effective_rate=state.effective_rate,
+        throttled_at=_maybe_utc(state.throttled_at), next_slot_at=_maybe_utc(state.next_slot_at),
+        waiting=state.waiting, queued=state.queued, in_flight=state.in_flight,
     )  # fmt: skip
 
 
@@ -102,7 +147,7 @@ def message_out(message: Message, with_content: bool) -> MessageOut:
         payload=payload_of(message) if with_content else {},
         channels=list(message.channels) if message.channels is not None else None,
         tags=list(message.tags) if message.tags is not None else None,
-        timestamp=utc(message.created_at),
+        timestamp=utc(message.created_at), priority=PRIORITY_NAMES[message.priority],
     )  # fmt: skip
 
 

@@ -81,13 +81,18 @@ def field_error(loc: Sequence[str | int], message: str) -> Response:
 
 async def _hookline_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HooklineError)
+    return hookline_error_response(error, request.url.path)
+
+
+def hookline_error_response(error: HooklineError, path: str) -> Response:
+    """The answer to a hookline error: 422 naming the field, or its status and code."""
     if isinstance(error, ValidationError):
         # FastAPI's own 422s say where a field is ("body", "query", "path"); so do ours.
         located = bool(error.field) and error.field[0] in _NOT_BODY
         return field_error(error.field if located else ["body", *error.field], error.detail)
     status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 500)
     if status >= 500:
-        logger.error("request failed", extra={"path": request.url.path, "error": error.detail})
+        logger.error("request failed", extra={"path": path, "error": error.detail})
     return error_response(status, error.code, error.detail)
 
 

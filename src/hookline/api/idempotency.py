@@ -31,6 +31,8 @@ WAIT_FOR_FIRST = 10.0
 #: A claim older than this was abandoned by a crashed process and may be taken over.
 STALE_CLAIM = 60.0
 _POLL = 0.05
+#: How often a release that met a database outage is tried again.
+_RELEASE_RETRY = 0.5
 
 
 class IdempotencyMiddleware:
@@ -48,6 +50,8 @@ class IdempotencyMiddleware:
         self.ttl = ttl
         self.clock = clock
         self.in_flight = _KeyLocks()
+        #: Releases waiting for the database to come back (kept so the loop keeps them).
+        self._releasing: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -131,9 +135,23 @@ class IdempotencyMiddleware:
             await self.app(scope, _replay_body(body), capture)
         finally:
             if not stored_answer:
-                # A 5xx or a crash: free the key so that a retry runs for real.
-                with suppress(HooklineError):
+                # A 5xx or a crash: free the key so that a retry runs for real. If the
+                # database is down right now (often why it failed), keep trying for a
+                # while, not leave the key claimed until it goes stale.
+                try:
                     await self.storage.release_idempotent(scoped_key)
+                except HooklineError:
+                    task = asyncio.get_running_loop().create_task(self._release_later(scoped_key))
+                    self._releasing.add(task)
+                    task.add_done_callback(self._releasing.discard)
+
+    async def _release_later(self, scoped_key: str) -> None:
+        deadline = self.clock() + STALE_CLAIM
+        while self.clock() < deadline:
+            await asyncio.sleep(_RELEASE_RETRY)
+            with suppress(HooklineError):
+                await self.storage.release_idempotent(scoped_key)
+                return
 
     async def _store(self, key: str, fingerprint: str, status: int, body: bytes) -> bool:
         response = IdempotentResponse(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -136,6 +137,35 @@ class ReceiveBatcher:
                     done.set_result(result)
 
 
+class RejectionCounter:
+    """Counts requests that failed verification per source, written every few seconds.
+
+    A rejected request must cost next to nothing (it may be an attack), so it only
+    bumps a number here; one write carries them all to ``source_stats``.
+    """
+
+    def __init__(self, storage: Storage, every: float = 2.0) -> None:
+        self.storage = storage
+        self.every = every
+        self._counts: Counter[str] = Counter()
+        self._flush: asyncio.Task[None] | None = None
+
+    def add(self, source_id: str) -> None:
+        """Count one rejected request; a write follows within ``every`` seconds."""
+        self._counts[source_id] += 1
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.get_running_loop().create_task(self._write_soon())
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(self.every)
+        counts, self._counts = self._counts, Counter()
+        try:
+            await self.storage.count_rejected(counts)
+        except HooklineError as error:
+            # Counts are a report, not data to protect: a failed write loses them.
+            logger.warning("rejected-request counts not written", extra={"error": error.detail})
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What the gateway says back: a status and a small JSON body."""
@@ -178,6 +208,7 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
         )
     except VerificationFailed as failed:
         METRICS.inbound.labels("rejected").inc()
+        context.rejections.add(source.id)
         logger.warning(
             "inbound request rejected", extra={"source_id": source.id, "reason": failed.reason}
         )
@@ -187,7 +218,10 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
         return Answer(200, challenge)
     if not _is_text(arrival.body):
         return Answer.of(415, {"detail": "the body must be UTF-8 text"})
-    message = received_message(source, arrival.body, arrival.headers, event.event_type, now)
+    retention = context.settings.payload_retention_days * 86400
+    message = received_message(
+        source, arrival.body, arrival.headers, event.event_type, now, retention
+    )
     return await _store(context, source, message, dedup_key(event.event_id))
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
+import orjson
 from pydantic import (
     AfterValidator,
     AliasChoices,
@@ -48,6 +49,15 @@ RESERVED_HEADERS = frozenset(
         "svix-id", "svix-timestamp", "svix-signature", "user-agent",
     }
 )  # fmt: skip
+
+
+def json_bytes(value: Any, field: str) -> bytes:
+    """``value`` as JSON bytes; JSON that hookline cannot keep exactly is refused (422)."""
+    try:
+        return orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError) as error:
+        # orjson keeps integers exact only within 64 bits; a bigger one would change.
+        raise ValidationError(f"cannot be stored as JSON: {error}", field=(field,)) from None
 
 
 def check_name(value: str, field: str) -> str:
@@ -92,6 +102,17 @@ Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
 Headers = Annotated[dict[str, str], AfterValidator(check_headers)]
 Channels = Annotated[list[Channel], Field(max_length=64), AfterValidator(_unique)]
 EventTypeNames = Annotated[list[Name], Field(max_length=1024), AfterValidator(_unique)]
+#: An endpoint's event types: names, or patterns where ``*`` stands for any characters.
+EventTypePattern = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[a-zA-Z0-9\-_.*]+$")
+]
+EventTypePatterns = Annotated[
+    list[EventTypePattern], Field(max_length=1024), AfterValidator(_unique)
+]
+#: A dotted path into a JSON payload (``data.customer.id``).
+JsonPath = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^.\s]+(\.[^.\s]+)*$")
+]
 FeatureFlags = Annotated[list[Name], Field(max_length=16), AfterValidator(_unique)]
 
 
@@ -156,6 +177,9 @@ class ApplicationOut(_Out):
 
 class _EventTypeFields(_In):
     schemas: dict[str, Any] | None = None
+    #: hookline: version -> transformation turning a latest-version payload into its shape.
+    transformations: dict[str, dict[str, Any]] | None = None
+    enforce_schema: bool | None = None
     feature_flags: FeatureFlags | None = None
     feature_flag: Name | None = None  # the singular form older Svix SDKs send
     group_name: Name | None = None
@@ -219,6 +243,9 @@ class EventTypeOut(_Out):
     group_name: str | None
     created_at: datetime
     updated_at: datetime
+    #: hookline: a transformation per older version, and whether publishing validates.
+    transformations: dict[str, Any] | None = None
+    enforce_schema: bool = False
 
 
 # Endpoints -------------------------------------------------------------------------
@@ -227,12 +254,50 @@ _EVENT_TYPES = AliasChoices("eventTypes", "filterTypes", "event_types", "filter_
 _THROTTLE = AliasChoices("throttleRate", "rateLimit", "throttle_rate", "rate_limit")
 
 
-class _EndpointFields(_In):
+class BatchingIn(_In):
+    """Send up to ``maxSize`` events in one request, waiting at most ``maxWaitMs`` for them."""
+
+    max_size: Annotated[int, Field(ge=1, le=1000)]
+    max_wait_ms: Annotated[int, Field(ge=0, le=3_600_000)] = 1000
+
+
+class OrderingIn(_In):
+    """FIFO delivery: one order per endpoint, or one per value of ``key`` in the payload."""
+
+    key: JsonPath | None = None
+
+
+class CircuitBreakerIn(_In):
+    """Open the circuit when ``failureRate`` of at least ``minimumAttempts`` attempts within
+    ``windowSeconds`` failed; probe after ``cooldownSeconds`` (doubling up to the max)."""
+
+    failure_rate: Annotated[float, Field(gt=0, le=1)] = 0.5
+    minimum_attempts: Annotated[int, Field(ge=1, le=100_000)] = 10
+    window_seconds: Annotated[float, Field(ge=1, le=86400)] = 60
+    cooldown_seconds: Annotated[float, Field(ge=0.1, le=86400)] = 30
+    max_cooldown_seconds: Annotated[float, Field(ge=0.1, le=7 * 86400)] = 600
+
+
+MaxInFlight = Annotated[int, Field(ge=1, le=1000)]
+
+
+class _Controls(_In):
+    """hookline's delivery controls (all optional, validated on save)."""
+
+    filter: dict[str, Any] | None = None
+    transformation: dict[str, Any] | None = None
+    batching: BatchingIn | None = None
+    ordering: OrderingIn | None = None
+    circuit_breaker: CircuitBreakerIn | None = None
+    max_in_flight: MaxInFlight | None = None
+
+
+class _EndpointFields(_Controls):
     description: Description = ""
     uid: Uid | None = None
     version: Version = 1
     disabled: bool = False
-    event_types: EventTypeNames | None = Field(None, validation_alias=_EVENT_TYPES)
+    event_types: EventTypePatterns | None = Field(None, validation_alias=_EVENT_TYPES)
     channels: Channels | None = None
     metadata: Metadata = Field(default_factory=dict)
     throttle_rate: RateLimit | None = Field(None, validation_alias=_THROTTLE)
@@ -252,7 +317,7 @@ class EndpointUpdate(_EndpointFields):
     """Replace an endpoint (PUT)."""
 
 
-class EndpointPatch(_In):
+class EndpointPatch(_Controls):
     """Change some fields of an endpoint; an explicit null clears a field."""
 
     url: Annotated[str, StringConstraints(min_length=1, max_length=65536)] | None = None
@@ -260,7 +325,7 @@ class EndpointPatch(_In):
     uid: Uid | None = None
     version: Version | None = None
     disabled: bool | None = None
-    event_types: EventTypeNames | None = Field(None, validation_alias=_EVENT_TYPES)
+    event_types: EventTypePatterns | None = Field(None, validation_alias=_EVENT_TYPES)
     channels: Channels | None = None
     metadata: Metadata | None = None
     throttle_rate: RateLimit | None = Field(None, validation_alias=_THROTTLE)
@@ -285,6 +350,60 @@ class EndpointOut(_Out):
     retry_schedule: list[float] | None
     created_at: datetime
     updated_at: datetime
+    # hookline's delivery controls, as set (null when not).
+    filter: dict[str, Any] | None = None
+    transformation: dict[str, Any] | None = None
+    batching: BatchingIn | None = None
+    ordering: OrderingIn | None = None
+    circuit_breaker: CircuitBreakerIn | None = None
+    max_in_flight: int | None = None
+    paused: bool = False
+
+
+class CircuitOut(_Out):
+    """An endpoint's circuit breaker: ``closed``, ``open`` or ``half_open``."""
+
+    state: str
+    since: datetime | None
+    next_probe_at: datetime | None
+    cooldown_seconds: float | None
+    window_attempts: int
+    window_failures: int
+
+
+class DeliveryStateOut(_Out):
+    """Where an endpoint's delivery controls stand now."""
+
+    paused: bool
+    circuit: CircuitOut
+    throttle_rate: int | None
+    #: The rate in force (lower than ``throttleRate`` while recovering from a 429).
+    effective_rate: float | None
+    throttled_at: datetime | None
+    next_slot_at: datetime | None
+    #: Deliveries parked by the pause or the open circuit; FIFO ones behind their head.
+    waiting: int
+    queued: int
+    in_flight: int
+
+
+class OperationalEndpointUpdate(_In):
+    """Replace an operational webhook endpoint (PUT)."""
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+    description: Description = ""
+    uid: Uid | None = None
+    disabled: bool = False
+    event_types: EventTypeNames | None = Field(None, validation_alias=_EVENT_TYPES)
+    metadata: Metadata = Field(default_factory=dict)
+    throttle_rate: RateLimit | None = Field(None, validation_alias=_THROTTLE)
+
+
+class OperationalEndpointIn(OperationalEndpointUpdate):
+    """Create an operational webhook endpoint: where hookline reports on itself."""
+
+    secret: Annotated[str, StringConstraints(pattern=SECRET_PATTERN)] | None = None
+    headers: Headers = Field(default_factory=dict)
 
 
 class EndpointSecretOut(_Out):
@@ -327,6 +446,14 @@ class RecoverIn(_In):
     until: UtcDatetime | None = None
 
 
+class BulkReplayIn(RecoverIn):
+    """Send again the endpoint's deliveries made in [since, until), by filter."""
+
+    event_types: EventTypeNames | None = None
+    channel: Channel | None = None
+    status: int | None = None
+
+
 class BackgroundTaskOut(_Out):
     """A background task (recover runs as one)."""
 
@@ -350,8 +477,11 @@ class EndpointStatsOut(_Out):
 # Messages -------------------------------------------------------------------------
 
 
+Priority = Literal["high", "normal", "low"]
+
+
 class MessageIn(_In):
-    """Publish an event."""
+    """Publish an event (``priority`` is hookline's: under a backlog, high goes first)."""
 
     event_type: Name
     payload: dict[str, Any]
@@ -360,6 +490,7 @@ class MessageIn(_In):
     tags: Annotated[list[Tag], Field(max_length=5), AfterValidator(_unique)] | None = None
     application: ApplicationIn | None = None
     payload_retention_period: Annotated[int, Field(ge=1, le=90)] | None = None
+    priority: Priority = "normal"
 
 
 class MessageOut(_Out):
@@ -372,6 +503,47 @@ class MessageOut(_Out):
     channels: list[str] | None
     tags: list[str] | None
     timestamp: datetime
+    priority: Priority = "normal"
+
+
+class RoutingPreviewIn(_In):
+    """A message to route without publishing it (``headers``: as an inbound event's)."""
+
+    event_type: Name
+    payload: dict[str, Any]
+    channels: Annotated[list[Channel], Field(max_length=10)] | None = None
+    headers: dict[str, str] | None = None
+
+
+class RoutedEndpointOut(_Out):
+    """One endpoint's verdict: whether it would get a delivery, and if not, why not."""
+
+    endpoint_id: str
+    uid: str | None
+    url: str
+    matched: bool
+    reason: str | None
+
+
+class RoutingPreviewOut(_Out):
+    """Which endpoints would receive the message, and why not the others."""
+
+    data: list[RoutedEndpointOut]
+
+
+class TransformationDryRunIn(_In):
+    """A transformation to try on a payload (nothing is saved or sent)."""
+
+    transformation: dict[str, Any]
+    payload: dict[str, Any]
+
+
+class TransformationDryRunOut(_Out):
+    """What the endpoint would receive."""
+
+    payload: Any
+    headers: dict[str, str]
+    size_bytes: int
 
 
 class EndpointMessageOut(MessageOut):

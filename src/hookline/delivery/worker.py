@@ -5,6 +5,10 @@ One worker is one asyncio task pulling from storage in batches, with up to
 any one endpoint, so a slow endpoint holds only its own slots. Outcomes are
 written back in batches by a recorder task: many attempts, one transaction.
 
+The endpoint's controls are kept by storage (which deliveries may go, and when:
+gates, FIFO heads, pace) and here (what one request carries: the payload shaped
+for the endpoint's version and transformation, or a batch of several events).
+
 Crash safety comes from the lease: a claimed delivery is due again at the end
 of its lease unless its outcome was recorded, so a killed worker's deliveries
 come back to whichever worker claims next (at-least-once).
@@ -19,16 +23,20 @@ import os
 import random as _random
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hookline import tracing
 from hookline.domain import ids, signing
+from hookline.domain.circuit import counts_as_failure
 from hookline.domain.handlers import InboundEvent
 from hookline.domain.models import Attempt, AttemptStatus, DeliveryStatus, TriggerType
 from hookline.domain.outcome import AttemptResult, Decision, ErrorClass, Verdict, decide
 from hookline.domain.retry import RetryPolicy
 from hookline.domain.routing import HANDLER_SCHEME
+from hookline.domain.shaping import BATCH_SIZE_HEADER, Shaped, batch_body, shape
+from hookline.domain.transform import CostExceeded, TransformError
 from hookline.errors import HooklineError
 from hookline.metrics import METRICS, status_class
 from hookline.settings import Settings
@@ -72,6 +80,14 @@ class WorkerConfig:
         )
 
 
+#: Transformation cost units a delivery may spend on the event loop (a few milliseconds
+#: at most); one that needs more runs again on a thread with its full budget.
+INLINE_TRANSFORM_COST = 5_000
+
+#: The longest a claimed request waits out another request's 429 (seconds).
+MAX_LOCAL_HOLD = 10.0
+
+
 def worker_name() -> str:
     """A name unique to this process, recorded as the lease owner."""
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
@@ -100,7 +116,8 @@ class DeliveryWorker:
         self.random = random
         self._in_flight: dict[str, ClaimedDelivery] = {}
         self._per_endpoint: Counter[str] = Counter()
-        self._tasks: dict[asyncio.Task[None], str] = {}
+        #: Each task's deliveries (several for a batch).
+        self._tasks: dict[asyncio.Task[None], list[str]] = {}
         self._outcomes: list[Outcome] = []
         self._outcome_ready = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -110,6 +127,12 @@ class DeliveryWorker:
         #: Endpoints at their cap at the last claim: a slot of theirs frees work.
         self._blocked: set[str] = set()
         self._refill_at = max(1, min(config.claim_batch, config.concurrency) // 4)
+        #: Recent send times per endpoint: the pace it took, should it answer 429.
+        self._sent: dict[str, deque[float]] = {}
+        #: Endpoints that answered 429 here, held until their Retry-After ends: requests
+        #: already booked for them wait, rather than meet another 429.
+        self._hold_until: dict[str, float] = {}
+        self._next_probe_check = 0.0
 
     # the main loop ----------------------------------------------------------
 
@@ -122,6 +145,10 @@ class DeliveryWorker:
                     await self._claim_and_send()
                 except HooklineError as error:
                     logger.warning("claim failed; retrying", extra={"error": error.detail})
+                    await self._nap(self.config.poll_interval)
+                except Exception:
+                    # A bug in one claim must not stop delivery: log it and claim again.
+                    logger.exception("claim crashed; retrying")
                     await self._nap(self.config.poll_interval)
         finally:
             await self._drain()
@@ -147,16 +174,20 @@ class DeliveryWorker:
             return
         cap = self.config.endpoint_concurrency
         now = self.clock()
+        if now >= self._next_probe_check:
+            # Circuits whose cool-down is over get their probe (once a second is plenty).
+            self._next_probe_check = now + 1.0
+            await self.storage.start_probes(now)
         wanted = min(self._free, self.config.claim_batch)
         claimed = await self.storage.claim(
             self.name, now, now + self.config.lease_seconds, wanted, dict(self._per_endpoint), cap
         )
-        overflow = []
-        for delivery in claimed:
-            if self._per_endpoint[delivery.endpoint_id] >= self.config.endpoint_concurrency:
-                overflow.append(delivery.id)
+        overflow: list[str] = []
+        for group in _requests(claimed):
+            if self._per_endpoint[group[0].endpoint_id] >= self.config.endpoint_concurrency:
+                overflow.extend(d.id for d in group)
                 continue
-            self._start(delivery)
+            self._start(group)
         # Endpoints now at their cap: their due work waits for one of their slots.
         self._blocked = {ep for ep, n in self._per_endpoint.items() if n >= cap}
         if overflow:
@@ -171,6 +202,9 @@ class DeliveryWorker:
         ``blocked`` says some endpoints were skipped for being at their cap: due
         work of theirs must wait for one of their slots, not be polled for.
         """
+        # Listen for freed slots already while asking: deliveries that finish during the
+        # query must wake the nap (else it sleeps the whole poll interval, slots free).
+        self._waiting_for_slot = True
         next_due = await self.storage.next_due()
         timeout = self.config.poll_interval
         if next_due is not None:
@@ -194,103 +228,208 @@ class DeliveryWorker:
 
     # one delivery --------------------------------------------------------------
 
-    def _start(self, delivery: ClaimedDelivery) -> None:
-        self._in_flight[delivery.id] = delivery
-        self._per_endpoint[delivery.endpoint_id] += 1
-        task = asyncio.create_task(self._deliver(delivery))
-        self._tasks[task] = delivery.id
+    def _start(self, group: list[ClaimedDelivery]) -> None:
+        """Send one request: one delivery, or a batch of one endpoint's deliveries."""
+        for delivery in group:
+            self._in_flight[delivery.id] = delivery
+        self._per_endpoint[group[0].endpoint_id] += 1
+        task = asyncio.create_task(self._deliver(group))
+        self._tasks[task] = [d.id for d in group]
         task.add_done_callback(self._forget)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
 
-    async def _deliver(self, delivery: ClaimedDelivery) -> None:
+    async def _deliver(self, group: list[ClaimedDelivery]) -> None:
         try:
-            outcome = await self._attempt(delivery)
+            if group[0].controls.batching is not None:
+                group = await self._fill_batch(group)
+            outcomes = await self._attempt(group)
         except Exception as error:
             # A bug must not strand the delivery until its lease lapses: log it and
             # record a failed attempt, so the retry schedule and the log carry on.
-            logger.exception("delivery attempt crashed", extra={"msg_id": delivery.msg_id})
-            outcome = self._outcome(
-                delivery,
-                AttemptResult(
-                    0, f"internal error: {type(error).__name__}", {}, 0, ErrorClass.ERROR
-                ),
-                self.clock(),
+            logger.exception("delivery attempt crashed", extra={"msg_id": group[0].msg_id})
+            crashed = AttemptResult(
+                0, f"internal error: {type(error).__name__}", {}, 0, ErrorClass.ERROR
             )
+            outcomes = [self._outcome(d, crashed, self.clock()) for d in group]
         finally:
-            self._finished(delivery)
-        self._outcomes.append(outcome)
+            self._finished(group)
+        self._outcomes.extend(outcomes)
         self._outcome_ready.set()
 
-    def _finished(self, delivery: ClaimedDelivery) -> None:
-        self._in_flight.pop(delivery.id, None)
-        self._per_endpoint[delivery.endpoint_id] -= 1
-        if self._per_endpoint[delivery.endpoint_id] <= 0:
-            del self._per_endpoint[delivery.endpoint_id]
+    async def _fill_batch(self, group: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
+        """Top a batch up with the endpoint's events still inside their wait."""
+        batching = group[0].controls.batching
+        assert batching is not None
+        room = batching.max_size - len(group)
+        if room <= 0 or group[0].attempts > 0:
+            return group
+        now = self.clock()
+        more = await self.storage.claim_batch(
+            self.name, group[0].endpoint_id, now - batching.max_wait - 1.0,
+            [d.id for d in group], room, now + self.config.lease_seconds,
+        )  # fmt: skip
+        task = asyncio.current_task()
+        for delivery in more:
+            self._in_flight[delivery.id] = delivery
+            if task in self._tasks:
+                self._tasks[task].append(delivery.id)
+        return group + more
+
+    def _finished(self, group: list[ClaimedDelivery]) -> None:
+        endpoint_id = group[0].endpoint_id
+        for delivery in group:
+            self._in_flight.pop(delivery.id, None)
+        self._per_endpoint[endpoint_id] -= 1
+        if self._per_endpoint[endpoint_id] <= 0:
+            del self._per_endpoint[endpoint_id]
         if self._waiting_for_slot and (
-            delivery.endpoint_id in self._blocked or self._free >= self._refill_at
+            endpoint_id in self._blocked or self._free >= self._refill_at
         ):
             self._waiting_for_slot = False
             self._slot_freed.set()
 
-    async def _attempt(self, delivery: ClaimedDelivery) -> Outcome:
-        if delivery.endpoint_disabled:
-            return Outcome(
-                delivery_id=delivery.id,
-                endpoint_id=delivery.endpoint_id,
-                status=DeliveryStatus.HELD,
-                next_attempt_at=None,
-                attempt=None,
-            )
+    async def _attempt(self, group: list[ClaimedDelivery]) -> list[Outcome]:
+        first = group[0]
+        if first.endpoint_disabled:
+            return [
+                Outcome(
+                    delivery_id=d.id,
+                    endpoint_id=d.endpoint_id,
+                    status=DeliveryStatus.HELD,
+                    next_attempt_at=None,
+                    attempt=None,
+                    order_key=d.order_key,
+                )
+                for d in group
+            ]
+        ready_at = max(first.send_at or 0.0, self._hold_until.get(first.endpoint_id, 0.0))
+        while ready_at > self.clock():
+            await asyncio.sleep(ready_at - self.clock())  # the endpoint's pace, or a 429's hold
+            ready_at = self._hold_until.get(first.endpoint_id, 0.0)
         sent_at = self.clock()
-        if delivery.problem is not None:
+        result = await self._send(group, sent_at)
+        if result.status_code == 429:
+            # Longer holds are the stored pace's business (claims book after it); requests
+            # already claimed wait a little, never long enough to outlive their lease.
+            hold = self.clock() + min(result.retry_after or 1.0, MAX_LOCAL_HOLD)
+            self._hold_until[first.endpoint_id] = max(
+                hold, self._hold_until.get(first.endpoint_id, 0.0)
+            )
+        elif self._hold_until.get(first.endpoint_id, 0.0) < sent_at:
+            self._hold_until.pop(first.endpoint_id, None)
+        return [self._outcome(d, result, sent_at) for d in group]
+
+    async def _send(self, group: list[ClaimedDelivery], sent_at: float) -> AttemptResult:
+        first = group[0]
+        if first.problem is not None:
             # Never sent unsigned: recorded as a failed attempt, retried on its schedule.
-            result = AttemptResult(
-                status_code=0, response_body=delivery.problem, response_headers={},
+            return AttemptResult(
+                status_code=0, response_body=first.problem, response_headers={},
                 duration_ms=0, error_class=ErrorClass.SECRET_UNREADABLE,
             )  # fmt: skip
-        elif delivery.url.startswith(HANDLER_SCHEME):
+        if first.url.startswith(HANDLER_SCHEME):
             event = InboundEvent(
-                id=delivery.msg_id, event_type=delivery.event_type, body=delivery.payload,
-                app_id=delivery.app_id, headers=delivery.message_headers or {},
-                attempt=delivery.attempts + 1,
+                id=first.msg_id, event_type=first.event_type, body=first.payload,
+                app_id=first.app_id, headers=first.message_headers or {},
+                attempt=first.attempts + 1,
             )  # fmt: skip
-            result = await self.handlers.run(delivery.url, event)
+            return await self.handlers.run(first.url, event)
+        try:
+            try:
+                # On the event loop within a small budget (a usual transformation costs a
+                # few hundred units, some microseconds)...
+                shaped = _shape_all(group, INLINE_TRANSFORM_COST)
+            except CostExceeded:
+                # ...and a costly one (up to its full budget, ~0.25 s) on a thread, so it
+                # delays only this request, not every other one on the loop.
+                shaped = await asyncio.to_thread(_shape_all, group, None)
+        except TransformError as error:
+            return AttemptResult(
+                status_code=0, response_body=f"transformation failed: {error}",
+                response_headers={}, duration_ms=0, error_class=ErrorClass.TRANSFORM,
+            )  # fmt: skip
+        if len(group) == 1 and first.controls.batching is None:
+            body, msg_id, extra = shaped[0].body, first.msg_id, shaped[0].headers
         else:
-            result = await self.transport.send(
-                delivery.url, delivery.payload, self._headers(delivery, sent_at)
+            body = batch_body(
+                [(d.msg_id, d.event_type, s.body) for d, s in zip(group, shaped, strict=True)]
             )
-        return self._outcome(delivery, result, sent_at)
+            msg_id = ids.new_id(ids.BATCH, sent_at)
+            extra = _batch_headers(shaped)
+        self._sent.setdefault(first.endpoint_id, deque(maxlen=512)).append(sent_at)
+        headers = self._headers(first, sent_at, msg_id, body, extra)
+        traced = {
+            "hookline.msg_id": msg_id, "hookline.endpoint_id": first.endpoint_id,
+            "hookline.attempt": first.attempts + 1, "hookline.batch_size": len(group),
+        }  # fmt: skip
+        with tracing.attempt_span(first.trace_parent, traced) as (trace_headers, span):
+            result = await self.transport.send(first.url, body, {**headers, **trace_headers})
+            tracing.record_outcome(span, result.status_code, result.error_class)
+        return result
 
     def _outcome(self, delivery: ClaimedDelivery, result: AttemptResult, sent_at: float) -> Outcome:
         now = self.clock()
         attempts_made = delivery.attempts + 1
-        decision = decide(
-            result,
-            attempts_made,
-            self._policy(delivery.retry_schedule),
-            now,
-            delivery.failing_since,
-            self.config.disable_after,
-            self.random,
-        )
+        endpoints_fault = result.error_class not in _NOT_THE_ENDPOINTS_FAULT
+        if result.error_class is ErrorClass.TRANSFORM:
+            # The same payload fails the same way every time: no retries. Fix the
+            # transformation, then recover the endpoint's failed messages.
+            decision = Decision(Verdict.FAILED, reason="transformation failed")
+        else:
+            decision = decide(
+                result,
+                attempts_made,
+                self._policy(delivery.retry_schedule),
+                now,
+                delivery.failing_since if endpoints_fault else None,
+                self.config.disable_after,
+                self.random,
+            )
         self._log(delivery, result, attempts_made, decision)
         METRICS.attempts.labels(decision.verdict.value, status_class(result.status_code)).inc()
         METRICS.attempt_seconds.observe(result.duration_ms / 1000)
         if decision.disable_endpoint:
             METRICS.endpoints_disabled_by_worker.inc()
+        breaker = delivery.controls.breaker
+        tripped = None
+        if breaker is not None and endpoints_fault:
+            tripped = counts_as_failure(result.status_code, result.error_class)
+        throttled = None
+        if result.status_code == 429:
+            throttled = result.retry_after or 0.0
+        health = None
+        if endpoints_fault:
+            health = "ok" if result.succeeded else "failing"
         return Outcome(
             delivery_id=delivery.id,
             endpoint_id=delivery.endpoint_id,
             status=_STATUS_OF[decision.verdict],
             next_attempt_at=decision.next_attempt_at,
             attempt=self._attempt_record(delivery, result, sent_at),
-            endpoint_health="ok" if result.succeeded else "failing",
+            endpoint_health=health,
             disable_endpoint=decision.disable_endpoint,
+            breaker=breaker,
+            tripped=tripped,
+            throttled=throttled,
+            rate_limit=delivery.rate_limit,
+            observed_rate=self._observed_rate(delivery.endpoint_id, now)
+            if throttled is not None
+            else 0.0,
+            order_key=delivery.order_key,
+            attempt_number=attempts_made,
         )
 
-    def _headers(self, delivery: ClaimedDelivery, now: float) -> dict[str, str]:
+    def _observed_rate(self, endpoint_id: str, now: float) -> float:
+        """Requests this worker sent the endpoint in the last second."""
+        sent = self._sent.get(endpoint_id, ())
+        return float(sum(1 for at in sent if at > now - 1.0))
+
+    def _headers(
+        self, delivery: ClaimedDelivery, now: float, msg_id: str, body: bytes,
+        extra: dict[str, str],
+    ) -> dict[str, str]:  # fmt: skip
         # An old secret signs until the exact end of its grace period (not the end of
         # that second: the signed timestamp is whole seconds, the grace period is not).
         secrets = [delivery.secret]
@@ -304,22 +443,22 @@ class DeliveryWorker:
             headers = {
                 **received,
                 **delivery.headers,
+                **extra,
                 "content-type": received.get("content-type", "application/json"),
                 "user-agent": self.config.user_agent,
             }
+            if body is not delivery.payload:
+                headers["content-type"] = "application/json"  # reshaped or batched: JSON
         else:
             headers = {
                 **delivery.headers,
+                **extra,
                 "content-type": "application/json",
                 "user-agent": self.config.user_agent,
             }
         headers.update(
             signing.headers(
-                secrets,
-                delivery.msg_id,
-                int(now),
-                delivery.payload,
-                svix_headers=self.config.send_svix_headers,
+                secrets, msg_id, int(now), body, svix_headers=self.config.send_svix_headers
             )
         )
         return headers
@@ -414,7 +553,7 @@ class DeliveryWorker:
         if not self._tasks:
             return
         _, pending = await asyncio.wait(set(self._tasks), timeout=self.config.shutdown_grace)
-        unfinished = [self._tasks[task] for task in pending if task in self._tasks]
+        unfinished = [i for task in pending if task in self._tasks for i in self._tasks[task]]
         for task in pending:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -423,6 +562,44 @@ class DeliveryWorker:
             with contextlib.suppress(HooklineError):
                 await self.storage.release(self.name, unfinished)
 
+
+def _requests(claimed: list[ClaimedDelivery]) -> list[list[ClaimedDelivery]]:
+    """Claimed deliveries grouped into requests: a batching endpoint's due deliveries
+    (up to its batch size) share one, every other delivery has its own."""
+    requests: list[list[ClaimedDelivery]] = []
+    open_batch: dict[str, list[ClaimedDelivery]] = {}
+    for delivery in claimed:
+        batching = delivery.controls.batching
+        if batching is None or delivery.url.startswith(HANDLER_SCHEME):
+            requests.append([delivery])
+            continue
+        group = open_batch.get(delivery.endpoint_id)
+        if group is None or len(group) >= batching.max_size:
+            group = open_batch[delivery.endpoint_id] = []
+            requests.append(group)
+        group.append(delivery)
+    return requests
+
+
+def _shape_all(group: list[ClaimedDelivery], max_cost: int | None) -> list[Shaped]:
+    return [
+        shape(d.payload, d.version, d.versioning, d.controls.transformation, max_cost)
+        for d in group
+    ]
+
+
+def _batch_headers(shaped: list[Shaped]) -> dict[str, str]:
+    """A batch's headers: what its events' shaping added (the first's), and its size."""
+    headers = dict(shaped[0].headers)
+    headers[BATCH_SIZE_HEADER] = str(len(shaped))
+    return headers
+
+
+#: Failures that say nothing about the endpoint: they neither make it "failing" nor
+#: count in its circuit breaker.
+_NOT_THE_ENDPOINTS_FAULT = frozenset(
+    {ErrorClass.TRANSFORM, ErrorClass.SECRET_UNREADABLE, ErrorClass.NO_HANDLER}
+)
 
 _STATUS_OF = {
     Verdict.SUCCEEDED: DeliveryStatus.SUCCESS,

@@ -22,6 +22,7 @@ ENDPOINT = "ep"
 MESSAGE = "msg"
 ATTEMPT = "atmpt"
 DELIVERY = "dlv"
+BATCH = "batch"
 TASK = "qtask"
 SOURCE = "src"
 TOKEN = "tok"  # noqa: S105 - an id prefix, not a secret
@@ -48,6 +49,11 @@ def new_id(
     micros = min(int((now % 1) * 1_000_000), 999_999).to_bytes(3, "big")
     body = int.from_bytes(seconds + micros + random_bytes(13), "big")
     return f"{prefix}_{_base62(body)}"
+
+
+def floor_id(prefix: str, at: float) -> str:
+    """The smallest id of ``prefix`` made at ``at``: a lower bound for ids by time."""
+    return new_id(prefix, at, random_bytes=bytes)
 
 
 def looks_like_id(value: str, prefix: str) -> bool:

@@ -53,12 +53,17 @@ def received_message(
     headers: Mapping[str, str],
     event_type: str | None,
     now: float,
+    retention: float | None = None,
 ) -> Message:
-    """The message a received event becomes, in its source's application."""
+    """The message a received event becomes, in its source's application.
+
+    ``retention``: seconds its payload is kept (None: until it is deleted).
+    """
     return Message(
         id=ids.new_id(ids.MESSAGE, now), app_id=source.app_id,
         event_type=event_type if event_type and len(event_type) <= MAX_EVENT_TYPE
         else DEFAULT_EVENT_TYPE,
         payload=body,
         headers=forwarded_headers(source, headers), source_id=source.id, created_at=now,
+        expires_at=None if retention is None else now + retention,
     )  # fmt: skip

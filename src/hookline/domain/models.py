@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from hookline.domain.controls import NO_CONTROLS, NORMAL_PRIORITY, Controls
+
 JSONObject = dict[str, Any]
 T = TypeVar("T")
 
@@ -21,6 +23,8 @@ class DeliveryStatus(enum.StrEnum):
     SUCCESS = "success"  # a 2xx was received
     FAILED = "failed"  # retries exhausted, 410, or given up: listed as dead-letter
     HELD = "held"  # the endpoint was disabled: recorded, waiting for a recover
+    WAITING = "waiting"  # the endpoint is paused or its circuit open: goes out when it is not
+    QUEUED = "queued"  # FIFO: behind an earlier event of its ordering key
 
 
 class AttemptStatus(enum.IntEnum):
@@ -54,7 +58,12 @@ class Application:
 
 @dataclass(frozen=True, slots=True)
 class EventType:
-    """A named kind of event, with a JSON Schema per version."""
+    """A named kind of event, with a JSON Schema per version.
+
+    Payloads are published in the latest version (the highest key of ``schemas``);
+    ``transformations`` turn them into an older version's shape for endpoints pinned
+    to it, and ``enforce_schema`` makes publishing validate them.
+    """
 
     name: str
     description: str = ""
@@ -65,6 +74,14 @@ class EventType:
     group_name: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    transformations: dict[str, JSONObject] | None = None
+    enforce_schema: bool = False
+
+    @property
+    def latest_version(self) -> int | None:
+        """The highest version with a schema (None without schemas)."""
+        versions = [int(v) for v in (self.schemas or {}) if str(v).isdigit()]
+        return max(versions) if versions else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +114,8 @@ class Endpoint:
     failing_since: float | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    controls: Controls = NO_CONTROLS
+    paused: bool = False
 
     def signing_secrets(self, now: float) -> list[str]:
         """The current secret first, then old ones still inside their grace period."""
@@ -144,6 +163,12 @@ class Message:
     #: For a received (inbound) message: the headers it arrived with, and its source.
     headers: dict[str, str] | None = None
     source_id: str | None = None
+    #: 0 high, 1 normal, 2 low (``domain.controls.PRIORITIES``).
+    priority: int = NORMAL_PRIORITY
+    #: When the payload is removed (retention); None: kept until deleted.
+    expires_at: float | None = None
+    #: The publish's W3C traceparent, when tracing is on (attempts join its trace).
+    trace_parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

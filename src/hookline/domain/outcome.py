@@ -29,6 +29,7 @@ class ErrorClass(enum.StrEnum):
     HANDLER = "handler_error"  # a Python handler raised
     NO_HANDLER = "no_handler"  # no worker here runs handlers of that group
     SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - the secret did not unseal: not sent
+    TRANSFORM = "transform_error"  # the endpoint's transformation failed on this payload: not sent
     ERROR = "error"  # anything else the transport raised
 
 

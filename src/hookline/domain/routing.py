@@ -1,10 +1,18 @@
-"""Fan-out: which endpoints a message goes to. Pure logic, no I/O."""
+"""Fan-out: which endpoints a message goes to, and why not the others. Pure logic, no I/O.
+
+Three sieves, in order: the endpoint's event types (``invoice.*`` and ``*`` are
+wildcards), its channels (as Svix), and its payload filter (``domain.filters``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Protocol, TypeVar
+
+from hookline.domain.controls import NO_CONTROLS, Controls
+from hookline.domain.filters import compile_cached
 
 
 class Subscriber(Protocol):
@@ -27,11 +35,22 @@ class RouteTarget:
     disabled: bool
     filter_types: tuple[str, ...] | None
     channels: tuple[str, ...] | None
+    paused: bool = False
+    controls: Controls = NO_CONTROLS
+    circuit_open: bool = False
+    #: The payload filter as stored (JSON text): the key of its compiled form.
+    filter_text: str | None = None
 
 
 def matches_event_type(filter_types: Sequence[str] | None, event_type: str) -> bool:
-    """An endpoint without a filter takes every event; otherwise the type must be listed."""
-    return filter_types is None or len(filter_types) == 0 or event_type in filter_types
+    """An endpoint without a filter takes every event; otherwise the type must be listed.
+
+    A listed type may be a pattern: ``*`` stands for any characters (dots included),
+    so ``invoice.*`` takes ``invoice.paid`` and ``invoice.payment.failed``.
+    """
+    if filter_types is None or len(filter_types) == 0 or event_type in filter_types:
+        return True
+    return any("*" in t and fnmatchcase(event_type, t) for t in filter_types)
 
 
 def matches_channels(
@@ -57,8 +76,38 @@ def endpoint_matches(endpoint: Subscriber, event_type: str, channels: Sequence[s
 
 
 def route(endpoints: Iterable[S], event_type: str, channels: Sequence[str] | None) -> list[S]:
-    """The endpoints that get a delivery of this message."""
+    """The endpoints whose event types and channels take this message."""
     return [ep for ep in endpoints if endpoint_matches(ep, event_type, channels)]
+
+
+def route_payload(
+    targets: Iterable[RouteTarget], body: object, headers: Mapping[str, str] | None
+) -> list[RouteTarget]:
+    """The targets whose payload filter (if any) takes this payload and these headers."""
+    return [
+        t
+        for t in targets
+        if t.filter_text is None or compile_cached(t.filter_text).matches(body, headers)
+    ]
+
+
+def why_not(
+    target: RouteTarget,
+    event_type: str,
+    channels: Sequence[str] | None,
+    body: object,
+    headers: Mapping[str, str] | None,
+) -> str | None:
+    """Why ``target`` gets no delivery of this message (None: it gets one)."""
+    if not matches_event_type(target.filter_types, event_type):
+        return f"event type {event_type!r} is not among the endpoint's event types"
+    if not matches_channels(target.channels, channels):
+        return "the message shares none of the endpoint's channels"
+    if target.filter_text is not None:
+        reason = compile_cached(target.filter_text).explain(body, headers)
+        if reason is not None:
+            return f"payload filter: {reason}"
+    return None
 
 
 #: Endpoint URLs of this scheme (``handler:<group>``) are served in-process by a

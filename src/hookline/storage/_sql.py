@@ -8,16 +8,21 @@ the little that differs between databases is in ``Dialect``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from hookline.domain import ids
+from hookline.domain import circuit as breaker
+from hookline.domain import ids, jobs, operational, pacing
 from hookline.domain.audit import AuditEntry
+from hookline.domain.circuit import Circuit, CircuitState
+from hookline.domain.controls import Controls, ordering_key
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -35,8 +40,9 @@ from hookline.domain.models import (
     Source,
     TriggerType,
 )
-from hookline.domain.routing import RouteTarget, route
+from hookline.domain.routing import RouteTarget, route, route_payload
 from hookline.domain.secrets import SecretBox
+from hookline.domain.series import SeriesPoint, SourceStats, bucketed
 from hookline.domain.tokens import ApiToken, hash_token
 from hookline.errors import ConflictError, NotFoundError, SecretKeyError
 from hookline.storage.base import (
@@ -44,16 +50,21 @@ from hookline.storage.base import (
     Checkpoint,
     ClaimedDelivery,
     Cursor,
+    DeliveryState,
     IdempotentResponse,
     MessageFilter,
     Outcome,
     PublishResult,
     QueueStats,
     ReceiveResult,
+    WebSession,
 )
 
 T = TypeVar("T")
 Row = Sequence[Any]
+
+#: Attempts read at most for one series of figures (the dashboard's charts).
+SERIES_LIMIT = 200_000
 
 #: A claim looks at this many times its limit of due rows to fill per-endpoint caps.
 CLAIM_SCAN_FACTOR = 4
@@ -133,6 +144,8 @@ def _event_type(row: Row) -> EventType:
         name=row[0], description=row[1], archived=bool(row[2]), deprecated=bool(row[3]),
         schemas=_loads(row[4]), feature_flags=_tuple(row[5]), group_name=row[6],
         created_at=row[7], updated_at=row[8],
+        transformations=(_loads(row[9]) or {}).get("transformations"),
+        enforce_schema=bool((_loads(row[9]) or {}).get("enforce_schema")),
     )  # fmt: skip
 
 
@@ -178,13 +191,14 @@ def _endpoint(row: Row, box: SecretBox) -> Endpoint:
         retry_schedule=_tuple(row[12]), secret=_unseal_secret(box, row[0], row[13]),
         old_secrets=_unseal_old_secrets(box, row[0], row[14]),
         failing_since=row[15], created_at=row[16], updated_at=row[17],
+        controls=Controls.from_json(_loads(row[18])), paused=bool(row[19]),
     )  # fmt: skip
 
 
 def _message(row: Row) -> Message:
     return Message(
         id=row[0], app_id=row[1], event_type=row[2], event_id=row[3], payload=bytes(row[4]),
-        channels=_tuple(row[5]), tags=_tuple(row[6]), created_at=row[7],
+        channels=_tuple(row[5]), tags=_tuple(row[6]), created_at=row[7], priority=row[8],
     )  # fmt: skip
 
 
@@ -206,12 +220,53 @@ def _attempt(row: Row) -> Attempt:
 
 
 def _svix_status(status: str, lease_owner: str | None) -> AttemptStatus:
-    """A delivery's state in Svix's terms: held and failed both read as Fail."""
+    """A delivery's state in Svix's terms: held and failed both read as Fail, and
+    work parked by a pause, an open circuit or a FIFO queue reads as Pending."""
     if status == DeliveryStatus.SUCCESS:
         return AttemptStatus.SUCCESS
     if status == DeliveryStatus.PENDING:
         return AttemptStatus.SENDING if lease_owner else AttemptStatus.PENDING
+    if status in (DeliveryStatus.WAITING, DeliveryStatus.QUEUED):
+        return AttemptStatus.PENDING
     return AttemptStatus.FAIL
+
+
+def _iso(at: float) -> str:
+    """A stored time as Svix writes times in payloads (ISO 8601, UTC)."""
+    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+
+
+@functools.lru_cache(maxsize=4096)
+def _controls(stored: str | None) -> Controls:
+    """An endpoint's controls from their stored JSON (parsed once per distinct text: fan-out
+    and claims read them for every endpoint and delivery)."""
+    return Controls.from_json(_loads(stored))
+
+
+@functools.lru_cache(maxsize=1024)
+def _versioning(stored: str | None) -> dict[str, Any] | None:
+    """An event type's versioning, parsed once per distinct text (read with every claim).
+
+    Shared between deliveries: read only.
+    """
+    versioning: dict[str, Any] | None = _loads(stored)
+    return versioning
+
+
+@functools.lru_cache(maxsize=4096)
+def _filter_text(stored: str | None) -> str | None:
+    """The payload filter's own JSON text (the key its compiled form is cached under)."""
+    found = _controls(stored).filter
+    return None if found is None else dumps(found)
+
+
+def _circuit(row: Row) -> Circuit:
+    """A circuit from its stored columns (circuit, circuit_since ... window_failed)."""
+    return Circuit(
+        state=CircuitState(row[0] or "closed"), since=row[1], probe_at=row[2], probe_id=row[3],
+        cooldown=row[4], window_start=row[5] or 0.0, window_total=row[6] or 0,
+        window_failed=row[7] or 0,
+    )  # fmt: skip
 
 
 def _task(row: Row) -> BackgroundTask:
@@ -242,7 +297,7 @@ def _json_rows(value: Any) -> list[list[Any]]:
     return rows
 
 
-def _claimed(row: Row, box: SecretBox) -> ClaimedDelivery:
+def _claimed(row: Row, box: SecretBox, send_at: Mapping[str, float]) -> ClaimedDelivery:
     # The payload travels as text inside the JSON answer; its UTF-8 bytes are the
     # stored bytes exactly (payloads are JSON, so always valid UTF-8).
     payload = row[8].encode() if isinstance(row[8], str) else bytes(row[8])
@@ -260,7 +315,10 @@ def _claimed(row: Row, box: SecretBox) -> ClaimedDelivery:
         manual=bool(row[6]), event_type=row[7], payload=payload, url=row[10],
         endpoint_disabled=bool(row[11]), headers=_loads(row[12]), secret=secret,
         old_secrets=old_secrets, retry_schedule=_tuple(row[15]), failing_since=row[16],
-        message_headers=_loads(row[17]), problem=problem,
+        message_headers=_loads(row[17]), problem=problem, version=row[18],
+        controls=_controls(row[19]), versioning=_versioning(row[20]),
+        order_key=row[21], send_at=send_at.get(row[0]), rate_limit=row[22],
+        trace_parent=row[23],
     )  # fmt: skip
 
 
@@ -275,7 +333,14 @@ def _application_params(app: Application) -> dict[str, Any]:
 
 
 def _event_type_params(event_type: EventType) -> dict[str, Any]:
+    # What delivery needs of versioning travels in one column, read with each claim.
+    versioning = {
+        "latest": event_type.latest_version,
+        "transformations": event_type.transformations,
+        "enforce_schema": event_type.enforce_schema,
+    }
     return {
+        "versioning": dumps(versioning),
         "name": event_type.name, "description": event_type.description,
         "archived": int(event_type.archived), "deprecated": int(event_type.deprecated),
         "schemas": dumps(event_type.schemas),
@@ -294,6 +359,7 @@ def _endpoint_params(ep: Endpoint, box: SecretBox) -> dict[str, Any]:
         "headers": dumps(ep.headers), "metadata": dumps(ep.metadata), "rate_limit": ep.rate_limit,
         "retry_schedule": dumps(ep.retry_schedule), "secret": secret, "old_secrets": old_secrets,
         "failing_since": ep.failing_since, "created_at": ep.created_at, "updated_at": ep.updated_at,
+        "controls": dumps(ep.controls.to_json()), "paused": int(ep.paused),
     }  # fmt: skip
 
 
@@ -332,24 +398,67 @@ def _message_params(message: Message) -> dict[str, Any]:
         "event_id": message.event_id, "payload": message.payload,
         "channels": dumps(message.channels), "tags": dumps(message.tags),
         "created_at": message.created_at, "headers": dumps(message.headers),
-        "source_id": message.source_id,
+        "source_id": message.source_id, "priority": message.priority,
+        "expires_at": message.expires_at, "trace_parent": message.trace_parent,
     }  # fmt: skip
 
 
-def _delivery_rows(message: Message, targets: Sequence[RouteTarget]) -> list[dict[str, Any]]:
-    """One pending delivery per target (held if the endpoint is disabled)."""
-    return [
-        {
-            "id": ids.new_id(ids.DELIVERY, message.created_at),
-            "msg_id": message.id,
-            "endpoint_id": endpoint.id,
-            "app_id": message.app_id,
-            "status": DeliveryStatus.HELD if endpoint.disabled else DeliveryStatus.PENDING,
-            "next_attempt_at": None if endpoint.disabled else message.created_at,
-            "created_at": message.created_at,
-        }
-        for endpoint in targets
-    ]
+def _delivery_rows(
+    message: Message, targets: Sequence[RouteTarget], body: object
+) -> list[dict[str, Any]]:
+    """One delivery per target: pending, or held (endpoint disabled), waiting (paused or
+    circuit open) or queued (FIFO: the head of its key is chosen after the insert).
+
+    ``body`` is the parsed payload, needed only by FIFO endpoints with an ordering key.
+    """
+    rows = []
+    for endpoint in targets:
+        controls = endpoint.controls
+        due: float | None = message.created_at
+        key = None if controls.ordering is None else ordering_key(controls.ordering, body)
+        if endpoint.disabled:
+            status, due = DeliveryStatus.HELD, None
+        elif endpoint.paused or endpoint.circuit_open:
+            status = DeliveryStatus.WAITING
+        elif key is not None:
+            status = DeliveryStatus.QUEUED
+        else:
+            status = DeliveryStatus.PENDING
+        if controls.batching is not None and due is not None:
+            due += controls.batching.max_wait
+        rows.append(
+            {
+                "id": ids.new_id(ids.DELIVERY, message.created_at),
+                "msg_id": message.id,
+                "endpoint_id": endpoint.id,
+                "app_id": message.app_id,
+                "status": status,
+                "next_attempt_at": due,
+                "created_at": message.created_at,
+                "priority": message.priority,
+                "order_key": key,
+            }
+        )
+    return rows
+
+
+def _fan_out(message: Message, endpoints: list[RouteTarget]) -> tuple[list[RouteTarget], object]:
+    """The endpoints that get a delivery of ``message``, and its payload if it was parsed."""
+    targets = route(endpoints, message.event_type, message.channels)
+    body: object = None
+    if any(t.filter_text is not None or t.controls.ordering is not None for t in targets):
+        # Parsed once, only when a filter or an ordering key needs to look inside.
+        body = parse_payload(message.payload)
+        targets = route_payload(targets, body, message.headers)
+    return targets, body
+
+
+def parse_payload(payload: bytes) -> object:
+    """The payload as JSON values (None if it is not JSON: filters then see nothing)."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _token_params(token: ApiToken) -> dict[str, Any]:
@@ -420,9 +529,30 @@ class SqlOperations:
             raise
 
     def _audit(self, conn: Connection, entry: AuditEntry | None) -> None:
-        """Record a change in the same transaction as the change itself."""
-        if entry is not None:
-            conn.execute(self.q("insert_audit"), _audit_params(entry))
+        """Record a change in the same transaction as the change itself, and the
+        operational webhook it makes, if any (so neither is ever lost or invented)."""
+        if entry is None:
+            return
+        conn.execute(self.q("insert_audit"), _audit_params(entry))
+        event_type = operational.event_type_of(entry)
+        if event_type is not None and entry.app_id is not None:
+            app = self._one(conn, "get_application", {"key": entry.app_id})
+            app_uid = None if app is None else app[1]
+            event = operational.endpoint_event(entry, event_type, app_uid)
+            self._publish_operational(conn, [event], entry.created_at)
+
+    def _publish_operational(
+        self, conn: Connection, events: Sequence[dict[str, Any]], now: float
+    ) -> None:
+        """Publish operational events to the operator's endpoints (if there are any)."""
+        if not events or self._one(conn, "has_operational_endpoints", {}) is None:
+            return
+        for event in events:
+            message = Message(
+                id=ids.new_id(ids.MESSAGE, now), app_id=operational.APP_ID,
+                event_type=event["type"], payload=orjson.dumps(event), created_at=now,
+            )  # fmt: skip
+            self.publish(conn, message)
 
     @staticmethod
     def _bounds(cursor: Cursor, ascending: bool) -> dict[str, Any]:
@@ -479,7 +609,9 @@ class SqlOperations:
         # (and its tokens stop working at once).
         for query in (
             "delete_app_attempts", "delete_app_deliveries", "delete_app_messages",
-            "delete_app_endpoints", "delete_app_tokens", "delete_app_sources", "delete_application",
+            "delete_app_endpoint_states", "delete_app_endpoints", "delete_app_tokens",
+            "delete_app_source_data", "delete_app_dedup_keys", "delete_app_checkpoints",
+            "delete_app_tasks", "delete_app_sources", "delete_application",
         ):  # fmt: skip
             conn.execute(self.q(query), {"id": app_id})
         self._audit(conn, audit)
@@ -563,14 +695,81 @@ class SqlOperations:
                 self.q("hold_endpoint_backlog"),
                 {"endpoint_id": endpoint.id, "now": endpoint.updated_at},
             )
+        if endpoint.paused != previous.paused:
+            self._pause_changed(conn, endpoint, endpoint.updated_at)
         self._audit(conn, audit)
         return endpoint
+
+    def set_paused(
+        self, conn: Connection, app_id: str, key: str, paused: bool, now: float,
+        audit: AuditEntry | None = None,
+    ) -> Endpoint:  # fmt: skip
+        endpoint = self.get_endpoint(conn, app_id, key)
+        if endpoint.paused == paused:
+            return endpoint
+        conn.execute(self.q("set_paused"), {"id": endpoint.id, "paused": int(paused), "now": now})
+        changed = replace(endpoint, paused=paused, updated_at=now)
+        self._pause_changed(conn, changed, now)
+        self._audit(conn, audit)
+        return changed
+
+    def _pause_changed(self, conn: Connection, endpoint: Endpoint, now: float) -> None:
+        """Park the endpoint's due work when paused; let it go (if its circuit is closed too)
+        when resumed."""
+        if endpoint.paused:
+            conn.execute(self.q("park_endpoint"), {"endpoint_id": endpoint.id, "now": now})
+            return
+        circuit = self._circuits(conn, [endpoint.id]).get(endpoint.id, breaker.CLOSED)
+        if circuit.state is CircuitState.CLOSED:
+            self._unpark(conn, endpoint.id, now)
+        else:
+            # A probe chosen while paused was parked again: probe afresh, now.
+            self._save_circuit(
+                conn, endpoint.id, replace(circuit, state=CircuitState.OPEN, probe_at=now)
+            )
+
+    def _unpark(self, conn: Connection, endpoint_id: str, now: float) -> None:
+        conn.execute(self.q("unpark_endpoint"), {"endpoint_id": endpoint_id, "now": now})
+        self._promote_all(conn, endpoint_id, now)
+        self.dialect.on_publish(conn)
+
+    def _promote_all(self, conn: Connection, endpoint_id: str, now: float) -> None:
+        """Let the head of every FIFO key of the endpoint go."""
+        keys = [
+            r[0] for r in self._all(conn, "fifo_keys_of_endpoint", {"endpoint_id": endpoint_id})
+        ]
+        self._promote(conn, [(endpoint_id, key) for key in keys], now)
+
+    def _promote(self, conn: Connection, keys: Sequence[tuple[str, str]], now: float) -> None:
+        if keys:
+            self._executemany(
+                conn, "fifo_promote",
+                [{"endpoint_id": ep, "order_key": key, "now": now} for ep, key in keys],
+            )  # fmt: skip
+
+    def delivery_state(self, conn: Connection, app_id: str, key: str, now: float) -> DeliveryState:
+        endpoint = self.get_endpoint(conn, app_id, key)
+        row = self._one(conn, "endpoint_state", {"endpoint_id": endpoint.id, "now": now})
+        assert row is not None  # one row, whether or not the endpoint has state yet
+        pace = pacing.Pace(tat=row[0] or 0.0, throttled_at=row[1], throttled_rate=row[2])
+        circuit = _circuit(row[3:11])
+        rate = pacing.effective_rate(endpoint.rate_limit, pace, now)
+        return DeliveryState(
+            paused=endpoint.paused, circuit=circuit, rate_limit=endpoint.rate_limit,
+            effective_rate=rate,
+            throttled_at=pace.throttled_at if rate != endpoint.rate_limit else None,
+            next_slot_at=pace.tat if pace.tat > now else None,
+            waiting=int(row[11]), queued=int(row[12]), in_flight=int(row[13]),
+        )  # fmt: skip
 
     def delete_endpoint(
         self, conn: Connection, app_id: str, endpoint_id: str, audit: AuditEntry | None = None
     ) -> None:
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
-        for query in ("delete_endpoint_attempts", "delete_endpoint_deliveries", "delete_endpoint"):
+        for query in (
+            "delete_endpoint_attempts", "delete_endpoint_deliveries", "delete_endpoint_state",
+            "delete_endpoint",
+        ):  # fmt: skip
             conn.execute(self.q(query), {"id": endpoint.id})
         self._audit(conn, audit)
 
@@ -635,22 +834,73 @@ class SqlOperations:
     def publish(self, conn: Connection, message: Message) -> PublishResult:
         what = f"a message with eventId {message.event_id!r}"
         self._insert(conn, "insert_message", _message_params(message), what)
-        targets = route(
-            self._route_targets(conn, message.app_id), message.event_type, message.channels
-        )
-        rows = _delivery_rows(message, targets)
-        if rows:
-            self._executemany(conn, "insert_delivery", rows)
-            self.dialect.on_publish(conn)
+        targets, body = _fan_out(message, self._route_targets(conn, message.app_id))
+        rows = _delivery_rows(message, targets, body)
+        self._insert_deliveries(conn, rows, targets, message.created_at)
         return PublishResult(message=message, deliveries=len(rows))
 
+    def _insert_deliveries(
+        self, conn: Connection, rows: list[dict[str, Any]], targets: Sequence[RouteTarget],
+        now: float,
+    ) -> None:  # fmt: skip
+        """Insert fan-out's rows, then choose FIFO heads and flush full batches."""
+        if not rows:
+            return
+        self._executemany(conn, "insert_delivery", rows)
+        fifo = sorted({(r["endpoint_id"], r["order_key"]) for r in rows if r["status"] == "queued"})
+        if fifo:
+            # Concurrent publishers to one FIFO endpoint take turns here (PostgreSQL), so
+            # each sees the other's queue when choosing the head.
+            self._lock_states(conn, sorted({ep for ep, _ in fifo}))
+            self._promote(conn, fifo, now)
+        flushed = set()
+        for target in targets:
+            if target.controls.batching is not None and target.id not in flushed:
+                flushed.add(target.id)
+                self._flush_full_batch(conn, target, now)
+        self.dialect.on_publish(conn)
+
+    def _flush_full_batch(self, conn: Connection, target: RouteTarget, now: float) -> None:
+        """A batching endpoint with a full batch waiting gets it now, not at its deadline."""
+        batching = target.controls.batching
+        assert batching is not None
+        window = {"endpoint_id": target.id, "since": now - batching.max_wait - 1.0, "now": now}
+        row = self._one(conn, "batch_ready", window)
+        if row is not None and int(row[0]) >= batching.max_size:
+            conn.execute(self.q("batch_flush"), window)
+
+    def _lock_states(
+        self, conn: Connection, endpoint_ids: Sequence[str], wait: bool = True
+    ) -> set[str]:
+        """Make sure the endpoints have a state row, and (PostgreSQL) lock them.
+
+        Without ``wait``, rows another transaction holds are skipped: the endpoints
+        whose rows are now locked (on SQLite, the one writer, all of them) are returned.
+        """
+        ids_json = dumps(list(endpoint_ids))
+        conn.execute(self.q("ensure_endpoint_state"), {"ids": ids_json})
+        query = "lock_endpoint_states" if wait else "try_lock_endpoint_states"
+        if query not in self.dialect.queries:
+            return set(endpoint_ids)
+        return {r[0] for r in conn.execute(self.q(query), {"ids": ids_json}).fetchall()}
+
     def _route_targets(self, conn: Connection, app_id: str) -> list[RouteTarget]:
-        return [
-            RouteTarget(
-                id=r[0], disabled=bool(r[1]), filter_types=_tuple(r[2]), channels=_tuple(r[3])
+        targets = []
+        for r in self._all(conn, "route_targets", {"app_id": app_id}):
+            controls = _controls(r[5])
+            targets.append(
+                RouteTarget(
+                    id=r[0],
+                    disabled=bool(r[1]),
+                    filter_types=_tuple(r[2]),
+                    channels=_tuple(r[3]),
+                    paused=bool(r[4]),
+                    controls=controls,
+                    circuit_open=r[6] is not None and r[6] != CircuitState.CLOSED,
+                    filter_text=_filter_text(r[5]),
+                )
             )
-            for r in self._all(conn, "route_targets", {"app_id": app_id})
-        ]
+        return targets
 
     def _executemany(self, conn: Connection, query: str, rows: list[dict[str, Any]]) -> None:
         conn.executemany(self.q(query), rows)  # type: ignore[attr-defined]
@@ -696,19 +946,179 @@ class SqlOperations:
             "exclude": dumps([endpoint for endpoint, n in busy.items() if n >= cap]),
             "scan": limit * CLAIM_SCAN_FACTOR,
         }
-        # Three statements, each answering one row (JSON), however many are claimed.
+        # Each statement answers one row (JSON), however many are claimed.
         chosen = self._one(conn, "claim_ids", params)
-        ids = chosen[0] if chosen is not None else "[]"
-        if not isinstance(ids, str):  # psycopg already decodes json values
-            ids = dumps(ids)
-        if ids == "[]":
+        candidates = _json_rows(chosen[0] if chosen is not None else "[]")
+        if not candidates:
             return []
-        claim = {"ids": ids, "worker": worker, "lease_until": lease_until}
+        send_at: dict[str, float] = {}
+        admitted = self._admit(conn, candidates, now, send_at)
+        return self._lease(conn, worker, admitted, lease_until, send_at)
+
+    def _lease(
+        self, conn: Connection, worker: str, ids: list[str], lease_until: float,
+        send_at: Mapping[str, float],
+    ) -> list[ClaimedDelivery]:  # fmt: skip
+        if not ids:
+            return []
+        claim = {"ids": dumps(ids), "worker": worker, "lease_until": lease_until}
         conn.execute(self.q("claim_mark"), claim)
         details = self._one(conn, "claim_details", claim)
         rows = _json_rows(details[0] if details is not None else "[]")
         rows.sort(key=lambda r: (r[5], r[0]))  # oldest due first, as claimed
-        return [_claimed(r, self.secret_box) for r in rows]
+        return [_claimed(r, self.secret_box, send_at) for r in rows]
+
+    def _admit(
+        self, conn: Connection, candidates: list[list[Any]], now: float,
+        send_at: dict[str, float],
+    ) -> list[str]:  # fmt: skip
+        """The candidates ([id, endpoint id, order key]) that may go now, in their order.
+
+        The rest are put where they belong: FIFO candidates that are not their key's
+        head back in the queue, those of a paused or open endpoint to wait, and those
+        the endpoint's pace or in-flight cap holds back to their later slot.
+        ``send_at`` learns the slot of each admitted candidate of a paced endpoint.
+        """
+        candidates = self._fifo_heads(conn, candidates, now)
+        endpoint_ids = sorted({c[1] for c in candidates})
+        info = {r[0]: r for r in self._all(conn, "endpoint_controls", {"ids": dumps(endpoint_ids)})}
+        parked: list[str] = []
+        by_endpoint: dict[str, list[str]] = {}
+        for delivery_id, endpoint_id, _ in candidates:
+            row = info.get(endpoint_id)
+            if row is None:
+                continue  # the endpoint was deleted (and its deliveries with it)
+            circuit = Circuit(state=CircuitState(row[7] or "closed"), probe_id=row[8])
+            if row[2] or not circuit.lets_through(delivery_id):
+                parked.append(delivery_id)
+            else:
+                by_endpoint.setdefault(endpoint_id, []).append(delivery_id)
+        if parked:
+            conn.execute(self.q("park_deliveries"), {"ids": dumps(parked), "now": now})
+        paced = sorted(
+            ep for ep in by_endpoint
+            if info[ep][1] is not None or info[ep][6] is not None
+            or _controls(info[ep][3]).max_in_flight is not None
+        )  # fmt: skip
+        if not paced:
+            going = {d for ids_ in by_endpoint.values() for d in ids_}
+            return [c[0] for c in candidates if c[0] in going]
+        return self._pace(conn, by_endpoint, paced, now, send_at)
+
+    def _fifo_heads(
+        self, conn: Connection, candidates: list[list[Any]], now: float
+    ) -> list[list[Any]]:
+        """Drop FIFO candidates with an earlier open delivery of their key (a race of two
+        publishers made them due): they go back in the queue, and the true head goes."""
+        fifo = [c[0] for c in candidates if c[2] is not None]
+        if not fifo:
+            return candidates
+        behind = self._all(conn, "fifo_earlier_open", {"ids": dumps(fifo)})
+        if not behind:
+            return candidates
+        demoted = {r[0] for r in behind}
+        conn.execute(self.q("fifo_demote"), {"ids": dumps(sorted(demoted))})
+        self._promote(conn, sorted({(r[1], r[2]) for r in behind}), now)
+        return [c for c in candidates if c[0] not in demoted]
+
+    def _pace(
+        self, conn: Connection, by_endpoint: dict[str, list[str]], paced: list[str], now: float,
+        send_at: dict[str, float],
+    ) -> list[str]:  # fmt: skip
+        """Admit the candidates of paced endpoints within their rate and in-flight cap."""
+        locked = self._lock_states(conn, paced, wait=False)
+        # Read again under the lock: another worker's claim may have moved the pace.
+        fresh = {
+            r[0]: r for r in self._all(conn, "endpoint_controls", {"ids": dumps(sorted(locked))})
+        }
+        capped = [ep for ep in fresh if _controls(fresh[ep][3]).max_in_flight]
+        in_flight: dict[str, int] = {}
+        if capped:
+            found = self._all(conn, "in_flight", {"ids": dumps(capped), "now": now})
+            in_flight = {r[0]: int(r[1]) for r in found}
+        admitted: list[str] = []
+        postponed: list[list[Any]] = []
+        for endpoint_id, delivery_ids in by_endpoint.items():
+            if endpoint_id not in paced:
+                admitted.extend(delivery_ids)
+                continue
+            if endpoint_id not in fresh:
+                # Another worker is pacing this endpoint right now: look again shortly.
+                postponed.extend([d, now + pacing.RECHECK] for d in delivery_ids)
+                continue
+            row = fresh[endpoint_id]
+            pace = pacing.Pace(tat=row[4] or 0.0, throttled_at=row[5], throttled_rate=row[6])
+            admission = pacing.admit(
+                len(delivery_ids), row[1], pace, now, in_flight.get(endpoint_id, 0),
+                _controls(row[3]).max_in_flight,
+            )  # fmt: skip
+            going = delivery_ids[: len(admission.send_at)]
+            admitted.extend(going)
+            send_at.update(zip(going, admission.send_at, strict=True))
+            waiting = delivery_ids[len(going) :]
+            postponed.extend(
+                [d, due] for d, due in zip(waiting, admission.postpone_to, strict=True)
+            )
+            if admission.pace != pace:
+                self._save_pace(conn, endpoint_id, admission.pace)
+        if postponed:
+            conn.execute(self.q("postpone_deliveries"), {"rows": orjson.dumps(postponed).decode()})
+        return admitted
+
+    def _save_pace(self, conn: Connection, endpoint_id: str, pace: pacing.Pace) -> None:
+        conn.execute(
+            self.q("save_pace"),
+            {
+                "endpoint_id": endpoint_id, "tat": pace.tat, "throttled_at": pace.throttled_at,
+                "throttled_rate": pace.throttled_rate,
+            },
+        )  # fmt: skip
+
+    def claim_batch(
+        self, conn: Connection, worker: str, endpoint_id: str, since: float,
+        exclude: Sequence[str], limit: int, lease_until: float,
+    ) -> list[ClaimedDelivery]:  # fmt: skip
+        params = {
+            "endpoint_id": endpoint_id, "since": since, "exclude": dumps(list(exclude)),
+            "limit": limit,
+        }  # fmt: skip
+        ids = [r[0] for r in self._all(conn, "batch_fill_ids", params)]
+        return self._lease(conn, worker, ids, lease_until, {})
+
+    def start_probes(self, conn: Connection, now: float) -> int:
+        started = 0
+        for (endpoint_id,) in self._all(conn, "circuits_to_probe", {"now": now}):
+            self._lock_states(conn, [endpoint_id])
+            circuit = self._circuits(conn, [endpoint_id]).get(endpoint_id)
+            if circuit is None or circuit.state is not CircuitState.OPEN:
+                continue  # another worker got here first
+            row = self._one(conn, "first_waiting", {"endpoint_id": endpoint_id})
+            if row is None:
+                # Nothing waits, so there is nothing to probe with: close, and let new
+                # work find out afresh (the breaker opens again if it still fails).
+                self._save_circuit(conn, endpoint_id, Circuit(window_start=now))
+                continue
+            conn.execute(self.q("make_probe"), {"id": row[0], "now": now})
+            self._save_circuit(conn, endpoint_id, breaker.probe(circuit, row[0]))
+            started += 1
+        if started:
+            self.dialect.on_publish(conn)
+        return started
+
+    def _circuits(self, conn: Connection, endpoint_ids: Sequence[str]) -> dict[str, Circuit]:
+        rows = self._all(conn, "get_circuits", {"ids": dumps(list(endpoint_ids))})
+        return {r[0]: _circuit(r[1:]) for r in rows}
+
+    def _save_circuit(self, conn: Connection, endpoint_id: str, c: Circuit) -> None:
+        conn.execute(
+            self.q("save_circuit"),
+            {
+                "endpoint_id": endpoint_id, "circuit": str(c.state), "since": c.since,
+                "probe_at": c.probe_at, "probe_id": c.probe_id, "cooldown": c.cooldown,
+                "window_start": c.window_start, "window_total": c.window_total,
+                "window_failed": c.window_failed,
+            },
+        )  # fmt: skip
 
     def release(self, conn: Connection, worker: str, delivery_ids: Sequence[str]) -> None:
         if delivery_ids:
@@ -741,9 +1151,131 @@ class SqlOperations:
             self._executemany(conn, "endpoint_succeeded", ok)
         if failing:
             self._executemany(conn, "endpoint_failed", failing)
-        for endpoint_id in {o.endpoint_id for o in outcomes if o.disable_endpoint}:
-            conn.execute(self.q("endpoint_disable"), {"id": endpoint_id, "now": now})
+        disabled = []
+        for endpoint_id in sorted({o.endpoint_id for o in outcomes if o.disable_endpoint}):
+            if conn.execute(self.q("endpoint_disable"), {"id": endpoint_id, "now": now}).rowcount:
+                disabled.append(endpoint_id)
+                app_id = next(o.attempt.app_id for o in outcomes if o.endpoint_id == endpoint_id
+                              and o.attempt is not None)  # fmt: skip
+                # The trail shows the worker's change too, not only the operator's.
+                self._audit(
+                    conn,
+                    AuditEntry(
+                        id=ids.new_id(ids.AUDIT, now), app_id=app_id, actor="hookline-worker",
+                        action="endpoint.disabled.automatic", resource_type="endpoint",
+                        resource_id=endpoint_id, before={"disabled": False},
+                        after={"disabled": True}, created_at=now,
+                    ),
+                )  # fmt: skip
             conn.execute(self.q("hold_endpoint_backlog"), {"endpoint_id": endpoint_id, "now": now})
+        self._operational_outcomes(conn, outcomes, disabled, now)
+        self._observe_circuits(conn, outcomes, now)
+        self._throttle(conn, outcomes, now)
+        retries = [o.delivery_id for o in outcomes if o.status == DeliveryStatus.PENDING]
+        if retries:
+            # A retry of an endpoint paused or opened meanwhile waits with the rest.
+            conn.execute(self.q("park_gated"), {"ids": dumps(retries)})
+        heads_done = {
+            (o.endpoint_id, o.order_key)
+            for o in outcomes
+            if o.order_key is not None and o.status != DeliveryStatus.PENDING
+        }
+        if heads_done:
+            self._promote(conn, sorted(heads_done), now)
+
+    def _operational_outcomes(
+        self, conn: Connection, outcomes: Sequence[Outcome], disabled: list[str], now: float
+    ) -> None:
+        """The operational events of a batch of outcomes: attempts failing, exhausted or
+        recovered, and endpoints the worker disabled."""
+        noted = []
+        app_of: dict[str, str] = {}
+        for o in outcomes:
+            if o.attempt is None or o.attempt.app_id == operational.APP_ID:
+                continue  # operational webhooks do not report on themselves
+            app_of[o.endpoint_id] = o.attempt.app_id
+            event_type = operational.attempt_event_type(
+                o.attempt_number, o.status == DeliveryStatus.SUCCESS,
+                o.status == DeliveryStatus.FAILED,
+            )  # fmt: skip
+            if event_type is not None:
+                noted.append((event_type, o.attempt))
+        disabled = [ep for ep in disabled if ep in app_of]
+        if not noted and not disabled:
+            return
+        if self._one(conn, "has_operational_endpoints", {}) is None:
+            return
+        msg_ids = dumps([attempt.msg_id for _, attempt in noted])
+        context = {
+            r[0]: (r[1], r[2]) for r in self._all(conn, "operational_context", {"ids": msg_ids})
+        }
+        events = []
+        for event_type, attempt in noted:
+            app_uid, event_id = context.get(attempt.msg_id, (None, None))
+            events.append(
+                operational.attempt_event(
+                    event_type,
+                    attempt.app_id,
+                    app_uid,
+                    attempt.msg_id,
+                    event_id,
+                    attempt.endpoint_id,
+                    attempt.id,
+                    attempt.response_status_code,
+                    _iso(attempt.created_at),
+                )
+            )
+        for r in self._all(conn, "endpoint_uids", {"ids": dumps(disabled)}) if disabled else []:
+            fail_since = None if r[3] is None else _iso(r[3])
+            events.append(
+                operational.endpoint_disabled_automatically(
+                    app_of[r[0]], r[2], r[0], r[1], fail_since
+                )
+            )
+        self._publish_operational(conn, events, now)
+
+    def _observe_circuits(self, conn: Connection, outcomes: Sequence[Outcome], now: float) -> None:
+        """Count outcomes into their endpoints' circuit breakers, opening or closing them."""
+        counted: dict[str, list[Outcome]] = {}
+        for o in outcomes:
+            if o.breaker is not None and o.tripped is not None:
+                counted.setdefault(o.endpoint_id, []).append(o)
+        if not counted:
+            return
+        self._lock_states(conn, sorted(counted))
+        circuits = self._circuits(conn, sorted(counted))
+        for endpoint_id, batch in counted.items():
+            before = circuits.get(endpoint_id, breaker.CLOSED)
+            failed = sum(1 for o in batch if o.tripped)
+            probe = next((o for o in batch if o.delivery_id == before.probe_id), None)
+            config = batch[0].breaker
+            assert config is not None
+            after = breaker.observe(
+                before, config, now, len(batch) - failed, failed,
+                None if probe is None else not probe.tripped,
+            )  # fmt: skip
+            if after == before:
+                continue
+            self._save_circuit(conn, endpoint_id, after)
+            if after.state is CircuitState.OPEN and before.state is CircuitState.CLOSED:
+                conn.execute(self.q("park_endpoint"), {"endpoint_id": endpoint_id, "now": now})
+            elif after.state is CircuitState.CLOSED and before.state is not CircuitState.CLOSED:
+                row = self._one(conn, "endpoint_controls", {"ids": dumps([endpoint_id])})
+                if row is not None and not row[2]:
+                    self._unpark(conn, endpoint_id, now)
+
+    def _throttle(self, conn: Connection, outcomes: Sequence[Outcome], now: float) -> None:
+        """Slow down the endpoints that answered 429 (the last such answer of each)."""
+        throttled = {o.endpoint_id: o for o in outcomes if o.throttled is not None}
+        if not throttled:
+            return
+        self._lock_states(conn, sorted(throttled))
+        found = self._all(conn, "endpoint_controls", {"ids": dumps(sorted(throttled))})
+        for row in found:
+            o = throttled[row[0]]
+            pace = pacing.Pace(tat=row[4] or 0.0, throttled_at=row[5], throttled_rate=row[6])
+            slower = pacing.throttled(row[1], pace, now, o.observed_rate, o.throttled)
+            self._save_pace(conn, row[0], slower)
 
     def queue_stats(self, conn: Connection, now: float) -> QueueStats:
         row = self._one(conn, "queue_stats", {"now": now})
@@ -751,7 +1283,9 @@ class SqlOperations:
         return QueueStats(
             due=int(row[0]), scheduled=int(row[1]), leased=int(row[2]),
             oldest_due_at=None if row[3] is None else float(row[3]),
-            endpoints_disabled=int(row[4]),
+            endpoints_disabled=int(row[4]), endpoints_paused=int(row[5]),
+            circuits_open=int(row[6]), circuits_half_open=int(row[7]), waiting=int(row[8]),
+            queued=int(row[9]),
         )  # fmt: skip
 
     def next_due(self, conn: Connection) -> float | None:
@@ -771,6 +1305,12 @@ class SqlOperations:
     ) -> Delivery:
         message = self.get_message(conn, app_id, msg_id)
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
+        expunged = self._one(conn, "message_expunged", {"id": message.id})
+        if expunged is not None and expunged[0]:
+            raise ConflictError(
+                f"message {message.id!r} no longer has its payload (retention or expunge): "
+                "it cannot be sent again"
+            )
         row = self._one(conn, "get_delivery", {"msg_id": message.id, "endpoint_id": endpoint.id})
         if row is None:
             conn.execute(
@@ -779,6 +1319,7 @@ class SqlOperations:
                     "id": ids.new_id(ids.DELIVERY, now), "msg_id": message.id,
                     "endpoint_id": endpoint.id, "app_id": app_id,
                     "status": DeliveryStatus.PENDING, "next_attempt_at": now, "created_at": now,
+                    "priority": message.priority, "order_key": None,
                 },
             )  # fmt: skip
             row = self._one(
@@ -801,19 +1342,149 @@ class SqlOperations:
         now: float,
     ) -> BackgroundTask:
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
-        cursor = conn.execute(
-            self.q("recover_endpoint"),
-            {"endpoint_id": endpoint.id, "since": since, "until": until, "now": now},
+        return self.start_job(
+            conn, app_id, jobs.RECOVER, jobs.JobParams(endpoint.id, since, until), now
         )
-        count = int(cursor.rowcount)
-        if count:
-            self.dialect.on_publish(conn)
+
+    def start_job(
+        self, conn: Connection, app_id: str, kind: str, params: jobs.JobParams, now: float
+    ) -> BackgroundTask:
+        """Record a job to run (a worker takes it up): a running background task."""
         task = BackgroundTask(
-            id=ids.new_id(ids.TASK, now), app_id=app_id, task="endpoint.recover",
-            status="finished", data={"messagesSent": count}, created_at=now, updated_at=now,
+            id=ids.new_id(ids.TASK, now), app_id=app_id, task=kind, status=jobs.RUNNING,
+            data={"messagesSent": 0}, created_at=now, updated_at=now,
         )  # fmt: skip
-        conn.execute(self.q("insert_task"), {**asdict(task), "data": dumps(task.data)})
+        conn.execute(
+            self.q("insert_task"),
+            {**asdict(task), "data": dumps(task.data), "params": dumps(params.to_json())},
+        )
+        self.dialect.on_publish(conn)  # wakes workers: one of them runs jobs
         return task
+
+    def claim_job(self, conn: Connection, owner: str, now: float, lease_until: float) -> str | None:
+        """Lease the oldest running job that nobody holds; its id, or None."""
+        row = self._one(
+            conn, "claim_task", {"owner": owner, "now": now, "lease_until": lease_until}
+        )
+        return None if row is None else str(row[0])
+
+    def run_job_batch(
+        self, conn: Connection, task_id: str, owner: str, now: float, lease_until: float
+    ) -> BackgroundTask:
+        """Do one batch of a job this runner holds; the task as it now stands.
+
+        The batch's work and the job's new place are one transaction: a crash
+        between batches resumes at the next one, never redoes one.
+        """
+        row = self._one(conn, "get_task_job", {"id": task_id})
+        if row is None:
+            raise NotFoundError(f"background task {task_id!r} not found")
+        task = _task(row)
+        if task.status != jobs.RUNNING or row[8] != owner:
+            return task  # cancelled, or another runner took it over
+        params = jobs.JobParams.from_json(_loads(row[7]))
+        if task.task == jobs.REPLAY:
+            sent, params, done = self._replay_batch(conn, task, params, now)
+        else:
+            sent, params, done = self._resend_batch(conn, task.task, params, now)
+        data = {**task.data, "messagesSent": int(task.data.get("messagesSent", 0)) + sent}
+        status = jobs.FINISHED if done else jobs.RUNNING
+        conn.execute(
+            self.q("save_task_progress"),
+            {
+                "id": task_id, "owner": owner, "status": status, "data": dumps(data),
+                "params": dumps(params.to_json()), "now": now,
+                "lease_until": lease_until if not done else None,
+            },
+        )  # fmt: skip
+        if sent:
+            self.dialect.on_publish(conn)
+        return replace(task, status=status, data=data, updated_at=now)
+
+    def _resend_batch(
+        self, conn: Connection, kind: str, params: jobs.JobParams, now: float
+    ) -> tuple[int, jobs.JobParams, bool]:
+        """Re-send a batch of an endpoint's deliveries (recover, bulk replay)."""
+        statuses = dumps(list(jobs.statuses_resent(kind, params.status)))
+        found = self._all(
+            conn, "resend_candidates",
+            {
+                "endpoint_id": params.endpoint_id, "statuses": statuses, "since": params.since,
+                "until": params.until, "after_at": params.after[0], "after_id": params.after[1],
+                "event_types": dumps(list(params.event_types)) if params.event_types else None,
+                "channel": params.channel, "limit": jobs.BATCH,
+            },
+        )  # fmt: skip
+        if not found:
+            return 0, params, True
+        picked = [r[0] for r in found]
+        sent = conn.execute(
+            self.q("resend_many"), {"ids": dumps(picked), "statuses": statuses, "now": now}
+        ).rowcount
+        self._promote_all(conn, params.endpoint_id, now)
+        params = replace(params, after=(float(found[-1][1]), str(found[-1][0])))
+        return int(sent), params, len(found) < jobs.BATCH
+
+    def _replay_batch(
+        self, conn: Connection, task: BackgroundTask, params: jobs.JobParams, now: float
+    ) -> tuple[int, jobs.JobParams, bool]:
+        """Send an endpoint a batch of the messages it never had a delivery of."""
+        assert task.app_id is not None
+        targets = [t for t in self._route_targets(conn, task.app_id) if t.id == params.endpoint_id]
+        found = self._all(
+            conn, "replay_candidates",
+            {
+                "app_id": task.app_id, "low": ids.floor_id(ids.MESSAGE, params.since),
+                "high": ids.floor_id(ids.MESSAGE, params.until), "after_id": params.after[1],
+                "event_types": dumps(list(params.event_types)) if params.event_types else None,
+                "limit": jobs.BATCH,
+            },
+        )  # fmt: skip
+        if not found or not targets:
+            return 0, params, True
+        sent = 0
+        for row in found:
+            message = replace(_message(row), headers=_loads(row[9]), created_at=now)
+            chosen, body = _fan_out(replace(message, created_at=row[7]), targets)
+            for delivery in _delivery_rows(message, chosen, body):
+                sent += conn.execute(self.q("insert_delivery_if_absent"), delivery).rowcount
+        self._promote_all(conn, params.endpoint_id, now)
+        params = replace(params, after=(0.0, str(found[-1][0])))
+        return sent, params, len(found) < jobs.BATCH
+
+    def cancel_job(self, conn: Connection, task_id: str, now: float) -> BackgroundTask:
+        """Stop a running job where it is (its count so far stays); a finished one is as it was."""
+        task = self.get_task(conn, task_id)
+        if task.status == jobs.RUNNING:
+            data = {**task.data, "cancelled": True}
+            if conn.execute(
+                self.q("cancel_task"), {"id": task_id, "data": dumps(data), "now": now}
+            ).rowcount:
+                return replace(task, status=jobs.FAILED, data=data, updated_at=now)
+        return self.get_task(conn, task_id)
+
+    # retention ----------------------------------------------------------------------
+
+    def expunge_expired(self, conn: Connection, now: float, limit: int) -> int:
+        """Remove up to ``limit`` payloads past their retention (of messages with nothing
+        left to send)."""
+        found = [r[0] for r in self._all(conn, "expired_messages", {"now": now, "limit": limit})]
+        if found:
+            conn.execute(self.q("expunge_messages"), {"ids": dumps(found), "empty": b"{}"})
+        return len(found)
+
+    def expunge_message(self, conn: Connection, app_id: str, key: str) -> None:
+        """Remove one message's payload now (Svix's expunge content)."""
+        message = self.get_message(conn, app_id, key)
+        conn.execute(self.q("expunge_message"), {"id": message.id, "empty": b"{}"})
+
+    def delete_old_attempts(self, conn: Connection, before: float, limit: int) -> int:
+        """Delete up to ``limit`` attempt records made before ``before``."""
+        params = {"before": ids.floor_id(ids.ATTEMPT, before), "limit": limit}
+        found = [r[0] for r in self._all(conn, "old_attempt_ids", params)]
+        if found:
+            conn.execute(self.q("delete_attempts"), {"ids": dumps(found)})
+        return len(found)
 
     def list_endpoint_messages(
         self, conn: Connection, app_id: str, endpoint_id: str, cursor: Cursor,
@@ -827,7 +1498,7 @@ class SqlOperations:
         )  # fmt: skip
         rows = [
             EndpointMessage(
-                message=_message(r), status=_svix_status(r[8], r[9]), next_attempt_at=r[10]
+                message=_message(r), status=_svix_status(r[9], r[10]), next_attempt_at=r[11]
             )
             for r in found
         ]
@@ -1057,11 +1728,78 @@ class SqlOperations:
             fresh.append(message)
             results.append(ReceiveResult(msg_id=message.id, duplicate=False, deliveries=0))
         counts = self._store_received(conn, fresh)
+        self._count_received(conn, [m for m, _, _ in items], results)
         return [
             replace(result, deliveries=counts.get(result.msg_id, 0)) if not result.duplicate
             else result
             for result in results
         ]  # fmt: skip
+
+    def _count_received(
+        self, conn: Connection, messages: Sequence[Message], results: Sequence[ReceiveResult]
+    ) -> None:
+        """Add a batch of received events to their sources' counts (one row per source)."""
+        counts: dict[str, list[Any]] = {}
+        for message, result in zip(messages, results, strict=True):
+            if message.source_id is None:
+                continue
+            row = counts.setdefault(message.source_id, [message.source_id, 0, 0, 0, None])
+            row[2 if result.duplicate else 1] += 1
+            row[4] = message.created_at
+        if counts:
+            rows = orjson.dumps(list(counts.values())).decode()
+            conn.execute(self.q("count_source_traffic"), {"rows": rows})
+
+    def count_rejected(self, conn: Connection, rejected: Mapping[str, int]) -> None:
+        rows = [[source_id, 0, 0, n, None] for source_id, n in rejected.items() if n]
+        if rows:
+            conn.execute(self.q("count_source_traffic"), {"rows": orjson.dumps(rows).decode()})
+
+    def source_stats(self, conn: Connection, source_ids: Sequence[str]) -> dict[str, SourceStats]:
+        found = self._all(conn, "source_stats", {"ids": dumps(list(source_ids))})
+        return {r[0]: SourceStats(int(r[1]), int(r[2]), int(r[3]), r[4]) for r in found}
+
+    def attempt_series(
+        self, conn: Connection, app_id: str | None, since: float, until: float, bucket: float
+    ) -> list[SeriesPoint]:
+        params = {
+            "low": ids.floor_id(ids.ATTEMPT, since), "high": ids.floor_id(ids.ATTEMPT, until),
+            "app_id": app_id, "limit": SERIES_LIMIT,
+        }  # fmt: skip
+        points = [(r[0], int(r[1]), int(r[2])) for r in self._all(conn, "attempt_points", params)]
+        return bucketed(points, since, until, bucket)
+
+    # web sessions --------------------------------------------------------------------
+
+    def create_web_session(self, conn: Connection, session: WebSession) -> None:
+        context = f"web_session:{session.id_hash}"
+        conn.execute(
+            self.q("insert_web_session"),
+            {
+                "id_hash": session.id_hash, "kind": session.kind,
+                "token": self.secret_box.seal(session.token, context), "csrf": session.csrf,
+                "expires_at": session.expires_at,
+            },
+        )  # fmt: skip
+
+    def get_web_session(self, conn: Connection, id_hash: str, now: float) -> WebSession | None:
+        row = self._one(conn, "get_web_session", {"id_hash": id_hash})
+        if row is None or row[3] < now:
+            return None
+        try:
+            token = self.secret_box.unseal(row[1], f"web_session:{id_hash}")
+        except SecretKeyError:
+            return None  # sealed under a key this process lacks: sign in again
+        return WebSession(id_hash, row[0], token, row[2], row[3])
+
+    def touch_web_session(self, conn: Connection, id_hash: str, expires_at: float) -> None:
+        conn.execute(self.q("touch_web_session"), {"id_hash": id_hash, "expires_at": expires_at})
+
+    def delete_web_session(self, conn: Connection, id_hash: str) -> None:
+        conn.execute(self.q("delete_web_session"), {"id_hash": id_hash})
+
+    def expire_web_sessions(self, conn: Connection, now: float) -> int:
+        return int(conn.execute(self.q("expire_web_sessions"), {"now": now}).rowcount)
 
     def _claim_dedup_key(self, conn: Connection, message: Message, key: str, window: float) -> str:
         """Claim ``key`` for ``message``; the id of whichever message holds it now."""
@@ -1082,18 +1820,18 @@ class SqlOperations:
         if not messages:
             return {}
         self._executemany(conn, "insert_message", [_message_params(m) for m in messages])
-        targets_of: dict[str, list[RouteTarget]] = {}
+        endpoints_of: dict[str, list[RouteTarget]] = {}
         rows: list[dict[str, Any]] = []
+        chosen: list[RouteTarget] = []
         counts: dict[str, int] = {}
         for message in messages:
-            if message.app_id not in targets_of:
-                targets_of[message.app_id] = self._route_targets(conn, message.app_id)
-            chosen = route(targets_of[message.app_id], message.event_type, message.channels)
-            rows.extend(_delivery_rows(message, chosen))
-            counts[message.id] = len(chosen)
-        if rows:
-            self._executemany(conn, "insert_delivery", rows)
-            self.dialect.on_publish(conn)
+            if message.app_id not in endpoints_of:
+                endpoints_of[message.app_id] = self._route_targets(conn, message.app_id)
+            targets, body = _fan_out(message, endpoints_of[message.app_id])
+            rows.extend(_delivery_rows(message, targets, body))
+            chosen.extend(targets)
+            counts[message.id] = len(targets)
+        self._insert_deliveries(conn, rows, chosen, messages[-1].created_at)
         return counts
 
     def expire_dedup_keys(self, conn: Connection, before: float) -> int:

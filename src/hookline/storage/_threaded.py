@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from hookline.domain.audit import AuditEntry
+from hookline.domain.jobs import JobParams
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -26,6 +27,7 @@ from hookline.domain.models import (
     Page,
     Source,
 )
+from hookline.domain.series import SeriesPoint, SourceStats
 from hookline.domain.tokens import ApiToken
 from hookline.storage._sql import SqlOperations
 from hookline.storage.base import (
@@ -35,6 +37,7 @@ from hookline.storage.base import (
     Checkpoint,
     ClaimedDelivery,
     Cursor,
+    DeliveryState,
     IdempotentResponse,
     MessageFilter,
     Outcome,
@@ -42,6 +45,7 @@ from hookline.storage.base import (
     QueueStats,
     ReceiveResult,
     RekeyResult,
+    WebSession,
 )
 
 T = TypeVar("T")
@@ -113,6 +117,14 @@ class ThreadedSqlStorage:
     async def get_endpoint(self, app_id: str, key: str) -> Endpoint:
         return await self._read(self.ops.get_endpoint, app_id, key)
 
+    async def set_paused(
+        self, app_id: str, key: str, paused: bool, now: float, audit: AuditEntry | None = None
+    ) -> Endpoint:
+        return await self._write(self.ops.set_paused, app_id, key, paused, now, audit)
+
+    async def delivery_state(self, app_id: str, key: str, now: float) -> DeliveryState:
+        return await self._read(self.ops.delivery_state, app_id, key, now)
+
     async def list_endpoints(self, app_id: str, cursor: Cursor) -> Page[Endpoint]:
         return await self._read(self.ops.list_endpoints, app_id, cursor)
 
@@ -175,6 +187,17 @@ class ThreadedSqlStorage:
             self.ops.claim, worker, now, lease_until, limit, dict(busy or {}), per_endpoint
         )
 
+    async def claim_batch(
+        self, worker: str, endpoint_id: str, since: float, exclude: Sequence[str], limit: int,
+        lease_until: float,
+    ) -> list[ClaimedDelivery]:  # fmt: skip
+        return await self._write(
+            self.ops.claim_batch, worker, endpoint_id, since, exclude, limit, lease_until
+        )
+
+    async def start_probes(self, now: float) -> int:
+        return await self._write(self.ops.start_probes, now)
+
     async def release(self, worker: str, delivery_ids: Sequence[str]) -> None:
         await self._write(self.ops.release, worker, tuple(delivery_ids))
 
@@ -199,6 +222,31 @@ class ThreadedSqlStorage:
         self, app_id: str, endpoint_id: str, since: float, until: float, now: float
     ) -> BackgroundTask:
         return await self._write(self.ops.recover, app_id, endpoint_id, since, until, now)
+
+    async def start_job(
+        self, app_id: str, kind: str, params: JobParams, now: float
+    ) -> BackgroundTask:
+        return await self._write(self.ops.start_job, app_id, kind, params, now)
+
+    async def claim_job(self, owner: str, now: float, lease_until: float) -> str | None:
+        return await self._write(self.ops.claim_job, owner, now, lease_until)
+
+    async def run_job_batch(
+        self, task_id: str, owner: str, now: float, lease_until: float
+    ) -> BackgroundTask:
+        return await self._write(self.ops.run_job_batch, task_id, owner, now, lease_until)
+
+    async def cancel_job(self, task_id: str, now: float) -> BackgroundTask:
+        return await self._write(self.ops.cancel_job, task_id, now)
+
+    async def expunge_expired(self, now: float, limit: int) -> int:
+        return await self._write(self.ops.expunge_expired, now, limit)
+
+    async def expunge_message(self, app_id: str, key: str) -> None:
+        await self._write(self.ops.expunge_message, app_id, key)
+
+    async def delete_old_attempts(self, before: float, limit: int) -> int:
+        return await self._write(self.ops.delete_old_attempts, before, limit)
 
     async def list_endpoint_messages(
         self,
@@ -322,6 +370,32 @@ class ThreadedSqlStorage:
 
     async def expire_dedup_keys(self, before: float) -> int:
         return await self._write(self.ops.expire_dedup_keys, before)
+
+    async def create_web_session(self, session: WebSession) -> None:
+        await self._write(self.ops.create_web_session, session)
+
+    async def get_web_session(self, id_hash: str, now: float) -> WebSession | None:
+        return await self._read(self.ops.get_web_session, id_hash, now)
+
+    async def touch_web_session(self, id_hash: str, expires_at: float) -> None:
+        await self._write(self.ops.touch_web_session, id_hash, expires_at)
+
+    async def delete_web_session(self, id_hash: str) -> None:
+        await self._write(self.ops.delete_web_session, id_hash)
+
+    async def expire_web_sessions(self, now: float) -> int:
+        return await self._write(self.ops.expire_web_sessions, now)
+
+    async def count_rejected(self, rejected: Mapping[str, int]) -> None:
+        await self._write(self.ops.count_rejected, dict(rejected))
+
+    async def source_stats(self, source_ids: Sequence[str]) -> dict[str, SourceStats]:
+        return await self._read(self.ops.source_stats, list(source_ids))
+
+    async def attempt_series(
+        self, app_id: str | None, since: float, until: float, bucket: float
+    ) -> list[SeriesPoint]:
+        return await self._read(self.ops.attempt_series, app_id, since, until, bucket)
 
     async def get_checkpoint(self, source_id: str, run_key: str) -> Checkpoint | None:
         return await self._read(self.ops.get_checkpoint, source_id, run_key)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from hookline.domain.audit import AuditEntry
+from hookline.domain.circuit import Circuit
+from hookline.domain.controls import NO_CONTROLS, BreakerConfig, Controls
+from hookline.domain.jobs import JobParams
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -29,6 +32,7 @@ from hookline.domain.models import (
     SigningKey,
     Source,
 )
+from hookline.domain.series import SeriesPoint, SourceStats
 from hookline.domain.tokens import ApiToken
 
 #: Bounds that stand for "no bound" in time filters.
@@ -92,6 +96,12 @@ class QueueStats:
     leased: int
     oldest_due_at: float | None
     endpoints_disabled: int
+    endpoints_paused: int = 0
+    circuits_open: int = 0
+    circuits_half_open: int = 0
+    #: Parked deliveries: of paused or open endpoints, and FIFO ones behind their head.
+    waiting: int = 0
+    queued: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +145,18 @@ class ClaimedDelivery:
     message_headers: dict[str, str] | None = None
     #: Why this delivery cannot be sent now (its endpoint's secret does not unseal).
     problem: str | None = None
+    #: The endpoint's pinned version, controls and configured rate (throttleRate).
+    version: int = 1
+    controls: Controls = NO_CONTROLS
+    rate_limit: int | None = None
+    #: The event type's versioning: {"latest": n, "transformations": {"1": {...}}}.
+    versioning: dict[str, Any] | None = None
+    #: FIFO: the delivery's ordering key (None when the endpoint is not FIFO).
+    order_key: str | None = None
+    #: When the endpoint's pace lets this request go (None: at once).
+    send_at: float | None = None
+    #: The publish's traceparent (tracing on): the attempt's span joins its trace.
+    trace_parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +175,46 @@ class Outcome:
     attempt: Attempt | None
     endpoint_health: str | None = None
     disable_endpoint: bool = False
+    #: For the circuit breaker: its config, and whether this attempt counts as a
+    #: failure (True), a success (False) or not at all (None).
+    breaker: BreakerConfig | None = None
+    tripped: bool | None = None
+    #: A 429 answer: its Retry-After (0.0 without one); with the endpoint's configured
+    #: rate and the rate this worker saw it take, it slows the endpoint down.
+    throttled: float | None = None
+    rate_limit: int | None = None
+    observed_rate: float = 0.0
+    #: FIFO: the ordering key; a finished head lets the next of its key go.
+    order_key: str | None = None
+    #: Which attempt of the delivery this was (1 for the first): operational webhooks
+    #: report a delivery failing on its fourth.
+    attempt_number: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryState:
+    """Where an endpoint's delivery controls stand at one moment (for the API)."""
+
+    paused: bool
+    circuit: Circuit
+    rate_limit: int | None
+    effective_rate: float | None
+    throttled_at: float | None
+    next_slot_at: float | None
+    waiting: int
+    queued: int
+    in_flight: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser of the dashboard or the portal (``kind``), by its id's digest."""
+
+    id_hash: str
+    kind: str
+    token: str
+    csrf: str
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +279,14 @@ class Storage(Protocol):
         self, endpoint: Endpoint, audit: AuditEntry | None = None
     ) -> Endpoint: ...
     async def get_endpoint(self, app_id: str, key: str) -> Endpoint: ...
+    async def set_paused(
+        self, app_id: str, key: str, paused: bool, now: float, audit: AuditEntry | None = None
+    ) -> Endpoint:
+        """Pause (its deliveries wait) or resume (they go out, within its pace) an endpoint."""
+
+    async def delivery_state(self, app_id: str, key: str, now: float) -> DeliveryState:
+        """The endpoint's pause, circuit, pace and parked work."""
+
     async def list_endpoints(self, app_id: str, cursor: Cursor) -> Page[Endpoint]: ...
     async def update_endpoint(
         self, endpoint: Endpoint, audit: AuditEntry | None = None
@@ -257,6 +327,16 @@ class Storage(Protocol):
         worker already has in flight to it (``busy``, by endpoint id).
         """
 
+    async def claim_batch(
+        self, worker: str, endpoint_id: str, since: float, exclude: Sequence[str], limit: int,
+        lease_until: float,
+    ) -> list[ClaimedDelivery]:  # fmt: skip
+        """Lease up to ``limit`` more unsent first attempts of a batching endpoint, made
+        since ``since`` (not yet due), to fill a batch of already claimed ``exclude``."""
+
+    async def start_probes(self, now: float) -> int:
+        """Half-open the circuits whose cool-down has passed, each with one probe delivery."""
+
     async def release(self, worker: str, delivery_ids: Sequence[str]) -> None:
         """Give leased deliveries back unattempted, due as before."""
 
@@ -280,10 +360,35 @@ class Storage(Protocol):
     async def recover(
         self, app_id: str, endpoint_id: str, since: float, until: float, now: float
     ) -> BackgroundTask:
-        """Re-queue the endpoint's failed and held deliveries created in [since, until).
+        """Start re-sending the endpoint's failed and held deliveries created in [since, until).
 
-        Returns the finished ``endpoint.recover`` task, whose data counts ``messagesSent``.
+        Returns the running ``endpoint.recover`` job; its data counts ``messagesSent``.
         """
+
+    async def start_job(
+        self, app_id: str, kind: str, params: JobParams, now: float
+    ) -> BackgroundTask:
+        """Record a job (``domain.jobs``) for a worker to run: a running background task."""
+
+    async def claim_job(self, owner: str, now: float, lease_until: float) -> str | None:
+        """Lease the oldest running job nobody holds; its id, or None."""
+
+    async def run_job_batch(
+        self, task_id: str, owner: str, now: float, lease_until: float
+    ) -> BackgroundTask:
+        """Do one batch of a held job (its work and its new place in one transaction)."""
+
+    async def cancel_job(self, task_id: str, now: float) -> BackgroundTask:
+        """Stop a running job where it is: ``failed`` with ``cancelled`` in its data."""
+
+    async def expunge_expired(self, now: float, limit: int) -> int:
+        """Remove up to ``limit`` payloads past their retention; how many were removed."""
+
+    async def expunge_message(self, app_id: str, key: str) -> None:
+        """Remove one message's payload now."""
+
+    async def delete_old_attempts(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` attempt records made before ``before``."""
 
     async def list_endpoint_messages(
         self,
@@ -385,6 +490,27 @@ class Storage(Protocol):
 
     async def expire_dedup_keys(self, before: float) -> int:
         """Forget provider event ids whose window ended before ``before``."""
+
+    # web sessions ---------------------------------------------------------------
+    async def create_web_session(self, session: WebSession) -> None: ...
+    async def get_web_session(self, id_hash: str, now: float) -> WebSession | None:
+        """The unexpired session with this id digest, or None."""
+
+    async def touch_web_session(self, id_hash: str, expires_at: float) -> None: ...
+    async def delete_web_session(self, id_hash: str) -> None: ...
+    async def expire_web_sessions(self, now: float) -> int: ...
+
+    async def count_rejected(self, rejected: Mapping[str, int]) -> None:
+        """Add requests that failed verification to their sources' counts."""
+
+    async def source_stats(self, source_ids: Sequence[str]) -> dict[str, SourceStats]:
+        """Received, duplicate and rejected counts of these sources (absent: none yet)."""
+
+    async def attempt_series(
+        self, app_id: str | None, since: float, until: float, bucket: float
+    ) -> list[SeriesPoint]:
+        """Attempts per ``bucket`` seconds in [since, until), of one application or all,
+        with success counts and latency percentiles (at most the first 200,000)."""
 
     async def get_checkpoint(self, source_id: str, run_key: str) -> Checkpoint | None: ...
     async def save_checkpoint(

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from hookline.api.context import Ctx, Page, Who, listed, respond
 from hookline.api.convert import task_out
 from hookline.api.schemas import BackgroundTaskOut, ListResponse
+from hookline.domain.models import BackgroundTask
 from hookline.errors import NotFoundError
 
 router = APIRouter(prefix="/api/v1/background-task", tags=["Background Task"])
@@ -30,7 +31,19 @@ async def list_tasks(
 
 @router.get("/{task_id}", response_model=BackgroundTaskOut, summary="Get a background task")
 async def get_task(task_id: str, ctx: Ctx, who: Who) -> Response:
+    return respond(task_out(await _visible(task_id, ctx, who)))
+
+
+@router.post("/{task_id}/cancel", response_model=BackgroundTaskOut, summary="Cancel a running task")
+async def cancel_task(task_id: str, ctx: Ctx, who: Who) -> Response:
+    """The job stops after its current batch: ``failed``, with ``cancelled`` and the count
+    so far in its data. A task that already ended is answered as it is."""
+    task = await _visible(task_id, ctx, who)
+    return respond(task_out(await ctx.storage.cancel_job(task.id, ctx.clock())))
+
+
+async def _visible(task_id: str, ctx: Ctx, who: Who) -> BackgroundTask:
     task = await ctx.storage.get_task(task_id)
     if not who.may_see(task.app_id):
         raise NotFoundError(f"background task {task_id!r} not found")
-    return respond(task_out(task))
+    return task

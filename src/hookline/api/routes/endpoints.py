@@ -12,10 +12,13 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from hookline.api.context import App, Context, Ctx, Page, Who, change, listed, parse_time, respond
-from hookline.api.convert import endpoint_out, task_out
+from hookline.api.controls import build_controls
+from hookline.api.convert import delivery_state_out, endpoint_out, task_out
 from hookline.api.schemas import (
     CREATED_BY_PUT,
     BackgroundTaskOut,
+    BulkReplayIn,
+    DeliveryStateOut,
     EndpointHeadersIn,
     EndpointHeadersOut,
     EndpointHeadersPatchIn,
@@ -30,7 +33,8 @@ from hookline.api.schemas import (
     RecoverIn,
     check_headers,
 )
-from hookline.domain import ids, signing, ssrf
+from hookline.domain import ids, jobs, signing, ssrf
+from hookline.domain.controls import Controls
 from hookline.domain.models import Application, Endpoint, SigningKey
 from hookline.domain.routing import HANDLER_SCHEME, HANDLER_URL_PATTERN
 from hookline.domain.tokens import Principal
@@ -100,10 +104,13 @@ def normalise_secret(secret: str | None, field: str = "secret") -> str:
 
 
 async def check_event_types(ctx: Ctx, names: list[str] | None) -> tuple[str, ...] | None:
-    """Each event type named in a filter must exist and not be archived (as Svix)."""
+    """Each event type named in a filter must exist and not be archived (as Svix);
+    a pattern (``invoice.*``) may match types that do not exist yet."""
     if names is None:
         return None
     for index, name in enumerate(names):
+        if "*" in name:
+            continue
         try:
             event_type = await ctx.storage.get_event_type(name)
         except NotFoundError:
@@ -136,7 +143,7 @@ async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx, who: Who) -> Res
         channels=tuple(body.channels) if body.channels is not None else None,
         headers=body.headers, metadata=body.metadata, rate_limit=body.throttle_rate,
         retry_schedule=tuple(body.retry_schedule) if body.retry_schedule is not None else None,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, controls=_controls(body.url, body),
     )  # fmt: skip
     audit = change(who, "endpoint.created", None, endpoint, ctx)
     return respond(endpoint_out(await ctx.storage.create_endpoint(endpoint, audit)), 201)
@@ -162,6 +169,7 @@ async def update_endpoint(
         "channels": tuple(body.channels) if body.channels is not None else None,
         "metadata": body.metadata, "rate_limit": body.throttle_rate,
         "retry_schedule": tuple(body.retry_schedule) if body.retry_schedule is not None else None,
+        "controls": _controls(body.url, body),
     }  # fmt: skip
     try:
         current = await _endpoint(app, endpoint_id, ctx)
@@ -207,8 +215,29 @@ async def patch_endpoint(
     if "retry_schedule" in given:
         schedule = body.retry_schedule
         changes["retry_schedule"] = tuple(schedule) if schedule is not None else None
+    if given & _CONTROL_FIELDS:
+        # Controls not in the body keep their values; an explicit null clears one.
+        was = endpoint_out(current)
+        merged = {name: getattr(body if name in given else was, name) for name in _CONTROL_FIELDS}
+        url = str(changes.get("url", current.url))
+        changes["controls"] = build_controls(
+            url, merged["filter"], merged["transformation"], merged["batching"],
+            merged["ordering"], merged["circuit_breaker"], merged["max_in_flight"],
+        )  # fmt: skip
     updated = replace(current, updated_at=ctx.clock(), **changes)  # type: ignore[arg-type]
     return await _save(current, _health(current, updated), ctx, who)
+
+
+_CONTROL_FIELDS = frozenset(
+    {"filter", "transformation", "batching", "ordering", "circuit_breaker", "max_in_flight"}
+)
+
+
+def _controls(url: str, body: EndpointIn | EndpointUpdate) -> Controls:
+    return build_controls(
+        url, body.filter, body.transformation, body.batching, body.ordering,
+        body.circuit_breaker, body.max_in_flight,
+    )  # fmt: skip
 
 
 async def _save(current: Endpoint, updated: Endpoint, ctx: Ctx, who: Who) -> Response:
@@ -251,6 +280,11 @@ async def rotate_secret(
     app: App, endpoint_id: str, body: EndpointSecretRotateIn, ctx: Ctx, who: Who
 ) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
+    return await rotate(endpoint, body, ctx, who)
+
+
+async def rotate(endpoint: Endpoint, body: EndpointSecretRotateIn, ctx: Ctx, who: Who) -> Response:
+    """Give ``endpoint`` a new secret; the old one keeps signing for the grace period."""
     now = ctx.clock()
     new_secret = normalise_secret(body.key, "key")
     kept = [k for k in endpoint.old_secrets if k.expires_at is None or k.expires_at > now]
@@ -317,12 +351,49 @@ async def patch_headers(
 async def recover(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
     now = ctx.clock()
+    since, until = _window(body, now)
+    task = await ctx.storage.recover(app.id, endpoint.id, since, until, now)
+    return respond(task_out(task), 202)
+
+
+@router.post(
+    "/{endpoint_id}/replay-missing", response_model=BackgroundTaskOut, status_code=202,
+    summary="Send the endpoint the messages it never got",
+)  # fmt: skip
+async def replay_missing(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx) -> Response:
+    """Messages created in [since, until) that the endpoint would receive but has no
+    delivery of (it was added later, or was filtering them out) are sent to it."""
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    params = jobs.JobParams(endpoint.id, *_window(body, ctx.clock()))
+    task = await ctx.storage.start_job(app.id, jobs.REPLAY, params, ctx.clock())
+    return respond(task_out(task), 202)
+
+
+@router.post(
+    "/{endpoint_id}/bulk-replay", response_model=BackgroundTaskOut, status_code=202,
+    summary="Send the endpoint's messages again, by filter",
+)  # fmt: skip
+async def bulk_replay(app: App, endpoint_id: str, body: BulkReplayIn, ctx: Ctx) -> Response:
+    """Deliveries created in [since, until), successful and failed alike (or of one
+    ``status``), narrowed by event types and channel, are sent again."""
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    if body.status not in (None, 0, 2):
+        raise ValidationError("status is 0 (success) or 2 (fail)", field=("status",))
+    params = jobs.JobParams(
+        endpoint.id, *_window(body, ctx.clock()),
+        event_types=tuple(body.event_types) if body.event_types else None,
+        channel=body.channel, status={0: "success", 2: "fail"}.get(body.status or -1),
+    )  # fmt: skip
+    task = await ctx.storage.start_job(app.id, jobs.BULK_REPLAY, params, ctx.clock())
+    return respond(task_out(task), 202)
+
+
+def _window(body: RecoverIn, now: float) -> tuple[float, float]:
     since = body.since.timestamp()
     until = body.until.timestamp() if body.until is not None else now
     if until < since:
         raise ValidationError("until must not be before since", field=("until",))
-    task = await ctx.storage.recover(app.id, endpoint.id, since, until, now)
-    return respond(task_out(task), 202)
+    return since, until
 
 
 @router.get("/{endpoint_id}/stats", response_model=EndpointStatsOut, summary="Delivery counts")
@@ -343,3 +414,40 @@ async def stats(
             fail=counts.fail, canceled=0,
         )
     )  # fmt: skip
+
+
+# pause, resume and the state of the delivery controls -----------------------------
+
+
+@router.post(
+    "/{endpoint_id}/pause", response_model=EndpointOut, summary="Pause deliveries to an endpoint"
+)
+async def pause(app: App, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
+    """Its deliveries wait (they keep their retries) until it is resumed."""
+    return await _set_paused(app, endpoint_id, True, ctx, who)
+
+
+@router.post("/{endpoint_id}/resume", response_model=EndpointOut, summary="Resume an endpoint")
+async def resume(app: App, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
+    """What waited goes out, oldest first, within the endpoint's throttle rate."""
+    return await _set_paused(app, endpoint_id, False, ctx, who)
+
+
+async def _set_paused(app: App, endpoint_id: str, paused: bool, ctx: Ctx, who: Who) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    now = ctx.clock()
+    after = replace(endpoint, paused=paused, updated_at=now)
+    audit = change(who, "endpoint.paused" if paused else "endpoint.resumed", endpoint, after, ctx)
+    stored = await ctx.storage.set_paused(app.id, endpoint.id, paused, now, audit)
+    return respond(endpoint_out(stored))
+
+
+@router.get(
+    "/{endpoint_id}/delivery-state", response_model=DeliveryStateOut,
+    summary="Pause, circuit breaker and pace of an endpoint",
+)  # fmt: skip
+async def delivery_state(app: App, endpoint_id: str, ctx: Ctx) -> Response:
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    return respond(
+        delivery_state_out(await ctx.storage.delivery_state(app.id, endpoint.id, ctx.clock()))
+    )

@@ -19,6 +19,7 @@ from hookline.api.schemas import (
     ListResponse,
     check_name,
 )
+from hookline.api.versioning import check_versioning
 from hookline.domain.models import EventType
 from hookline.errors import NotFoundError
 
@@ -41,11 +42,14 @@ async def list_event_types(
 @router.post("", response_model=EventTypeOut, status_code=201, summary="Create an event type")
 async def create_event_type(body: EventTypeIn, ctx: Ctx, who: Who) -> Response:
     now = ctx.clock()
+    check_versioning(body.schemas, body.transformations, bool(body.enforce_schema))
     record = EventType(
         name=body.name, description=body.description, archived=body.archived,
         deprecated=body.deprecated, schemas=body.schemas, feature_flags=body.flags,
         group_name=body.group_name, created_at=now, updated_at=now,
+        transformations=body.transformations, enforce_schema=bool(body.enforce_schema),
     )  # fmt: skip
+    ctx.event_types.forget(body.name)
     try:
         existing = await ctx.storage.get_event_type(body.name)
     except NotFoundError:
@@ -77,7 +81,10 @@ async def update_event_type(
         "description": body.description, "archived": body.archived,
         "deprecated": body.deprecated, "schemas": body.schemas,
         "feature_flags": body.flags, "group_name": body.group_name,
+        "transformations": body.transformations, "enforce_schema": bool(body.enforce_schema),
     }  # fmt: skip
+    check_versioning(body.schemas, body.transformations, bool(body.enforce_schema))
+    ctx.event_types.forget(event_type_name)
     try:
         current = await ctx.storage.get_event_type(event_type_name)
     except NotFoundError:
@@ -98,15 +105,20 @@ async def patch_event_type(
     given = body.model_fields_set
     changes: dict[str, Any] = {
         name: getattr(body, name)
-        for name in ("description", "archived", "deprecated", "schemas", "group_name")
+        for name in (
+            "description", "archived", "deprecated", "schemas", "group_name", "transformations",
+            "enforce_schema",
+        )
         if name in given
-    }
+    }  # fmt: skip
     if body.flag_given:
         changes["feature_flags"] = body.flags
-    for flag in ("description", "archived", "deprecated"):
+    for flag in ("description", "archived", "deprecated", "enforce_schema"):
         if changes.get(flag, 0) is None:
             changes.pop(flag)  # these cannot be null: an explicit null leaves them as they are
     updated = replace(current, updated_at=ctx.clock(), **changes)
+    check_versioning(updated.schemas, updated.transformations, updated.enforce_schema)
+    ctx.event_types.forget(event_type_name)
     audit = change(who, "event_type.updated", current, updated, ctx)
     return respond(event_type_out(await ctx.storage.update_event_type(updated, audit)))
 

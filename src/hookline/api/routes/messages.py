@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from hookline import tracing
 from hookline.api.context import (
+    Context,
     Ctx,
     Page,
     Who,
@@ -22,9 +23,12 @@ from hookline.api.context import (
 )
 from hookline.api.convert import message_out
 from hookline.api.routes.applications import new_application
-from hookline.api.schemas import ListResponse, MessageIn, MessageOut
+from hookline.api.schemas import ListResponse, MessageIn, MessageOut, json_bytes
+from hookline.api.versioning import check_payload
 from hookline.domain import ids
+from hookline.domain.controls import PRIORITIES
 from hookline.domain.models import Message
+from hookline.domain.tokens import Principal
 from hookline.errors import NotFoundError, TooLargeError
 from hookline.metrics import METRICS
 from hookline.storage.base import END_OF_TIME, MessageFilter
@@ -41,11 +45,20 @@ async def create_message(
     who: Who,
     with_content: Annotated[bool, Query()] = False,
 ) -> Response:
-    payload = orjson.dumps(body.payload)
-    limit = ctx.settings.max_payload_bytes
+    return await publish_message(ctx, who, app_id, body, with_content)
+
+
+async def publish_message(
+    ctx: Context, who: Principal, app_id: str, body: MessageIn, with_content: bool = False
+) -> Response:
+    """Check, store and fan out one message; the 202 answer (shared with the fast path)."""
+    settings = ctx.settings
+    payload = json_bytes(body.payload, "payload")
+    limit = settings.max_payload_bytes
     if len(payload) > limit:
         # As Svix: too large is 413, not a validation error. Checked before anything is stored.
         raise TooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
+    await check_payload(ctx.event_types, body.event_type, body.payload)
     try:
         app = await ctx.storage.get_application(app_id)
     except NotFoundError:
@@ -58,13 +71,24 @@ async def create_message(
             created, change(who, "application.created", None, created, ctx)
         )
     now = ctx.clock()
-    message = Message(
-        id=ids.new_id(ids.MESSAGE, now), app_id=app.id, event_type=body.event_type,
-        payload=payload, event_id=body.event_id,
-        channels=tuple(body.channels) if body.channels else None,
-        tags=tuple(body.tags) if body.tags else None, created_at=now,
-    )  # fmt: skip
-    result = await ctx.storage.publish(message)
+    msg_id = ids.new_id(ids.MESSAGE, now)
+    retention = 86400 * (body.payload_retention_period or settings.payload_retention_days)
+    traced = {
+        "hookline.msg_id": msg_id,
+        "hookline.app_id": app.id,
+        "hookline.event_type": body.event_type,
+    }
+    with tracing.publish_span(traced) as trace_parent:
+        message = Message(
+            id=msg_id, app_id=app.id, event_type=body.event_type,
+            payload=payload, event_id=body.event_id,
+            channels=tuple(body.channels) if body.channels else None,
+            tags=tuple(body.tags) if body.tags else None, created_at=now,
+            priority=PRIORITIES[body.priority],
+            expires_at=now + retention,
+            trace_parent=trace_parent,
+        )  # fmt: skip
+        result = await ctx.storage.publish(message)
     METRICS.published.labels("api").inc()
     if ctx.settings.log_payloads:
         # Payloads are customer data: logged only when the operator asks for it.
@@ -103,3 +127,11 @@ async def get_message(
 ) -> Response:
     app = await ctx.storage.get_application(app_id)
     return respond(message_out(await ctx.storage.get_message(app.id, msg_id), with_content))
+
+
+@router.delete("/{msg_id}/content", status_code=204, summary="Remove a message's payload (expunge)")
+async def expunge_content(app_id: str, msg_id: str, ctx: Ctx) -> Response:
+    """The message stays, with its attempts; its payload (and forwarded headers) are gone."""
+    app = await ctx.storage.get_application(app_id)
+    await ctx.storage.expunge_message(app.id, msg_id)
+    return Response(status_code=204)

@@ -3,23 +3,35 @@
 -- the GIL for every row it steps, and each re-take waits behind the busy event loop.
 
 -- name: claim_ids
--- Oldest due first, but at most :cap in flight per endpoint: :busy maps endpoint ids to
--- what this worker already has in flight, and a window of :scan rows bounds the cost.
-SELECT json_group_array(id) FROM (
-    SELECT id FROM (
-        SELECT id, next_attempt_at,
-               ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rank,
+-- Highest priority first, then oldest due first, but at most :cap in flight per endpoint:
+-- :busy maps endpoint ids to what this worker already has in flight to them. Each
+-- priority is a range of the due index, and a window of :scan rows bounds the cost.
+SELECT json_group_array(json_array(id, endpoint_id, order_key)) FROM (
+    SELECT id, endpoint_id, order_key FROM (
+        SELECT id, endpoint_id, priority, next_attempt_at, order_key,
+               ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY priority, next_attempt_at) AS rank,
                COALESCE(json_extract(:busy, '$."' || endpoint_id || '"'), 0) AS busy
         FROM (
-            SELECT id, endpoint_id, next_attempt_at FROM deliveries
-            WHERE status = 'pending' AND next_attempt_at <= :now
-              AND endpoint_id NOT IN (SELECT value FROM json_each(:exclude))
-            ORDER BY next_attempt_at
+            SELECT * FROM (
+                SELECT id, endpoint_id, priority, next_attempt_at, order_key FROM deliveries
+                WHERE status = 'pending' AND priority = 0 AND next_attempt_at <= :now
+                  AND endpoint_id NOT IN (SELECT value FROM json_each(:exclude))
+                ORDER BY next_attempt_at LIMIT :scan)
+            UNION ALL SELECT * FROM (
+                SELECT id, endpoint_id, priority, next_attempt_at, order_key FROM deliveries
+                WHERE status = 'pending' AND priority = 1 AND next_attempt_at <= :now
+                  AND endpoint_id NOT IN (SELECT value FROM json_each(:exclude))
+                ORDER BY next_attempt_at LIMIT :scan)
+            UNION ALL SELECT * FROM (
+                SELECT id, endpoint_id, priority, next_attempt_at, order_key FROM deliveries
+                WHERE status = 'pending' AND priority = 2 AND next_attempt_at <= :now
+                  AND endpoint_id NOT IN (SELECT value FROM json_each(:exclude))
+                ORDER BY next_attempt_at LIMIT :scan)
             LIMIT :scan
         )
     )
     WHERE rank + busy <= :cap
-    ORDER BY next_attempt_at
+    ORDER BY priority, next_attempt_at
     LIMIT :limit
 );
 
@@ -28,8 +40,9 @@ SELECT json_group_array(json_array(
     d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.scheduled_at, d.manual,
     m.event_type, CAST(m.payload AS TEXT), m.created_at,
     e.url, e.disabled, e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since,
-    m.headers))
+    m.headers, e.version, e.controls, et.versioning, d.order_key, e.rate_limit, m.trace_parent))
 FROM deliveries d
 JOIN messages m ON m.id = d.msg_id
 JOIN endpoints e ON e.id = d.endpoint_id
+LEFT JOIN event_types et ON et.name = m.event_type
 WHERE d.lease_owner = :worker AND d.id IN (SELECT value FROM json_each(:ids));

@@ -1,0 +1,92 @@
+"""``POST /api/v1/app/{app_id}/msg`` past FastAPI's router, to the same publish code.
+
+Publishing is the API's hot call, and FastAPI's route matching and dependency
+solving took about a third of its event-loop time (py-spy; docs/performance.md).
+This plain ASGI middleware sits inside authentication, the body limit and
+idempotency, so a publish meets every check it met before; it only skips the
+router. It takes a request only when the route would read it the same way (JSON,
+no query parameters) and it validates with the route's own model; anything else,
+invalid bodies included, goes on to the route, so errors keep one shape.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import ValidationError as PydanticValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hookline.api.auth import check_reach
+from hookline.api.context import Context
+from hookline.api.errors import hookline_error_response
+from hookline.api.routes.messages import publish_message
+from hookline.api.schemas import MessageIn
+from hookline.domain.tokens import Principal
+from hookline.errors import HooklineError
+
+_PATH = re.compile(r"/api/v1/app/([^/]+)/msg")
+_TEMPLATE = "/api/v1/app/{app_id}/msg"
+
+
+class PublishFastPath:
+    """Takes plain JSON publishes straight to ``publish_message``."""
+
+    def __init__(self, app: ASGIApp, context: Context) -> None:
+        self.app = app
+        self.context = context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _PATH.fullmatch(scope["path"]) if scope["type"] == "http" else None
+        if (
+            match is None
+            or scope["method"] != "POST"
+            or scope.get("query_string")
+            or not _is_json(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        try:
+            message_in = MessageIn.model_validate_json(body)
+        except PydanticValidationError:
+            # The route says what is wrong, in FastAPI's words: hand it the body again.
+            await self.app(scope, _replay(body), send)
+            return
+        who = scope.get("state", {}).get("principal")
+        assert isinstance(who, Principal)  # the auth middleware ran: this is an API path
+        try:
+            await check_reach(who, "POST", _TEMPLATE, match.group(1), self.context.storage)
+            response = await publish_message(self.context, who, match.group(1), message_in)
+        except HooklineError as error:
+            response = hookline_error_response(error, scope["path"])
+        await response(scope, receive, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media_type: bytes = value.split(b";")[0].strip().lower()
+            return media_type == b"application/json"
+    return False
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

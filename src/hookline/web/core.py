@@ -1,0 +1,244 @@
+"""What every page and form of the web faces needs: the collaborators, who is signed in,
+and the checks a write must pass (same origin, CSRF token, a token that may write)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from hookline.api.context import Context
+from hookline.domain.tokens import Principal
+from hookline.errors import HooklineError, ValidationError
+from hookline.settings import Settings
+from hookline.storage.base import Cursor, Storage
+from hookline.web.sessions import COOKIES, Kind, Session, SessionStore
+
+#: Largest form body read (forms carry a URL, a description and a few names).
+MAX_FORM_BYTES = 64 * 1024
+#: Fields a form may carry at most.
+MAX_FORM_FIELDS = 500
+
+
+@dataclass(frozen=True)
+class Web:
+    """The web faces' collaborators: the API's context (storage, settings, clock, token
+    cache) and the sessions of this process."""
+
+    context: Context
+    sessions: SessionStore
+
+    @property
+    def storage(self) -> Storage:
+        """The storage the API uses."""
+        return self.context.storage
+
+    @property
+    def settings(self) -> Settings:
+        """The process's settings."""
+        return self.context.settings
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock the API uses."""
+        return self.context.clock
+
+
+def web_of(request: Request) -> Web:
+    """The web state of the app serving ``request``."""
+    web: Web = request.app.state.web
+    return web
+
+
+class Refused(HooklineError):
+    """A request the web faces answer with an error page: ``status`` and a plain message."""
+
+    code = "refused"
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class SignedOut(HooklineError):
+    """No live session of ``kind``: the dashboard sends to its sign-in, the portal says so."""
+
+    code = "signed_out"
+
+    def __init__(self, kind: Kind, target: str = "") -> None:
+        super().__init__("signed out")
+        self.kind = kind
+        self.target = target
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A request from a signed-in browser: its session and the principal of its token."""
+
+    kind: Kind
+    session_id: str
+    session: Session
+    principal: Principal
+
+    @property
+    def can_write(self) -> bool:
+        """Read-only tokens see everything and change nothing."""
+        return not self.principal.read_only
+
+
+class Form:
+    """A url-encoded form's fields (the first value of a name, or all of them)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+
+    def get(self, name: str) -> str | None:
+        """The first value of ``name`` (None if absent)."""
+        return next((value for key, value in self.pairs if key == name), None)
+
+    def text(self, name: str) -> str:
+        """The first value of ``name``, stripped ('' if absent)."""
+        return (self.get(name) or "").strip()
+
+    def getall(self, name: str) -> list[str]:
+        """Every value of ``name``, in order."""
+        return [value for key, value in self.pairs if key == name]
+
+
+async def read_form(request: Request) -> Form:
+    """The request's url-encoded form, read up to ``MAX_FORM_BYTES``."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise Refused(415, "forms are sent as application/x-www-form-urlencoded")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise Refused(413, "the form is too large")
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8", errors="replace"), keep_blank_values=True,
+            max_num_fields=MAX_FORM_FIELDS,
+        )  # fmt: skip
+    except ValueError:
+        raise Refused(400, "the form has too many fields") from None
+    return Form(pairs)
+
+
+def same_origin(request: Request, settings: Settings) -> bool:
+    """Whether a POST comes from a page of this site (when the browser says where from).
+
+    Browsers send ``Sec-Fetch-Site`` and ``Origin`` on form posts; a request that
+    carries neither is not a browser's, and the CSRF token still has to match.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in {"same-origin", "none"}:
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = {request.headers.get("host", "")}
+    if settings.public_url:
+        allowed.add(urlsplit(settings.public_url).netloc)
+    return origin != "null" and urlsplit(origin).netloc in allowed
+
+
+async def signed_in(request: Request, kind: Kind) -> Visit:
+    """The signed-in visit of ``kind``, checking its token as the API checks a bearer token.
+
+    A token that is unknown, revoked or expired (or of the wrong kind) ends the session.
+    """
+    web = web_of(request)
+    session_id = request.cookies.get(COOKIES[kind], "")
+    session = await web.sessions.get(kind, session_id)
+    target = ""
+    if request.method == "GET":
+        query = request.url.query
+        target = request.url.path + (f"?{query}" if query else "")
+    if session is None:
+        raise SignedOut(kind, target)
+    token = await web.context.tokens.find(session.token)
+    admin_wanted = kind is Kind.DASHBOARD
+    if (
+        token is None
+        or token.problem(web.clock()) is not None
+        or (token.app_id is None) != admin_wanted
+    ):
+        await web.sessions.close(session_id)
+        raise SignedOut(kind, target)
+    return Visit(kind, session_id, session, token.principal)
+
+
+async def writing(
+    request: Request, kind: Kind, *, read_only_allowed: bool = False
+) -> tuple[Visit, Form]:
+    """A signed-in visit allowed to write, and its form: same origin, the session's CSRF
+    token in the form, and a token that is not read-only (else 403).
+
+    ``read_only_allowed`` is for signing out, which changes no data.
+    """
+    if not same_origin(request, web_of(request).settings):
+        raise Refused(403, "this form was sent from another site")
+    visit = await signed_in(request, kind)
+    form = await read_form(request)
+    if not visit.session.csrf_matches(form.get("csrf")):
+        raise Refused(403, "the form's CSRF token is missing or wrong; reload the page")
+    if not visit.can_write and not read_only_allowed:
+        raise Refused(403, "this token is read-only")
+    return visit, form
+
+
+def set_session_cookie(response: Response, request: Request, kind: Kind, session_id: str) -> None:
+    """Hand the browser its session id: HttpOnly, SameSite=Strict, Path=/, Secure over https."""
+    response.set_cookie(
+        COOKIES[kind], session_id, path="/", httponly=True, samesite="strict",
+        secure=_secure(request),
+    )  # fmt: skip
+
+
+def clear_session_cookie(response: Response, request: Request, kind: Kind) -> None:
+    """Make the browser forget its session id."""
+    response.delete_cookie(
+        COOKIES[kind], path="/", httponly=True, samesite="strict", secure=_secure(request)
+    )
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or web_of(request).settings.public_url.startswith(
+        "https://"
+    )
+
+
+def cursor_from(request: Request, limit: int) -> Cursor:
+    """A list page from the ``iterator`` query parameter (the previous page's last id)."""
+    iterator = request.query_params.get("iterator") or None
+    if iterator is not None and len(iterator) > 300:
+        raise Refused(400, "the iterator is too long")
+    return Cursor(limit=limit, iterator=iterator)
+
+
+def parse_moment(value: str, field: str) -> float:
+    """A form's date-time (``2026-01-31T12:00``, seconds optional; no offset means UTC)."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(
+            f"{field}: expected a date and time like 2026-01-31T12:00 (UTC)", field=(field,)
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def moment_input(moment: float) -> str:
+    """An epoch time as a ``datetime-local`` input value (UTC, to the minute)."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def see_other(path: str) -> Response:
+    """Go to ``path`` after a form (303: the browser follows with a GET)."""
+    return RedirectResponse(path, status_code=303)

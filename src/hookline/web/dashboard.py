@@ -1,0 +1,224 @@
+"""The operator's dashboard: sign-in with an admin token, applications, endpoints with
+their health, charts, inbound sources, and the endpoint actions (pause, resume, recover).
+
+Messages, attempts and the dead-letter list are in ``web.messages``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hookline.api.context import change
+from hookline.domain.models import AttemptStatus
+from hookline.errors import ValidationError
+from hookline.storage.base import Cursor
+from hookline.web import figures
+from hookline.web.core import (
+    Refused,
+    Visit,
+    clear_session_cookie,
+    cursor_from,
+    moment_input,
+    parse_moment,
+    read_form,
+    same_origin,
+    see_other,
+    set_session_cookie,
+    signed_in,
+    web_of,
+    writing,
+)
+from hookline.web.render import page
+from hookline.web.sessions import COOKIES, Kind
+
+HOME = "/dashboard"
+#: Longest text taken as a token at sign-in (API tokens are about 46 characters).
+MAX_TOKEN_LENGTH = 200
+#: Statuses of a delivery one can list an endpoint's messages by.
+STATUSES = {
+    "success": AttemptStatus.SUCCESS, "pending": AttemptStatus.PENDING,
+    "fail": AttemptStatus.FAIL, "sending": AttemptStatus.SENDING,
+}  # fmt: skip
+
+
+def next_target(value: str | None) -> str:
+    """Where to go after signing in: a dashboard path, never another site."""
+    if value and value.startswith(HOME) and "//" not in value and "\\" not in value:
+        return value
+    return HOME
+
+
+async def sign_in_page(request: Request) -> Response:
+    """The sign-in form."""
+    target = next_target(request.query_params.get("next"))
+    return page(request, "sign_in.html", None, target=target, error=None)
+
+
+async def sign_in(request: Request) -> Response:
+    """Check the token exactly as the API would; open a session for an admin token."""
+    web = web_of(request)
+    if not same_origin(request, web.settings):
+        raise Refused(403, "this form was sent from another site")
+    form = await read_form(request)
+    text = form.text("token")
+    target = next_target(form.get("next"))
+    found = await web.context.tokens.find(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
+    problem = found.problem(web.clock()) if found is not None else None
+    error = None
+    if found is None:
+        error = "That token is not valid."
+    elif problem is not None:
+        error = f"That token cannot be used: {problem}."
+    elif found.app_id is not None:
+        error = (
+            "That token belongs to one application: the dashboard needs an admin token. "
+            "An application's users open its portal link instead."
+        )
+    if error is not None:
+        return page(request, "sign_in.html", None, 401, target=target, error=error)
+    await web.sessions.close(request.cookies.get(COOKIES[Kind.DASHBOARD]))
+    session_id, _ = await web.sessions.open(Kind.DASHBOARD, text)
+    answer = see_other(target)
+    set_session_cookie(answer, request, Kind.DASHBOARD, session_id)
+    return answer
+
+
+async def sign_out(request: Request) -> Response:
+    """End the session (the token itself stays valid)."""
+    visit, _ = await writing(request, Kind.DASHBOARD, read_only_allowed=True)
+    await web_of(request).sessions.close(visit.session_id)
+    answer = see_other(f"{HOME}/sign-in")
+    clear_session_cookie(answer, request, Kind.DASHBOARD)
+    return answer
+
+
+async def applications(request: Request) -> Response:
+    """Every application, a page at a time, under the charts of all of them."""
+    visit = await signed_in(request, Kind.DASHBOARD)
+    web = web_of(request)
+    cursor = cursor_from(request, 25)
+    listed = await web.storage.list_applications(cursor)
+    shown = await figures.window_charts(
+        web.storage, None, request.query_params.get("window"), web.clock()
+    )
+    return page(request, "dashboard/apps.html", visit, apps=listed, charts=shown, app=None)
+
+
+async def application(request: Request) -> Response:
+    """One application: charts, endpoints with their health, inbound sources."""
+    visit = await signed_in(request, Kind.DASHBOARD)
+    web = web_of(request)
+    app = await web.storage.get_application(request.path_params["app_id"])
+    now = web.clock()
+    endpoints = await web.storage.list_endpoints(app.id, cursor_from(request, 25))
+    healths = await figures.healths(web.storage, app.id, endpoints.data, now)
+    sources, sources_done = await figures.sources(web.storage, app.id, Cursor(limit=50))
+    shown = await figures.window_charts(
+        web.storage, app.id, request.query_params.get("window"), now
+    )
+    return page(
+        request, "dashboard/app.html", visit, app=app, endpoints=endpoints, healths=healths,
+        sources=sources, sources_done=sources_done, charts=shown,
+    )  # fmt: skip
+
+
+async def endpoint(request: Request) -> Response:
+    """One endpoint: health, delivery controls' state, actions, and its messages by status."""
+    visit = await signed_in(request, Kind.DASHBOARD)
+    web = web_of(request)
+    app = await web.storage.get_application(request.path_params["app_id"])
+    found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
+    now = web.clock()
+    health = await figures.health(web.storage, app.id, found, now)
+    status_name = request.query_params.get("status", "")
+    status = STATUSES.get(status_name)
+    messages = await web.storage.list_endpoint_messages(
+        app.id, found.id, cursor_from(request, 50), status
+    )
+    return page(
+        request, "dashboard/endpoint.html", visit, app=app, health=health, messages=messages,
+        status_filter=status_name if status is not None else "", statuses=tuple(STATUSES),
+        recover_since=moment_input(now - 86400),
+    )  # fmt: skip
+
+
+async def pause(request: Request) -> Response:
+    """Pause an endpoint: its deliveries wait until it is resumed."""
+    return await _set_paused(request, True)
+
+
+async def resume(request: Request) -> Response:
+    """Resume an endpoint: what waited goes out."""
+    return await _set_paused(request, False)
+
+
+async def _set_paused(request: Request, paused: bool) -> Response:
+    visit, _ = await writing(request, Kind.DASHBOARD)
+    web = web_of(request)
+    app = await web.storage.get_application(request.path_params["app_id"])
+    found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
+    now = web.clock()
+    after = replace(found, paused=paused, updated_at=now)
+    action = "endpoint.paused" if paused else "endpoint.resumed"
+    audit = change(visit.principal, action, found, after, web.context)
+    await web.storage.set_paused(app.id, found.id, paused, now, audit)
+    visit.session.notify("ok", f"Endpoint {'paused' if paused else 'resumed'}.")
+    return see_other(endpoint_path(app.id, found.id))
+
+
+async def recover(request: Request) -> Response:
+    """Re-queue the endpoint's failed and held deliveries made since a given time."""
+    visit, form = await writing(request, Kind.DASHBOARD)
+    web = web_of(request)
+    app = await web.storage.get_application(request.path_params["app_id"])
+    found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
+    back = failed_path(app.id) if form.get("back") == "failed" else endpoint_path(app.id, found.id)
+    now = web.clock()
+    try:
+        since = parse_moment(form.text("since"), "since")
+        if since > now:
+            raise ValidationError("since: must not be in the future", field=("since",))
+    except ValidationError as error:
+        return _refuse_form(visit, error, back)
+    task = await web.storage.recover(app.id, found.id, since, now, now)
+    visit.session.notify(
+        "ok", f"Recovery started (background task {task.id}): failed messages are sent again."
+    )
+    return see_other(back)
+
+
+def _refuse_form(visit: Visit, error: ValidationError, back: str) -> Response:
+    visit.session.notify("error", error.detail)
+    return see_other(back)
+
+
+def app_path(app_id: str) -> str:
+    """The dashboard page of an application."""
+    return f"{HOME}/app/{app_id}"
+
+
+def endpoint_path(app_id: str, endpoint_id: str) -> str:
+    """The dashboard page of an endpoint."""
+    return f"{HOME}/app/{app_id}/endpoint/{endpoint_id}"
+
+
+def failed_path(app_id: str) -> str:
+    """The dashboard's dead-letter page of an application."""
+    return f"{HOME}/app/{app_id}/failed"
+
+
+routes = [
+    Route(f"{HOME}/sign-in", sign_in_page, methods=["GET"]),
+    Route(f"{HOME}/sign-in", sign_in, methods=["POST"]),
+    Route(f"{HOME}/sign-out", sign_out, methods=["POST"]),
+    Route(HOME, applications, methods=["GET"]),
+    Route(f"{HOME}/app/{{app_id}}", application, methods=["GET"]),
+    Route(f"{HOME}/app/{{app_id}}/endpoint/{{endpoint_id}}", endpoint, methods=["GET"]),
+    Route(f"{HOME}/app/{{app_id}}/endpoint/{{endpoint_id}}/pause", pause, methods=["POST"]),
+    Route(f"{HOME}/app/{{app_id}}/endpoint/{{endpoint_id}}/resume", resume, methods=["POST"]),
+    Route(f"{HOME}/app/{{app_id}}/endpoint/{{endpoint_id}}/recover", recover, methods=["POST"]),
+]

@@ -1,0 +1,223 @@
+"""The customer portal: one application, as its application token sees it.
+
+The portal link is ``/portal#token=<app token>``: the fragment never reaches a
+server or a log. ``/portal`` serves a page whose script reads the fragment,
+clears it from the history and posts the token to ``/portal/session``, which
+checks it is a valid application token and opens a session. From then on the
+application is the token's, never one named in a URL: ids of other
+applications answer 404, as ids that do not exist.
+
+Endpoint forms are in ``web.portal_endpoints``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hookline.api.routes.messages import publish_message
+from hookline.api.schemas import MessageIn
+from hookline.domain.models import Application, EventType
+from hookline.errors import NotFoundError, TooLargeError, ValidationError
+from hookline.storage.base import AttemptFilter, Cursor
+from hookline.web import figures
+from hookline.web.core import (
+    Refused,
+    Visit,
+    clear_session_cookie,
+    cursor_from,
+    read_form,
+    same_origin,
+    see_other,
+    set_session_cookie,
+    signed_in,
+    web_of,
+    writing,
+)
+from hookline.web.render import page
+from hookline.web.sessions import COOKIES, Kind
+
+HOME = "/portal"
+MAX_TOKEN_LENGTH = 200
+
+
+async def portal_app(request: Request, visit: Visit) -> Application:
+    """The application of the visit's token: the only one the portal ever shows."""
+    app_id = visit.principal.app_id
+    if app_id is None:  # signed_in admits application tokens only
+        raise Refused(403, "the portal needs an application's token")
+    return await web_of(request).storage.get_application(app_id)
+
+
+async def event_types(request: Request) -> list[EventType]:
+    """The event types an endpoint can subscribe to (archived ones left out)."""
+    listed = await web_of(request).storage.list_event_types(Cursor(limit=250), False)
+    return listed.data
+
+
+async def landing(request: Request) -> Response:
+    """The page the portal link opens: its script turns the fragment into a session."""
+    return page(request, "portal/landing.html", None)
+
+
+async def open_session(request: Request) -> Response:
+    """Check the link's token as the API would; open a session for an application token."""
+    web = web_of(request)
+    if not same_origin(request, web.settings):
+        raise Refused(403, "this form was sent from another site")
+    form = await read_form(request)
+    text = form.text("token")
+    found = await web.context.tokens.find(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
+    if found is None or found.app_id is None or found.problem(web.clock()) is not None:
+        return page(request, "portal/ended.html", None, 401, invalid=True)
+    await web.sessions.close(request.cookies.get(COOKIES[Kind.PORTAL]))
+    session_id, _ = await web.sessions.open(Kind.PORTAL, text)
+    answer = see_other(f"{HOME}/home")
+    set_session_cookie(answer, request, Kind.PORTAL, session_id)
+    return answer
+
+
+async def sign_out(request: Request) -> Response:
+    """End the portal session (the link's token stays valid until it expires)."""
+    visit, _ = await writing(request, Kind.PORTAL, read_only_allowed=True)
+    await web_of(request).sessions.close(visit.session_id)
+    answer = see_other(f"{HOME}/signed-out")
+    clear_session_cookie(answer, request, Kind.PORTAL)
+    return answer
+
+
+async def signed_out(request: Request) -> Response:
+    """Where signing out of the portal leads."""
+    return page(request, "portal/ended.html", None, invalid=False)
+
+
+async def home(request: Request) -> Response:
+    """The application's endpoints with their health, a form to add one, a test event."""
+    visit = await signed_in(request, Kind.PORTAL)
+    return await home_page(request, visit)
+
+
+async def home_page(
+    request: Request, visit: Visit, status: int = 200, error: str | None = None,
+    entered: dict[str, Any] | None = None,
+) -> Response:  # fmt: skip
+    """The portal's home, with a refused form's error and values when there is one."""
+    web = web_of(request)
+    app = await portal_app(request, visit)
+    endpoints = await web.storage.list_endpoints(app.id, cursor_from(request, 25))
+    healths = await figures.healths(web.storage, app.id, endpoints.data, web.clock())
+    return page(
+        request, "portal/home.html", visit, status, app=app, endpoints=endpoints,
+        healths=healths, event_types=await event_types(request), error=error,
+        entered=entered or {"url": "", "description": "", "event_types": []},
+    )  # fmt: skip
+
+
+def example_payload(event_type: EventType) -> dict[str, Any]:
+    """The example of the event type's latest schema, or a small stand-in."""
+    latest = event_type.latest_version
+    schema = (event_type.schemas or {}).get(str(latest)) if latest is not None else None
+    if isinstance(schema, dict):
+        examples = schema.get("examples")
+        if isinstance(examples, list) and examples and isinstance(examples[0], dict):
+            return examples[0]
+        if isinstance(schema.get("example"), dict):
+            example: dict[str, Any] = schema["example"]
+            return example
+    return {"eventType": event_type.name, "test": True}
+
+
+async def send_test_event(request: Request) -> Response:
+    """Publish an example event of a chosen type, as the API publishes a message."""
+    visit, form = await writing(request, Kind.PORTAL)
+    web = web_of(request)
+    app = await portal_app(request, visit)
+    name = form.text("event_type")
+    try:
+        event_type = await web.storage.get_event_type(name)
+    except NotFoundError:
+        event_type = None
+    if event_type is None or event_type.archived:
+        visit.session.notify("error", "Event type: choose one of the event types listed.")
+        return see_other(f"{HOME}/home")
+    body = MessageIn(event_type=event_type.name, payload=example_payload(event_type))
+    try:
+        # The API's own publish: the same checks, retention and metrics.
+        await publish_message(web.context, visit.principal, app.id, body)
+    except (ValidationError, TooLargeError) as error:
+        visit.session.notify("error", f"Test event: {error.detail}")
+        return see_other(f"{HOME}/home")
+    visit.session.notify("ok", f"Test event {event_type.name} sent.")
+    return see_other(f"{HOME}/attempts")
+
+
+async def attempts(request: Request) -> Response:
+    """The application's attempts, newest first (one endpoint's, if chosen)."""
+    visit = await signed_in(request, Kind.PORTAL)
+    web = web_of(request)
+    app = await portal_app(request, visit)
+    endpoints = (await web.storage.list_endpoints(app.id, Cursor(limit=250))).data
+    chosen = request.query_params.get("endpoint") or None
+    endpoint_id = None
+    if chosen is not None:
+        endpoint_id = (await web.storage.get_endpoint(app.id, chosen)).id
+    listed = await web.storage.list_attempts(
+        app.id, cursor_from(request, 50), AttemptFilter(endpoint_id=endpoint_id)
+    )
+    msg_ids = sorted({a.msg_id for a in listed.data})
+    found = await asyncio.gather(*(web.storage.get_message(app.id, m) for m in msg_ids))
+    return page(
+        request, "portal/attempts.html", visit, app=app, attempts=listed,
+        messages={m.id: m for m in found}, endpoints={e.id: e for e in endpoints},
+        chosen=endpoint_id or "",
+    )  # fmt: skip
+
+
+async def attempt(request: Request) -> Response:
+    """One attempt of the application: the request made and what came back."""
+    visit = await signed_in(request, Kind.PORTAL)
+    web = web_of(request)
+    app = await portal_app(request, visit)
+    found = await web.storage.get_attempt(
+        app.id, request.path_params["msg_id"], request.path_params["attempt_id"]
+    )
+    sent = await web.storage.get_message(app.id, found.msg_id)
+    try:
+        target = await web.storage.get_endpoint(app.id, found.endpoint_id)
+    except NotFoundError:
+        target = None
+    return page(
+        request, "portal/attempt.html", visit, app=app, attempt=found, message=sent,
+        endpoint=target,
+    )  # fmt: skip
+
+
+async def resend(request: Request) -> Response:
+    """Retry: send a message of this application to one of its endpoints again now."""
+    visit, form = await writing(request, Kind.PORTAL)
+    web = web_of(request)
+    app = await portal_app(request, visit)
+    delivery = await web.storage.resend(
+        app.id, request.path_params["msg_id"], request.path_params["endpoint_id"], web.clock()
+    )
+    visit.session.notify("ok", "Queued to be sent again now.")
+    if form.text("back") == "endpoint":
+        return see_other(f"{HOME}/endpoint/{delivery.endpoint_id}")
+    return see_other(f"{HOME}/attempts")
+
+
+routes = [
+    Route(HOME, landing, methods=["GET"]),
+    Route(f"{HOME}/session", open_session, methods=["POST"]),
+    Route(f"{HOME}/sign-out", sign_out, methods=["POST"]),
+    Route(f"{HOME}/signed-out", signed_out, methods=["GET"]),
+    Route(f"{HOME}/home", home, methods=["GET"]),
+    Route(f"{HOME}/test-event", send_test_event, methods=["POST"]),
+    Route(f"{HOME}/attempts", attempts, methods=["GET"]),
+    Route(f"{HOME}/msg/{{msg_id}}/attempt/{{attempt_id}}", attempt, methods=["GET"]),
+    Route(f"{HOME}/msg/{{msg_id}}/endpoint/{{endpoint_id}}/resend", resend, methods=["POST"]),
+]

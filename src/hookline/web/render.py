@@ -1,0 +1,78 @@
+"""Pages from Jinja2 templates, with autoescaping on for every value."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from hookline.domain.models import AttemptStatus, DeliveryStatus
+from hookline.web.core import Visit
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+_STATUS_NAMES = {
+    AttemptStatus.SUCCESS: "success", AttemptStatus.PENDING: "pending",
+    AttemptStatus.FAIL: "failed", AttemptStatus.SENDING: "sending",
+}  # fmt: skip
+
+
+def at(moment: float | None) -> str:
+    """An epoch time as ``2026-01-31 12:00:00 UTC`` ('-' for none)."""
+    if moment is None:
+        return "-"
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pretty(payload: bytes | str) -> str:
+    """A JSON payload indented for reading; anything else as text."""
+    text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def compact(value: Any) -> str:
+    """A value as one line of JSON."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def percent(value: float | None) -> str:
+    """A fraction as a percentage ('-' for none)."""
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def status_name(status: AttemptStatus | DeliveryStatus | int) -> str:
+    """An attempt's or a delivery's status in words."""
+    if isinstance(status, DeliveryStatus):
+        return str(status.value)
+    return _STATUS_NAMES.get(AttemptStatus(status), str(status))
+
+
+_ENV = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters.update(at=at, pretty=pretty, compact=compact, percent=percent, status=status_name)
+
+
+def page(
+    request: Request, template: str, visit: Visit | None, status: int = 200, **values: Any
+) -> HTMLResponse:
+    """Render ``template`` for ``visit`` (None when signed out); never cached by browsers."""
+    notices = visit.session.take_notices() if visit is not None else []
+    html = _ENV.get_template(template).render(
+        request=request, visit=visit, notices=notices,
+        csrf=visit.session.csrf if visit is not None else "",
+        can_write=visit.can_write if visit is not None else False, **values,
+    )  # fmt: skip
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

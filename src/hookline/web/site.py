@@ -1,0 +1,158 @@
+"""The web faces as one ASGI app, and ``WebFront``, the middleware that routes their paths
+(``/dashboard``, ``/portal``, ``/static``) to it ahead of the API.
+
+The web app is outside the API's middleware: it has no bearer tokens (sessions
+instead), no idempotency keys, and its own small form limit. Every answer gets
+the security headers below; pages are never cached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hookline.api.context import Context
+from hookline.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    HooklineError,
+    NotFoundError,
+    StorageError,
+    TooLargeError,
+    ValidationError,
+)
+from hookline.web import dashboard, messages, portal, portal_endpoints
+from hookline.web.core import Refused, SignedOut, Web
+from hookline.web.render import page
+from hookline.web.sessions import Kind, SessionStore
+
+STATIC = Path(__file__).parent / "static"
+#: Where the web faces live; everything else goes to the API.
+PREFIXES = ("/dashboard", "/portal", "/static")
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+_STATUS = {
+    AuthenticationError: 401, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409,
+    TooLargeError: 413, ValidationError: 422, StorageError: 503,
+}  # fmt: skip
+_TITLES = {
+    400: "Bad request", 401: "Signed out", 403: "Not allowed", 404: "Not found",
+    405: "Method not allowed", 409: "Conflict", 413: "Too large", 415: "Unsupported form",
+    422: "Not accepted", 503: "Unavailable",
+}  # fmt: skip
+
+
+def is_web_path(path: str) -> bool:
+    """Whether a request path belongs to the dashboard, the portal or their assets."""
+    return path == "/" or any(path == p or path.startswith(f"{p}/") for p in PREFIXES)
+
+
+def _error_page(request: Request, status: int, detail: str) -> Response:
+    # Not-found pages say nothing about what was asked for: ids of other tenants
+    # read exactly as ids that do not exist.
+    shown = "There is nothing here." if status == 404 else detail
+    title = _TITLES.get(status, "Error")
+    return page(request, "error.html", None, status, title=title, detail=shown)
+
+
+async def _refused(request: Request, error: Exception) -> Response:
+    assert isinstance(error, Refused)
+    return _error_page(request, error.status, error.detail)
+
+
+async def _signed_out(request: Request, error: Exception) -> Response:
+    assert isinstance(error, SignedOut)
+    if error.kind is Kind.DASHBOARD:
+        target = f"?{urlencode({'next': error.target})}" if error.target else ""
+        if request.method == "GET":
+            return RedirectResponse(f"{dashboard.HOME}/sign-in{target}", 303)
+        return _error_page(request, 401, "Your session has ended: sign in again.")
+    return page(request, "portal/ended.html", None, 401, invalid=False)
+
+
+async def _hookline_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HooklineError)
+    status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 500)
+    detail = error.detail if status < 500 else "Something went wrong; try again."
+    return _error_page(request, status, detail)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return _error_page(request, error.status_code, str(error.detail))
+
+
+async def _root(request: Request) -> Response:
+    return RedirectResponse(dashboard.HOME, 303)
+
+
+def create_web(context: Context) -> ASGIApp:
+    """The dashboard and the portal over the API's collaborators."""
+    routes = [
+        Route("/", _root, methods=["GET"]),
+        *dashboard.routes,
+        *messages.routes,
+        *portal.routes,
+        *portal_endpoints.routes,
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            Refused: _refused, SignedOut: _signed_out, HooklineError: _hookline_error,
+            HTTPException: _http_error,
+        },
+    )  # fmt: skip
+    app.state.web = Web(context, SessionStore(context.storage))
+    return SecurityHeaders(app)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every answer (unless a route set its own)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class WebFront:
+    """ASGI middleware: the web faces' paths go to the web app, the rest to the API."""
+
+    def __init__(self, app: ASGIApp, context: Context) -> None:
+        self.app = app
+        self.web = create_web(context)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_web_path(scope.get("path", "")):
+            await self.web(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
