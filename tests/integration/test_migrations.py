@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hookline.errors import MigrationError
+from hookline.errors import MigrationError, StorageError
 from hookline.storage import Storage, migrations, storage_from_url
 
 import pg
@@ -149,3 +149,33 @@ async def test_sqlite_and_postgres_define_the_same_indexes(
     )
     assert len(in_sqlite) >= 7
     assert set(in_sqlite) == set(in_postgres)
+
+
+async def test_many_storages_opening_one_new_sqlite_file_all_succeed(tmp_path: Path) -> None:
+    """Storages racing to create one SQLite file wait for each other's locks; none hangs or fails.
+
+    Switching a new file to WAL takes an exclusive lock; a connection without its busy
+    handler in place yet used to fail there, killing the writer thread and leaving
+    every write of that storage waiting forever.
+    """
+    for attempt in range(5):
+        url = f"sqlite:///{tmp_path / f'race{attempt}.db'}"
+        stores = [storage_from_url(url, secret_box=TEST_SECRET_BOX) for _ in range(6)]
+        try:
+            await asyncio.wait_for(asyncio.gather(*(s.open() for s in stores)), 30)
+            assert applied_versions(url) == shipped_versions(url)
+        finally:
+            await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_sqlite_file_that_cannot_be_opened_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """If the writer cannot open its file, open() raises StorageError (the writer lives on)."""
+    (tmp_path / "a-directory.db").mkdir()
+    store = storage_from_url(f"sqlite:///{tmp_path / 'a-directory.db'}", secret_box=TEST_SECRET_BOX)
+    try:
+        with pytest.raises(StorageError, match="database error"):
+            await asyncio.wait_for(store.open(), 30)
+        with pytest.raises(StorageError, match="database error"):
+            await asyncio.wait_for(store.migrate(), 30)
+    finally:
+        await store.close()

@@ -32,6 +32,8 @@ T = TypeVar("T")
 #: Jobs committed together at most; bounds the latency one commit adds.
 _MAX_GROUP = 512
 _READERS = 2
+#: How long a statement waits for another connection's lock before failing.
+_BUSY_SECONDS = 10.0
 
 
 def _is_unique_violation(error: Exception) -> bool:
@@ -57,6 +59,10 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+def _fail(job: _Job, error: BaseException) -> None:
+    job.loop.call_soon_threadsafe(_settle, job.future, None, error)
 
 
 class SqliteStorage(ThreadedSqlStorage):
@@ -89,11 +95,15 @@ class SqliteStorage(ThreadedSqlStorage):
     # connections -------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # timeout= installs the busy handler before the first statement: switching a new
+        # file to WAL takes an exclusive lock, and a second process or storage opening
+        # the same new file at that moment must wait for it, not fail.
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_SECONDS
+        )
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")
         # Checkpoint the WAL every ~40 MB rather than every 4 MB: fewer copy-and-fsync
@@ -156,12 +166,21 @@ class SqliteStorage(ThreadedSqlStorage):
         self._notify_pending = True
 
     def _write_loop(self) -> None:
-        conn = self._connect()
+        conn: sqlite3.Connection | None = None
         stopping = False
         while not stopping:
             first = self._jobs.get()
             if first is None:
                 break
+            if conn is None:
+                # Connect on demand: if the file cannot be opened, each waiting write
+                # gets the error (the thread never dies leaving callers waiting forever).
+                try:
+                    conn = self._connect()
+                except sqlite3.Error as error:
+                    logger.exception("sqlite writer cannot open the database")
+                    _fail(first, StorageError(f"database error: {error}"))
+                    continue
             group = [first]
             while len(group) < _MAX_GROUP:
                 try:
@@ -173,7 +192,8 @@ class SqliteStorage(ThreadedSqlStorage):
                     break
                 group.append(job)
             self._run_group(conn, group)
-        conn.close()
+        if conn is not None:
+            conn.close()
 
     def _run_group(self, conn: sqlite3.Connection, group: list[_Job]) -> None:
         results: list[tuple[Any, BaseException | None]] = []
