@@ -77,6 +77,15 @@ def publish_span(attributes: Mapping[str, Any]) -> Iterator[str | None]:
         yield carrier.get("traceparent")
 
 
+def annotate(attributes: Mapping[str, Any]) -> None:
+    """Add ``attributes`` to the current span (learnt after it started), if tracing is on."""
+    if _tracer is None:
+        return
+    from opentelemetry import trace
+
+    trace.get_current_span().set_attributes(dict(attributes))
+
+
 @contextlib.contextmanager
 def attempt_span(
     trace_parent: str | None, attributes: Mapping[str, Any]

@@ -179,3 +179,29 @@ async def test_sqlite_file_that_cannot_be_opened_is_an_error_not_a_hang(tmp_path
             await asyncio.wait_for(store.migrate(), 30)
     finally:
         await store.close()
+
+
+def test_statements_split_on_semicolons_and_keep_blocks_whole() -> None:
+    """';' ends a statement, except inside '-- begin block' ... '-- end block' (trigger bodies)."""
+    script = """-- a comment; with a semicolon
+CREATE TABLE a (x INTEGER);
+ALTER TABLE a ADD COLUMN y INTEGER; CREATE INDEX a_x ON a (x);
+-- begin block
+CREATE TRIGGER t AFTER INSERT ON a
+BEGIN
+    -- inside a block, comments stay
+    UPDATE a SET y = 1;
+END;
+-- end block
+DROP TABLE b;
+"""
+    assert migrations.statements(script) == [
+        "CREATE TABLE a (x INTEGER)",
+        "ALTER TABLE a ADD COLUMN y INTEGER",
+        "CREATE INDEX a_x ON a (x)",
+        "CREATE TRIGGER t AFTER INSERT ON a\nBEGIN\n    -- inside a block, comments stay\n"
+        "    UPDATE a SET y = 1;\nEND;",
+        "DROP TABLE b",
+    ]
+    with pytest.raises(MigrationError, match="without its"):
+        migrations.statements("-- begin block\nCREATE TRIGGER t;")

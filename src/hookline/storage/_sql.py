@@ -72,6 +72,8 @@ CLAIM_SCAN_FACTOR = 4
 #: Smallest and largest possible ids: open bounds for keyset pagination.
 _LOWEST = ""
 _HIGHEST = "~"
+#: Applications whose routing one process keeps in memory (beyond it, it starts over).
+_MAX_CACHED_ROUTES = 4096
 
 
 class Connection(Protocol):
@@ -442,7 +444,9 @@ def _delivery_rows(
     return rows
 
 
-def _fan_out(message: Message, endpoints: list[RouteTarget]) -> tuple[list[RouteTarget], object]:
+def _fan_out(
+    message: Message, endpoints: Sequence[RouteTarget]
+) -> tuple[list[RouteTarget], object]:
     """The endpoints that get a delivery of ``message``, and its payload if it was parsed."""
     targets = route(endpoints, message.event_type, message.channels)
     body: object = None
@@ -511,6 +515,9 @@ class SqlOperations:
         self.dialect = dialect
         self.q = dialect.q
         self.secret_box = secret_box
+        # Each application's routing, by app id, with the routes_version it was read at:
+        # valid while the database holds the same number (migration 0006's triggers).
+        self._routes: dict[str, tuple[int, tuple[RouteTarget, ...]]] = {}
 
     def _one(self, conn: Connection, query: str, params: dict[str, Any]) -> Row | None:
         row: Row | None = conn.execute(self.q(query), params).fetchone()
@@ -552,7 +559,7 @@ class SqlOperations:
                 id=ids.new_id(ids.MESSAGE, now), app_id=operational.APP_ID,
                 event_type=event["type"], payload=orjson.dumps(event), created_at=now,
             )  # fmt: skip
-            self.publish(conn, message)
+            self._publish(conn, message, None)  # rare: its routing is read each time
 
     @staticmethod
     def _bounds(cursor: Cursor, ascending: bool) -> dict[str, Any]:
@@ -832,9 +839,21 @@ class SqlOperations:
     # messages and fan-out --------------------------------------------------
 
     def publish(self, conn: Connection, message: Message) -> PublishResult:
+        """Store ``message`` and its deliveries; its ``app_id`` may be the application's uid."""
+        row = self._one(conn, "publish_application", {"key": message.app_id})
+        if row is None:
+            raise NotFoundError(f"application {message.app_id!r} not found")
+        if row[0] != message.app_id:
+            message = replace(message, app_id=row[0])
+        return self._publish(conn, message, int(row[1]))
+
+    def _publish(
+        self, conn: Connection, message: Message, routes_version: int | None
+    ) -> PublishResult:
         what = f"a message with eventId {message.event_id!r}"
         self._insert(conn, "insert_message", _message_params(message), what)
-        targets, body = _fan_out(message, self._route_targets(conn, message.app_id))
+        routes = self._routes_of(conn, message.app_id, routes_version)
+        targets, body = _fan_out(message, routes)
         rows = _delivery_rows(message, targets, body)
         self._insert_deliveries(conn, rows, targets, message.created_at)
         return PublishResult(message=message, deliveries=len(rows))
@@ -883,6 +902,21 @@ class SqlOperations:
         if query not in self.dialect.queries:
             return set(endpoint_ids)
         return {r[0] for r in conn.execute(self.q(query), {"ids": ids_json}).fetchall()}
+
+    def _routes_of(
+        self, conn: Connection, app_id: str, version: int | None
+    ) -> tuple[RouteTarget, ...]:
+        """The application's routing: from memory while ``version`` (the application's
+        routes_version, read in this transaction) is the one it was read at."""
+        cached = self._routes.get(app_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        targets = tuple(self._route_targets(conn, app_id))
+        if version is not None:
+            if len(self._routes) >= _MAX_CACHED_ROUTES:
+                self._routes.clear()
+            self._routes[app_id] = (version, targets)
+        return targets
 
     def _route_targets(self, conn: Connection, app_id: str) -> list[RouteTarget]:
         targets = []
@@ -1820,13 +1854,15 @@ class SqlOperations:
         if not messages:
             return {}
         self._executemany(conn, "insert_message", [_message_params(m) for m in messages])
-        endpoints_of: dict[str, list[RouteTarget]] = {}
+        endpoints_of: dict[str, tuple[RouteTarget, ...]] = {}
         rows: list[dict[str, Any]] = []
         chosen: list[RouteTarget] = []
         counts: dict[str, int] = {}
         for message in messages:
             if message.app_id not in endpoints_of:
-                endpoints_of[message.app_id] = self._route_targets(conn, message.app_id)
+                found = self._one(conn, "routes_version", {"id": message.app_id})
+                version = None if found is None else int(found[0])
+                endpoints_of[message.app_id] = self._routes_of(conn, message.app_id, version)
             targets, body = _fan_out(message, endpoints_of[message.app_id])
             rows.extend(_delivery_rows(message, targets, body))
             chosen.extend(targets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -59,28 +60,14 @@ async def publish_message(
         # As Svix: too large is 413, not a validation error. Checked before anything is stored.
         raise TooLargeError(f"payload is {len(payload)} bytes; the limit is {limit}")
     await check_payload(ctx.event_types, body.event_type, body.payload)
-    try:
-        app = await ctx.storage.get_application(app_id)
-    except NotFoundError:
-        if body.application is None:
-            raise
-        # Svix's get-or-create: the message carries the application to create.
-        uid = None if ids.looks_like_id(app_id, ids.APPLICATION) else app_id
-        created = new_application(body.application, ctx.clock(), uid)
-        app = await ctx.storage.create_application(
-            created, change(who, "application.created", None, created, ctx)
-        )
     now = ctx.clock()
     msg_id = ids.new_id(ids.MESSAGE, now)
     retention = 86400 * (body.payload_retention_period or settings.payload_retention_days)
-    traced = {
-        "hookline.msg_id": msg_id,
-        "hookline.app_id": app.id,
-        "hookline.event_type": body.event_type,
-    }
+    traced = {"hookline.msg_id": msg_id, "hookline.event_type": body.event_type}
     with tracing.publish_span(traced) as trace_parent:
+        # The application is looked up in the publish's own transaction (by id or uid).
         message = Message(
-            id=msg_id, app_id=app.id, event_type=body.event_type,
+            id=msg_id, app_id=app_id, event_type=body.event_type,
             payload=payload, event_id=body.event_id,
             channels=tuple(body.channels) if body.channels else None,
             tags=tuple(body.tags) if body.tags else None, created_at=now,
@@ -88,13 +75,29 @@ async def publish_message(
             expires_at=now + retention,
             trace_parent=trace_parent,
         )  # fmt: skip
-        result = await ctx.storage.publish(message)
+        try:
+            result = await ctx.storage.publish(message)
+        except NotFoundError:
+            if body.application is None:
+                raise
+            # Svix's get-or-create: the message carries the application to create.
+            uid = None if ids.looks_like_id(app_id, ids.APPLICATION) else app_id
+            created = new_application(body.application, ctx.clock(), uid)
+            app = await ctx.storage.create_application(
+                created, change(who, "application.created", None, created, ctx)
+            )
+            result = await ctx.storage.publish(replace(message, app_id=app.id))
+        tracing.annotate({"hookline.app_id": result.message.app_id})
     METRICS.published.labels("api").inc()
     if ctx.settings.log_payloads:
         # Payloads are customer data: logged only when the operator asks for it.
         logger.info(
             "message published",
-            extra={"msg_id": message.id, "app_id": app.id, "payload": payload.decode()},
+            extra={
+                "msg_id": message.id,
+                "app_id": result.message.app_id,
+                "payload": payload.decode(),
+            },
         )
     return respond(message_out(result.message, with_content), 202)
 

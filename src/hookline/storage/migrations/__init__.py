@@ -62,10 +62,40 @@ def pending(dialect: str, applied: set[int]) -> list[Migration]:
     return [m for m in shipped if m.version not in applied]
 
 
+#: Lines around a statement that holds ';' itself (a trigger's or a function's body).
+BLOCK_START, BLOCK_END = "-- begin block", "-- end block"
+
+
 def statements(script: str) -> list[str]:
-    """Split a migration into statements (migrations end each statement with ';')."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+    """Split a migration into statements.
+
+    Statements end with ';'. One that holds ';' inside (a trigger's or a function's
+    body) stands between a ``-- begin block`` line and an ``-- end block`` line and
+    runs whole. Comment lines outside blocks are dropped.
+    """
+    found: list[str] = []
+    lines: list[str] = []
+    in_block = False
+
+    def split_plain() -> None:
+        found.extend(part.strip() for part in "\n".join(lines).split(";") if part.strip())
+
+    for line in script.splitlines():
+        marker = line.strip()
+        if marker == BLOCK_START and not in_block:
+            split_plain()
+            lines.clear()
+            in_block = True
+        elif marker == BLOCK_END and in_block:
+            found.append("\n".join(lines).strip())
+            lines.clear()
+            in_block = False
+        elif in_block or not marker.startswith("--"):
+            lines.append(line)
+    if in_block:
+        raise MigrationError(f"a {BLOCK_START!r} line without its {BLOCK_END!r}")
+    split_plain()
+    return found
 
 
 def apply(

@@ -70,6 +70,15 @@ SELECT id, app_id, uid, url, description, version, disabled, filter_types, chann
 FROM endpoints WHERE app_id = :app_id AND (id = :key OR uid = :key)
 ORDER BY id = :key DESC LIMIT 1;
 
+-- name: publish_application
+-- The application a publish names (by id or uid), and the version of its routing.
+SELECT id, routes_version
+FROM applications WHERE (id = :key OR uid = :key) AND id <> 'app_0000000000000000operational'
+ORDER BY id = :key DESC LIMIT 1;
+
+-- name: routes_version
+SELECT routes_version FROM applications WHERE id = :id;
+
 -- name: route_targets
 SELECT e.id, e.disabled, e.filter_types, e.channels, e.paused, e.controls, s.circuit
 FROM endpoints e LEFT JOIN endpoint_state s ON s.endpoint_id = e.id
