@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     endpoint_concurrency: int = Field(
         16, ge=1, description="requests in flight to one endpoint per worker process"
     )
+    slow_after: float = Field(
+        0.5,
+        ge=0,
+        description=(
+            "seconds after which a request still waiting for its answer stops counting "
+            "against worker_concurrency (up to half as many again; 0 turns this off), so "
+            "endpoints that hang cannot starve the others"
+        ),
+    )
     claim_batch: int = Field(256, ge=1, description="deliveries claimed per query")
     lease_seconds: float = Field(
         60, gt=0, description="how long a claim lasts before a crashed worker's work comes back"

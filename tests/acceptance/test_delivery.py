@@ -211,6 +211,40 @@ def test_filters_route_messages_to_matching_endpoints_only(
         assert len(got) == 5
 
 
+def test_endpoints_that_hang_do_not_starve_the_others(
+    start_server: ServerFactory, receiver: Receiver
+) -> None:
+    """Requests unanswered after ``slow_after`` stop counting against the worker's
+    concurrency: while one endpoint's requests hang, another's are still delivered."""
+    receiver.behaviour = lambda req, n: Answer(delay=8.0 if req.path == "/hang" else 0.0)
+    # Four slots, and the hanging endpoint may fill them all: without the slow lane the
+    # healthy endpoint would wait for the hanging requests' 10 s timeout.
+    server = start_server(
+        worker_concurrency="4", endpoint_concurrency="4", request_timeout="10", slow_after="0.2"
+    )
+    with server.client() as api:
+        app_id, _, _ = setup_endpoint(api, receiver.url + "/hang", channels=["hang"])
+        healthy = api.post(
+            f"/api/v1/app/{app_id}/endpoint",
+            json={"url": receiver.url + "/ok", "channels": ["ok"]},
+        )
+        assert healthy.status_code == 201, healthy.text
+        for i in range(4):
+            publish(api, app_id, {"i": i}, channels=["hang"])
+        wait_until(
+            lambda: len([r for r in receiver.snapshot() if r.path == "/hang"]) == 4,
+            what="the four hanging requests",
+        )
+        sent = {publish(api, app_id, {"i": i}, channels=["ok"]) for i in range(8)}
+        wait_until(
+            lambda: (
+                {r.headers["webhook-id"] for r in receiver.snapshot() if r.path == "/ok"} == sent
+            ),
+            timeout=5.0,  # the hanging requests are answered after 8 s
+            what="the healthy endpoint's deliveries while the other endpoint hangs",
+        )
+
+
 @pytest.mark.slow
 def test_kill_9_mid_run_loses_no_message(start_server: ServerFactory, receiver: Receiver) -> None:
     """``kill -9`` while delivering, then a restart: every message arrives at least once."""

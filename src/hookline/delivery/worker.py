@@ -54,6 +54,9 @@ class WorkerConfig:
 
     concurrency: int = 512
     endpoint_concurrency: int = 16
+    #: A request unanswered after this long leaves ``concurrency`` for the slow lane,
+    #: which holds up to ``concurrency // 2`` requests (0: no slow lane).
+    slow_after: float = 0.5
     claim_batch: int = 256
     lease_seconds: float = 60.0
     poll_interval: float = 1.0
@@ -69,6 +72,7 @@ class WorkerConfig:
         return cls(
             concurrency=settings.worker_concurrency,
             endpoint_concurrency=settings.endpoint_concurrency,
+            slow_after=settings.slow_after,
             claim_batch=settings.claim_batch,
             lease_seconds=settings.lease_seconds,
             poll_interval=settings.poll_interval,
@@ -115,6 +119,11 @@ class DeliveryWorker:
         self.clock = clock
         self.random = random
         self._in_flight: dict[str, ClaimedDelivery] = {}
+        #: Requests in the slow lane (unanswered after ``slow_after``), with their
+        #: deliveries: they no longer count against ``concurrency``.
+        self._slow: dict[asyncio.Task[None], int] = {}
+        self._slow_deliveries = 0
+        self._slow_timers: dict[asyncio.Task[None], asyncio.TimerHandle] = {}
         self._per_endpoint: Counter[str] = Counter()
         #: Each task's deliveries (several for a batch).
         self._tasks: dict[asyncio.Task[None], list[str]] = {}
@@ -163,7 +172,7 @@ class DeliveryWorker:
 
     @property
     def _free(self) -> int:
-        return self.config.concurrency - len(self._in_flight)
+        return self.config.concurrency - len(self._in_flight) + self._slow_deliveries
 
     async def _claim_and_send(self) -> None:
         if self._free < self._refill_at and self._in_flight:
@@ -236,6 +245,29 @@ class DeliveryWorker:
         task = asyncio.create_task(self._deliver(group))
         self._tasks[task] = [d.id for d in group]
         task.add_done_callback(self._forget)
+        if self.config.slow_after > 0:
+            self._slow_timers[task] = asyncio.get_running_loop().call_later(
+                self.config.slow_after, self._to_slow_lane, task
+            )
+
+    def _to_slow_lane(self, task: asyncio.Task[None]) -> None:
+        """A request still unanswered after ``slow_after``: its slot goes to other work.
+
+        Its endpoint's own cap still holds, so one endpoint that hangs keeps at most
+        ``endpoint_concurrency`` requests in flight; the lane holds half of
+        ``concurrency`` at most, so requests in flight stay bounded.
+        """
+        self._slow_timers.pop(task, None)
+        deliveries = len(self._tasks.get(task, ()))
+        if task.done() or not deliveries:
+            return
+        if self._slow_deliveries + deliveries > self.config.concurrency // 2:
+            return
+        self._slow[task] = deliveries
+        self._slow_deliveries += deliveries
+        if self._waiting_for_slot and self._free >= self._refill_at:
+            self._waiting_for_slot = False
+            self._slot_freed.set()
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
@@ -279,6 +311,12 @@ class DeliveryWorker:
 
     def _finished(self, group: list[ClaimedDelivery]) -> None:
         endpoint_id = group[0].endpoint_id
+        task = asyncio.current_task()
+        if task is not None:
+            timer = self._slow_timers.pop(task, None)
+            if timer is not None:
+                timer.cancel()
+            self._slow_deliveries -= self._slow.pop(task, 0)
         for delivery in group:
             self._in_flight.pop(delivery.id, None)
         self._per_endpoint[endpoint_id] -= 1
