@@ -72,8 +72,9 @@ CLAIM_SCAN_FACTOR = 4
 #: Smallest and largest possible ids: open bounds for keyset pagination.
 _LOWEST = ""
 _HIGHEST = "~"
-#: Applications whose routing one process keeps in memory (beyond it, it starts over).
-_MAX_CACHED_ROUTES = 4096
+#: Endpoints whose routing one process keeps in memory, over all applications (beyond
+#: it, it starts over): tens of megabytes at most.
+_MAX_CACHED_TARGETS = 100_000
 
 
 class Connection(Protocol):
@@ -518,6 +519,7 @@ class SqlOperations:
         # Each application's routing, by app id, with the routes_version it was read at:
         # valid while the database holds the same number (migration 0006's triggers).
         self._routes: dict[str, tuple[int, tuple[RouteTarget, ...]]] = {}
+        self._routes_held = 0  # targets in _routes, all applications together
 
     def _one(self, conn: Connection, query: str, params: dict[str, Any]) -> Row | None:
         row: Row | None = conn.execute(self.q(query), params).fetchone()
@@ -913,9 +915,13 @@ class SqlOperations:
             return cached[1]
         targets = tuple(self._route_targets(conn, app_id))
         if version is not None:
-            if len(self._routes) >= _MAX_CACHED_ROUTES:
+            if cached is not None:
+                self._routes_held -= len(cached[1])
+            if self._routes_held + len(targets) > _MAX_CACHED_TARGETS:
                 self._routes.clear()
+                self._routes_held = 0
             self._routes[app_id] = (version, targets)
+            self._routes_held += len(targets)
         return targets
 
     def _route_targets(self, conn: Connection, app_id: str) -> list[RouteTarget]:
