@@ -31,12 +31,19 @@ AUDIT = "audit"
 _ID_PATTERN = re.compile(r"^[a-z]+_[0-9A-Za-z]{27}$")
 
 
+#: Every two-digit base62 string, by value: two digits per division halves the work
+#: of the hottest few lines in id making (ids are made per message, delivery, attempt).
+_PAIRS = tuple(high + low for high in _ALPHABET for low in _ALPHABET)
+_PAIR_BASE = 62 * 62
+
+
 def _base62(number: int) -> str:
-    chars = []
+    pairs = []
     while number:
-        number, rest = divmod(number, 62)
-        chars.append(_ALPHABET[rest])
-    return "".join(reversed(chars)).rjust(_BODY_LENGTH, "0")
+        number, rest = divmod(number, _PAIR_BASE)
+        pairs.append(_PAIRS[rest])
+    # An odd length leaves one leading zero too many: the fixed width trims it.
+    return "".join(reversed(pairs)).rjust(_BODY_LENGTH + 1, "0")[-_BODY_LENGTH:]
 
 
 def new_id(

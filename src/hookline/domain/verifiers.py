@@ -215,8 +215,9 @@ _SIGNING_REASONS = MappingProxyType(
 
 def _standard_family(request: InboundRequest) -> tuple[str, str, str]:
     """The complete header family (``webhook-*`` first), or fail naming what is missing."""
+    headers = request.headers  # lower-cased, as the family's names are
     for family in _STANDARD_HEADER_FAMILIES:
-        if all(request.header(name) for name in family):
+        if headers.get(family[0]) and headers.get(family[1]) and headers.get(family[2]):
             return family
     # Name the gap in the family the sender started on, webhook-* if neither.
     started = [f for f in _STANDARD_HEADER_FAMILIES if any(request.header(n) for n in f)]

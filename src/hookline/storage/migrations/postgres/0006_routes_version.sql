@@ -32,7 +32,7 @@ END;
 $$;
 -- end block
 
-CREATE TRIGGER endpoints_routes_added AFTER INSERT OR DELETE ON endpoints
+CREATE TRIGGER endpoints_routes_added_or_deleted AFTER INSERT OR DELETE ON endpoints
 FOR EACH ROW EXECUTE FUNCTION hookline_routes_changed();
 
 CREATE TRIGGER endpoints_routes_updated AFTER UPDATE ON endpoints
