@@ -15,16 +15,29 @@ ensure_venv() {
   fi
 }
 
-# Debian's chromium for the browser tests (tests/browser), installed once when missing.
-# Needs root and apt-get (as on CI); elsewhere the browser tests skip, saying why.
-ensure_chromium() {
-  [ -x /usr/bin/chromium ] && return 0
+# A Debian package the tests run a program of, installed once when the program is missing.
+# Needs root and apt-get (as on CI); elsewhere the tests that need it skip, saying why.
+# ensure_debian_program PROGRAM PACKAGE WHAT-FOR
+ensure_debian_program() {
+  local program="$1" package="$2" purpose="$3"
+  command -v "$program" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "note: /usr/bin/chromium is missing (apt-get install chromium as root); browser tests will skip" >&2
+    echo "note: $program is missing (apt-get install $package as root); $purpose will skip" >&2
     return 0
   fi
-  echo "== installing chromium (Debian package) for the browser tests"
+  echo "== installing $package (Debian package) for $purpose"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq chromium >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
+  apt-get install -y -qq "$package" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq "$package" >/dev/null; }
+}
+
+# Debian's chromium for the browser tests (tests/browser).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  ensure_debian_program chromium chromium "the browser tests"
+}
+
+# Go, to build the Go snippet of docs/verifying.md (tests/acceptance/test_docs_examples.py).
+ensure_go() {
+  ensure_debian_program go golang-go "the Go snippet's test"
 }
