@@ -119,11 +119,12 @@ class DeliveryWorker:
         self.clock = clock
         self.random = random
         self._in_flight: dict[str, ClaimedDelivery] = {}
-        #: Requests in the slow lane (unanswered after ``slow_after``), with their
-        #: deliveries: they no longer count against ``concurrency``.
-        self._slow: dict[asyncio.Task[None], int] = {}
+        #: Requests in the slow lane (unanswered after ``slow_after``), by their first
+        #: delivery's id, with their deliveries: they no longer count against
+        #: ``concurrency``.
+        self._slow: dict[str, int] = {}
         self._slow_deliveries = 0
-        self._slow_timers: dict[asyncio.Task[None], asyncio.TimerHandle] = {}
+        self._slow_timers: dict[str, asyncio.TimerHandle] = {}
         self._per_endpoint: Counter[str] = Counter()
         #: Each task's deliveries (several for a batch).
         self._tasks: dict[asyncio.Task[None], list[str]] = {}
@@ -246,24 +247,24 @@ class DeliveryWorker:
         self._tasks[task] = [d.id for d in group]
         task.add_done_callback(self._forget)
         if self.config.slow_after > 0:
-            self._slow_timers[task] = asyncio.get_running_loop().call_later(
-                self.config.slow_after, self._to_slow_lane, task
+            self._slow_timers[group[0].id] = asyncio.get_running_loop().call_later(
+                self.config.slow_after, self._to_slow_lane, group[0].id, task
             )
 
-    def _to_slow_lane(self, task: asyncio.Task[None]) -> None:
+    def _to_slow_lane(self, key: str, task: asyncio.Task[None]) -> None:
         """A request still unanswered after ``slow_after``: its slot goes to other work.
 
         Its endpoint's own cap still holds, so one endpoint that hangs keeps at most
         ``endpoint_concurrency`` requests in flight; the lane holds half of
         ``concurrency`` at most, so requests in flight stay bounded.
         """
-        self._slow_timers.pop(task, None)
+        self._slow_timers.pop(key, None)
         deliveries = len(self._tasks.get(task, ()))
         if task.done() or not deliveries:
             return
         if self._slow_deliveries + deliveries > self.config.concurrency // 2:
             return
-        self._slow[task] = deliveries
+        self._slow[key] = deliveries
         self._slow_deliveries += deliveries
         if self._waiting_for_slot and self._free >= self._refill_at:
             self._waiting_for_slot = False
@@ -311,12 +312,10 @@ class DeliveryWorker:
 
     def _finished(self, group: list[ClaimedDelivery]) -> None:
         endpoint_id = group[0].endpoint_id
-        task = asyncio.current_task()
-        if task is not None:
-            timer = self._slow_timers.pop(task, None)
-            if timer is not None:
-                timer.cancel()
-            self._slow_deliveries -= self._slow.pop(task, 0)
+        timer = self._slow_timers.pop(group[0].id, None)
+        if timer is not None:
+            timer.cancel()
+        self._slow_deliveries -= self._slow.pop(group[0].id, 0)
         for delivery in group:
             self._in_flight.pop(delivery.id, None)
         self._per_endpoint[endpoint_id] -= 1
