@@ -7,6 +7,7 @@ transactions; these tests drive them directly, without a worker or HTTP.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hookline.domain import ids
@@ -179,6 +180,27 @@ async def test_throttle_rate_books_slots_shared_by_every_claimer(storage: Storag
     for at in (now + 1.5, now + 2.0, now + 2.5):
         slots += [c.send_at for c in await claim(storage, at, worker="w2")]
     assert slots == [now + 1.5, now + 2.0, now + 2.5]
+
+
+async def test_a_429_halves_the_rate_every_worker_sent_at(storage: Storage) -> None:
+    """With no rate set, a 429 halves the rate the endpoint got from all workers together
+    (the attempts of the last second), not the share the worker that met it sent."""
+    app = await add_app(storage)
+    endpoint = await add_endpoint(storage, app)
+    for i in range(41):
+        await publish(storage, app, at=T0 + i * 0.001)
+    now = T0 + 10
+    busy = await claim(storage, now, limit=40, worker="w1")
+    # w1 sent 40 in the last second, all answered 200...
+    sent = [outcome(c, now + 0.5 + i * 0.01, 200) for i, c in enumerate(busy)]
+    await storage.record("w1", sent, now + 0.95)
+    # ...and w2, which sent one, meets the 429: its own rate is 1/s.
+    [last] = await claim(storage, now + 0.9, worker="w2")
+    met = replace(outcome(last, now + 0.9, 429, retry_at=now + 2), throttled=0.0, observed_rate=1.0)
+    await storage.record("w2", [met], now + 0.95)
+    state = await storage.delivery_state(app.id, endpoint.id, now + 0.95)
+    assert state.throttled_at == now + 0.95
+    assert state.effective_rate == 41 / 2
 
 
 async def test_max_in_flight_counts_every_workers_leases(storage: Storage) -> None:

@@ -1314,7 +1314,12 @@ class SqlOperations:
         for row in found:
             o = throttled[row[0]]
             pace = pacing.Pace(tat=row[4] or 0.0, throttled_at=row[5], throttled_rate=row[6])
-            slower = pacing.throttled(row[1], pace, now, o.observed_rate, o.throttled)
+            # The worker saw only its own share of the traffic: the attempts every
+            # worker made in the last second (this batch's included) are the rate to halve.
+            since = ids.floor_id(ids.ATTEMPT, now - 1.0)
+            counted = self._one(conn, "recent_attempts", {"endpoint_id": row[0], "since": since})
+            observed = max(o.observed_rate, float(counted[0]) if counted is not None else 0.0)
+            slower = pacing.throttled(row[1], pace, now, observed, o.throttled)
             self._save_pace(conn, row[0], slower)
 
     def queue_stats(self, conn: Connection, now: float) -> QueueStats:

@@ -499,6 +499,11 @@ WHERE lease_owner IS NOT NULL AND endpoint_id IN (SELECT value FROM json_each(:i
   AND status = 'pending' AND next_attempt_at > :now
 GROUP BY endpoint_id;
 
+-- name: recent_attempts
+-- Attempts at an endpoint since :since (an attempt id floor), whichever worker made them:
+-- the rate the endpoint was sent at, when a 429 asks for less.
+SELECT COUNT(*) FROM attempts WHERE endpoint_id = :endpoint_id AND id >= :since;
+
 -- name: save_pace
 UPDATE endpoint_state SET tat = :tat, throttled_at = :throttled_at, throttled_rate = :throttled_rate
 WHERE endpoint_id = :endpoint_id;
