@@ -69,3 +69,23 @@ def test_fast_and_routed_publishes_answer_alike(server: HooklineProcess) -> None
         # Every accepted publish was stored, once per request.
         listed = api.get(path, params={"limit": 250}).json()["data"]
         assert len(listed) == 2 * 3
+
+
+def test_payloads_are_in_the_answers_unless_with_content_is_false(
+    server: HooklineProcess,
+) -> None:
+    """As Svix: create, get and list answer with the payload unless ``with_content=false``."""
+    payload = {"invoice": "in_42", "amount": 1999}
+    with server.client() as api:
+        app = api.post("/api/v1/app", json={"name": "A"}).json()
+        path = f"/api/v1/app/{app['id']}/msg"
+        created = api.post(path, json={"eventType": "e", "payload": payload})
+        assert (created.status_code, created.json()["payload"]) == (202, payload)
+        hidden = api.post(path, params=ROUTE, json={"eventType": "e", "payload": payload})
+        assert (hidden.status_code, hidden.json()["payload"]) == (202, {})
+        msg_id = created.json()["id"]
+        assert api.get(f"{path}/{msg_id}").json()["payload"] == payload
+        assert api.get(f"{path}/{msg_id}", params=ROUTE).json()["payload"] == {}
+        listed = api.get(path).json()["data"]
+        assert [m["payload"] for m in listed] == [payload, payload]
+        assert [m["payload"] for m in api.get(path, params=ROUTE).json()["data"]] == [{}, {}]

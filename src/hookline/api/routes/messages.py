@@ -44,13 +44,13 @@ async def create_message(
     body: MessageIn,
     ctx: Ctx,
     who: Who,
-    with_content: Annotated[bool, Query()] = False,
+    with_content: Annotated[bool, Query()] = True,
 ) -> Response:
     return await publish_message(ctx, who, app_id, body, with_content)
 
 
 async def publish_message(
-    ctx: Context, who: Principal, app_id: str, body: MessageIn, with_content: bool = False
+    ctx: Context, who: Principal, app_id: str, body: MessageIn, with_content: bool = True
 ) -> Response:
     """Check, store and fan out one message; the 202 answer (shared with the fast path)."""
     settings = ctx.settings
@@ -112,7 +112,7 @@ async def list_messages(
     event_types: Annotated[str | None, Query(max_length=8192)] = None,
     before: Annotated[str | None, Query()] = None,
     after: Annotated[str | None, Query()] = None,
-    with_content: Annotated[bool, Query()] = False,
+    with_content: Annotated[bool, Query()] = True,
 ) -> Response:
     app = await ctx.storage.get_application(app_id)
     where = MessageFilter(
@@ -126,7 +126,7 @@ async def list_messages(
 
 @router.get("/{msg_id}", response_model=MessageOut, summary="Get a message (by id or eventId)")
 async def get_message(
-    app_id: str, msg_id: str, ctx: Ctx, with_content: Annotated[bool, Query()] = False
+    app_id: str, msg_id: str, ctx: Ctx, with_content: Annotated[bool, Query()] = True
 ) -> Response:
     app = await ctx.storage.get_application(app_id)
     return respond(message_out(await ctx.storage.get_message(app.id, msg_id), with_content))
