@@ -32,10 +32,16 @@ END;
 $$;
 -- end block
 
-CREATE TRIGGER endpoints_routes_added_or_deleted AFTER INSERT OR DELETE ON endpoints
+-- Constraint triggers, deferred: each runs at commit, so the application's row is
+-- the last lock its transaction takes. An endpoint change (endpoint, then its
+-- deliveries and state) and a worker's record (state, deliveries) then never hold
+-- it while waiting for each other's rows, and cannot deadlock on it.
+CREATE CONSTRAINT TRIGGER endpoints_routes_added_or_deleted AFTER INSERT OR DELETE ON endpoints
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW EXECUTE FUNCTION hookline_routes_changed();
 
-CREATE TRIGGER endpoints_routes_updated AFTER UPDATE ON endpoints
+CREATE CONSTRAINT TRIGGER endpoints_routes_updated AFTER UPDATE ON endpoints
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN (
     OLD.app_id IS DISTINCT FROM NEW.app_id OR OLD.disabled IS DISTINCT FROM NEW.disabled
     OR OLD.filter_types IS DISTINCT FROM NEW.filter_types
@@ -44,12 +50,15 @@ FOR EACH ROW WHEN (
 ) EXECUTE FUNCTION hookline_routes_changed();
 
 -- Only whether a circuit is closed matters to routing (open and half-open hold alike).
-CREATE TRIGGER endpoint_state_routes_added AFTER INSERT ON endpoint_state
+CREATE CONSTRAINT TRIGGER endpoint_state_routes_added AFTER INSERT ON endpoint_state
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN (NEW.circuit <> 'closed') EXECUTE FUNCTION hookline_routes_changed();
 
-CREATE TRIGGER endpoint_state_routes_updated AFTER UPDATE OF circuit ON endpoint_state
+CREATE CONSTRAINT TRIGGER endpoint_state_routes_updated AFTER UPDATE OF circuit ON endpoint_state
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN ((OLD.circuit <> 'closed') IS DISTINCT FROM (NEW.circuit <> 'closed'))
 EXECUTE FUNCTION hookline_routes_changed();
 
-CREATE TRIGGER endpoint_state_routes_deleted AFTER DELETE ON endpoint_state
+CREATE CONSTRAINT TRIGGER endpoint_state_routes_deleted AFTER DELETE ON endpoint_state
+DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW WHEN (OLD.circuit <> 'closed') EXECUTE FUNCTION hookline_routes_changed();
