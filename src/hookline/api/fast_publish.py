@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 from pydantic import ValidationError as PydanticValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hookline.api.asgi import read_body, replay_body
 from hookline.api.auth import check_reach
 from hookline.api.context import Context
 from hookline.api.errors import hookline_error_response
@@ -45,12 +46,12 @@ class PublishFastPath:
         ):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         try:
             message_in = MessageIn.model_validate_json(body)
         except PydanticValidationError:
             # The route says what is wrong, in FastAPI's words: hand it the body again.
-            await self.app(scope, _replay(body), send)
+            await self.app(scope, replay_body(body), send)
             return
         who = scope.get("state", {}).get("principal")
         assert isinstance(who, Principal)  # the auth middleware ran: this is an API path
@@ -68,25 +69,3 @@ def _is_json(scope: Scope) -> bool:
             media_type: bytes = value.split(b";")[0].strip().lower()
             return media_type == b"application/json"
     return False
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive

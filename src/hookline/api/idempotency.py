@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager, suppress
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hookline.api.asgi import read_body, replay_body
 from hookline.api.errors import error_response
 from hookline.errors import HooklineError
 from hookline.storage.base import IdempotentResponse, Storage
@@ -67,7 +68,7 @@ class IdempotencyMiddleware:
                 scope, receive, send
             )
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         scoped_key = hashlib.sha256(headers.get(b"authorization", b"") + b"\0" + key).hexdigest()
         fingerprint = hashlib.sha256(
             scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\0" + body
@@ -100,12 +101,12 @@ class IdempotencyMiddleware:
                 await error_response(
                     409, "idempotency_conflict",
                     "this Idempotency-Key was already used for a different request",
-                )(scope, _replay_body(b""), send)  # fmt: skip
+                )(scope, replay_body(b""), send)  # fmt: skip
             elif stored.status_code == 0:
                 await error_response(
                     409, "idempotency_in_progress",
                     "a request with this Idempotency-Key is still running; retry later",
-                )(scope, _replay_body(b""), send)  # fmt: skip
+                )(scope, replay_body(b""), send)  # fmt: skip
             else:
                 await _replay(stored, send)
             return
@@ -132,7 +133,7 @@ class IdempotencyMiddleware:
             await send({"type": "http.response.body", "body": answer})
 
         try:
-            await self.app(scope, _replay_body(body), capture)
+            await self.app(scope, replay_body(body), capture)
         finally:
             if not stored_answer:
                 # A 5xx or a crash: free the key so that a retry runs for real. If the
@@ -183,28 +184,6 @@ class _KeyLocks:
             self._users[key] -= 1
             if not self._users[key]:
                 del self._users[key], self._locks[key]
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay_body(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 async def _replay(stored: IdempotentResponse, send: Send) -> None:

@@ -192,19 +192,30 @@ async def writing(
     return visit, form
 
 
-def set_session_cookie(response: Response, request: Request, kind: Kind, session_id: str) -> None:
-    """Hand the browser its session id: HttpOnly, SameSite=Strict, Path=/, Secure over https."""
-    response.set_cookie(
+async def start_session(request: Request, kind: Kind, token: str, target: str) -> Response:
+    """Sign in with ``token`` (checked by the caller): a new session replaces the browser's
+    old one, and the answer goes to ``target`` with the session id in an HttpOnly,
+    SameSite=Strict cookie (Secure over https)."""
+    sessions = web_of(request).sessions
+    await sessions.close(request.cookies.get(COOKIES[kind]))
+    session_id, _ = await sessions.open(kind, token)
+    answer = see_other(target)
+    answer.set_cookie(
         COOKIES[kind], session_id, path="/", httponly=True, samesite="strict",
         secure=_secure(request),
     )  # fmt: skip
+    return answer
 
 
-def clear_session_cookie(response: Response, request: Request, kind: Kind) -> None:
-    """Make the browser forget its session id."""
-    response.delete_cookie(
+async def end_session(request: Request, kind: Kind, target: str) -> Response:
+    """Sign out (the token itself stays valid): end the session, forget its cookie."""
+    visit, _ = await writing(request, kind, read_only_allowed=True)
+    await web_of(request).sessions.close(visit.session_id)
+    answer = see_other(target)
+    answer.delete_cookie(
         COOKIES[kind], path="/", httponly=True, samesite="strict", secure=_secure(request)
     )
+    return answer
 
 
 def _secure(request: Request) -> bool:

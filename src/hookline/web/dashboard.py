@@ -20,20 +20,20 @@ from hookline.web import figures
 from hookline.web.core import (
     Refused,
     Visit,
-    clear_session_cookie,
     cursor_from,
+    end_session,
     moment_input,
     parse_moment,
     read_form,
     same_origin,
     see_other,
-    set_session_cookie,
     signed_in,
+    start_session,
     web_of,
     writing,
 )
 from hookline.web.render import page
-from hookline.web.sessions import COOKIES, Kind
+from hookline.web.sessions import Kind
 
 HOME = "/dashboard"
 #: Longest text taken as a token at sign-in (API tokens are about 46 characters).
@@ -80,20 +80,12 @@ async def sign_in(request: Request) -> Response:
         )
     if error is not None:
         return page(request, "sign_in.html", None, 401, target=target, error=error)
-    await web.sessions.close(request.cookies.get(COOKIES[Kind.DASHBOARD]))
-    session_id, _ = await web.sessions.open(Kind.DASHBOARD, text)
-    answer = see_other(target)
-    set_session_cookie(answer, request, Kind.DASHBOARD, session_id)
-    return answer
+    return await start_session(request, Kind.DASHBOARD, text, target)
 
 
 async def sign_out(request: Request) -> Response:
     """End the session (the token itself stays valid)."""
-    visit, _ = await writing(request, Kind.DASHBOARD, read_only_allowed=True)
-    await web_of(request).sessions.close(visit.session_id)
-    answer = see_other(f"{HOME}/sign-in")
-    clear_session_cookie(answer, request, Kind.DASHBOARD)
-    return answer
+    return await end_session(request, Kind.DASHBOARD, f"{HOME}/sign-in")
 
 
 async def applications(request: Request) -> Response:

@@ -28,18 +28,18 @@ from hookline.web import figures
 from hookline.web.core import (
     Refused,
     Visit,
-    clear_session_cookie,
     cursor_from,
+    end_session,
     read_form,
     same_origin,
     see_other,
-    set_session_cookie,
     signed_in,
+    start_session,
     web_of,
     writing,
 )
 from hookline.web.render import page
-from hookline.web.sessions import COOKIES, Kind
+from hookline.web.sessions import Kind
 
 HOME = "/portal"
 MAX_TOKEN_LENGTH = 200
@@ -74,20 +74,12 @@ async def open_session(request: Request) -> Response:
     found = await web.context.tokens.find(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
     if found is None or found.app_id is None or found.problem(web.clock()) is not None:
         return page(request, "portal/ended.html", None, 401, invalid=True)
-    await web.sessions.close(request.cookies.get(COOKIES[Kind.PORTAL]))
-    session_id, _ = await web.sessions.open(Kind.PORTAL, text)
-    answer = see_other(f"{HOME}/home")
-    set_session_cookie(answer, request, Kind.PORTAL, session_id)
-    return answer
+    return await start_session(request, Kind.PORTAL, text, f"{HOME}/home")
 
 
 async def sign_out(request: Request) -> Response:
     """End the portal session (the link's token stays valid until it expires)."""
-    visit, _ = await writing(request, Kind.PORTAL, read_only_allowed=True)
-    await web_of(request).sessions.close(visit.session_id)
-    answer = see_other(f"{HOME}/signed-out")
-    clear_session_cookie(answer, request, Kind.PORTAL)
-    return answer
+    return await end_session(request, Kind.PORTAL, f"{HOME}/signed-out")
 
 
 async def signed_out(request: Request) -> Response:
