@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
-from test_controls_storage import claim, outcome
+from test_controls_storage import add_endpoint, claim, outcome
 
 from hookline.domain import ids
 from hookline.domain.controls import BreakerConfig, Controls
-from hookline.domain.models import Application, DeliveryStatus, Endpoint, Message
+from hookline.domain.models import Application, DeliveryStatus, Message
 from hookline.errors import NotFoundError
 from hookline.storage import Storage, storage_from_url
 
@@ -65,14 +64,6 @@ class Publisher:
         return {endpoint_id: DeliveryStatus(status) for endpoint_id, status in rows}
 
 
-async def add_endpoint(storage: Storage, app: Application, at: float, **fields: Any) -> Endpoint:
-    endpoint = Endpoint(
-        id=ids.new_id(ids.ENDPOINT, at), app_id=app.id, url="https://example.com/in",
-        secret="whsec_" + "A" * 32, created_at=at, updated_at=at, **fields,
-    )  # fmt: skip
-    return await storage.create_endpoint(endpoint)
-
-
 async def test_every_routing_change_made_elsewhere_reaches_the_next_publish(
     storage: Storage, other: Storage, database_url: str
 ) -> None:
@@ -83,9 +74,9 @@ async def test_every_routing_change_made_elsewhere_reaches_the_next_publish(
     # By uid: the application is resolved in the publish's own transaction.
     publisher = Publisher(storage, "acme", database_url)
     assert await publisher.send() == {}
-    first = await add_endpoint(other, app, T0 + 1)
+    first = await add_endpoint(other, app)
     assert await publisher.send() == {first.id: DeliveryStatus.PENDING}
-    second = await add_endpoint(other, app, T0 + 2, filter_types=("invoice.paid",))
+    second = await add_endpoint(other, app, filter_types=("invoice.paid",))
     both = {first.id: DeliveryStatus.PENDING, second.id: DeliveryStatus.PENDING}
     assert await publisher.send() == both
     assert await publisher.send() == both  # unchanged: served from memory, still right
@@ -119,7 +110,7 @@ async def test_a_circuit_opened_elsewhere_holds_the_next_publish(
         Application(id=ids.new_id(ids.APPLICATION, T0), name="Acme", created_at=T0)
     )
     config = BreakerConfig(failure_rate=0.5, minimum_attempts=2, window=60, cooldown=10)
-    endpoint = await add_endpoint(other, app, T0, controls=Controls(breaker=config))
+    endpoint = await add_endpoint(other, app, controls=Controls(breaker=config))
     publisher = Publisher(storage, app.id, database_url)
     assert await publisher.send() == {endpoint.id: DeliveryStatus.PENDING}
     assert await publisher.send() == {endpoint.id: DeliveryStatus.PENDING}

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from hookline.api.context import Context
+from hookline.domain.models import Endpoint
 from hookline.domain.tokens import Principal
-from hookline.errors import HooklineError, ValidationError
+from hookline.errors import HooklineError, NotFoundError, ValidationError
 from hookline.settings import Settings
 from hookline.storage.base import Cursor, Storage
 from hookline.web.sessions import COOKIES, Kind, Session, SessionStore
@@ -222,6 +224,20 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or web_of(request).settings.public_url.startswith(
         "https://"
     )
+
+
+async def attempt_page_values(request: Request, app_id: str) -> dict[str, Any]:
+    """What an attempt's page shows: the attempt in the path, its message, and its
+    endpoint (None once deleted); ``app_id`` is the application already checked."""
+    storage = web_of(request).storage
+    params = request.path_params
+    found = await storage.get_attempt(app_id, params["msg_id"], params["attempt_id"])
+    sent = await storage.get_message(app_id, found.msg_id)
+    try:
+        target: Endpoint | None = await storage.get_endpoint(app_id, found.endpoint_id)
+    except NotFoundError:
+        target = None
+    return {"attempt": found, "message": sent, "endpoint": target}
 
 
 def cursor_from(request: Request, limit: int) -> Cursor:

@@ -14,7 +14,6 @@ from starlette.routing import Route
 from hookline.domain.models import (
     AttemptStatus,
     Delivery,
-    Endpoint,
     EndpointMessage,
     Message,
 )
@@ -29,6 +28,7 @@ from hookline.storage.base import (
     Storage,
 )
 from hookline.web.core import (
+    attempt_page_values,
     cursor_from,
     moment_input,
     parse_moment,
@@ -164,19 +164,8 @@ async def attempt(request: Request) -> Response:
     visit = await signed_in(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
-    found = await web.storage.get_attempt(
-        app.id, request.path_params["msg_id"], request.path_params["attempt_id"]
-    )
-    sent = await web.storage.get_message(app.id, found.msg_id)
-    target: Endpoint | None
-    try:
-        target = await web.storage.get_endpoint(app.id, found.endpoint_id)
-    except NotFoundError:
-        target = None
-    return page(
-        request, "dashboard/attempt.html", visit, app=app, attempt=found, message=sent,
-        endpoint=target,
-    )  # fmt: skip
+    shown = await attempt_page_values(request, app.id)
+    return page(request, "dashboard/attempt.html", visit, app=app, **shown)
 
 
 async def resend(request: Request) -> Response:

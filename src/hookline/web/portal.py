@@ -28,6 +28,7 @@ from hookline.web import figures
 from hookline.web.core import (
     Refused,
     Visit,
+    attempt_page_values,
     cursor_from,
     end_session,
     read_form,
@@ -172,20 +173,9 @@ async def attempts(request: Request) -> Response:
 async def attempt(request: Request) -> Response:
     """One attempt of the application: the request made and what came back."""
     visit = await signed_in(request, Kind.PORTAL)
-    web = web_of(request)
     app = await portal_app(request, visit)
-    found = await web.storage.get_attempt(
-        app.id, request.path_params["msg_id"], request.path_params["attempt_id"]
-    )
-    sent = await web.storage.get_message(app.id, found.msg_id)
-    try:
-        target = await web.storage.get_endpoint(app.id, found.endpoint_id)
-    except NotFoundError:
-        target = None
-    return page(
-        request, "portal/attempt.html", visit, app=app, attempt=found, message=sent,
-        endpoint=target,
-    )  # fmt: skip
+    shown = await attempt_page_values(request, app.id)
+    return page(request, "portal/attempt.html", visit, app=app, **shown)
 
 
 async def resend(request: Request) -> Response:
