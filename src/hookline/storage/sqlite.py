@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import queue
+import random
 import sqlite3
 import threading
 import time
@@ -61,6 +62,25 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting out other connections doing the same.
+
+    Several connections opening one new file each read it (a shared lock) and then want
+    the exclusive lock the switch needs; SQLite answers one of them "database is locked"
+    at once, without calling the busy handler, since waiting could deadlock. It may
+    simply try again once the other has switched.
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.005, 0.05))
+
+
 def _fail(job: _Job, error: BaseException) -> None:
     job.loop.call_soon_threadsafe(_settle, job.future, None, error)
 
@@ -101,7 +121,7 @@ class SqliteStorage(ThreadedSqlStorage):
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_SECONDS
         )
-        conn.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(conn)
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
