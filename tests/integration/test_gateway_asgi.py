@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hookline.api.app import create_app
-from hookline.api.inbound import ReceiveBatcher
+from hookline.api.batching import receive_batcher
 from hookline.domain import ids
 from hookline.domain.inbound import MAX_PLAIN_KEY, dedup_key, received_message
 from hookline.domain.models import Application, Source
@@ -69,12 +69,12 @@ async def test_a_body_cut_short_by_a_disconnect_is_never_stored(storage: Storage
 
 async def test_one_bad_event_does_not_fail_its_batch(storage: Storage) -> None:
     source = await source_in(storage)
-    batcher = ReceiveBatcher(storage)
+    batcher = receive_batcher(storage)
     good = [received_message(source, b"{}", {}, "a.b", T0 + n) for n in range(5)]
     # A message of an application that no longer exists breaks its foreign key.
     bad = replace(received_message(source, b"{}", {}, "a.b", T0 + 9), app_id="app_gone")
     results = await asyncio.gather(
-        *(batcher.receive(m, None, 60) for m in [*good[:3], bad, *good[3:]]),
+        *(batcher.submit((m, None, 60)) for m in [*good[:3], bad, *good[3:]]),
         return_exceptions=True,
     )
     failed = [r for r in results if isinstance(r, BaseException)]

@@ -490,6 +490,56 @@ async def test_publish_duplicate_event_id_conflicts_and_writes_nothing(storage: 
     assert elsewhere.deliveries == 1
 
 
+async def test_publish_many_stores_each_in_order_and_reports_a_missing_app_alone(
+    storage: Storage,
+) -> None:
+    """Many publishes in one call: one outcome each, in order; an unknown application
+    gets its NotFoundError and the others (by id or uid, in two apps) are stored."""
+    app = await add_app(storage, uid="acme")
+    other = await add_app(storage, at=T0 + 1)
+    ep = await add_endpoint(storage, app)
+    typed = await add_endpoint(storage, app, filter_types=("user.created",))
+    elsewhere = await add_endpoint(storage, other)
+    by_uid = replace(make_message(app, at=T0 + 2), app_id="acme")
+    messages = [
+        make_message(app, at=T0 + 1, event_type="user.created"),
+        by_uid,
+        replace(make_message(app, at=T0 + 3), app_id="app_gone"),
+        make_message(other, at=T0 + 4, event_id="evt-9"),
+    ]
+    outcomes = await storage.publish_many(messages)
+    assert len(outcomes) == 4
+    first, second, missing, fourth = outcomes
+    assert isinstance(missing, NotFoundError)
+    assert not isinstance(first, Exception)
+    assert not isinstance(second, Exception)
+    assert not isinstance(fourth, Exception)
+    assert (first.message, first.deliveries) == (messages[0], 2)
+    assert (second.message, second.deliveries) == (replace(by_uid, app_id=app.id), 1)
+    assert (fourth.message, fourth.deliveries) == (messages[3], 1)
+    assert keys(await claim_all(storage)) == {
+        (messages[0].id, ep.id), (messages[0].id, typed.id), (by_uid.id, ep.id),
+        (messages[3].id, elsewhere.id),
+    }  # fmt: skip
+    with pytest.raises(NotFoundError):
+        await storage.get_message(app.id, messages[2].id)
+
+
+async def test_publish_many_with_a_taken_event_id_raises_and_stores_none(storage: Storage) -> None:
+    """One taken eventId in a batch fails the whole call: no message of it is stored."""
+    app = await add_app(storage)
+    await add_endpoint(storage, app)
+    await publish(storage, app, event_id="evt-1")
+    fresh = make_message(app, at=T0 + 1, event_id="evt-2")
+    taken = make_message(app, at=T0 + 2, event_id="evt-1")
+    with pytest.raises(ConflictError, match="evt-1"):
+        await storage.publish_many([fresh, taken])
+    for message in (fresh, taken):
+        with pytest.raises(NotFoundError):
+            await storage.get_message(app.id, message.id)
+    assert len(await claim_all(storage)) == 1
+
+
 async def test_message_is_found_by_id_and_event_id_within_its_app(storage: Storage) -> None:
     """A message reads back whole (exact payload bytes) by id or eventId, only in its app."""
     app, other = await add_app(storage), await add_app(storage, at=T0 + 1)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,3 +66,31 @@ def test_base62_is_the_plain_base62_numeral_in_27_digits(number: int) -> None:
         rest, digit = divmod(rest, 62)
         digits.append(ids._ALPHABET[digit])
     assert ids._base62(number) == "".join(reversed(digits)).rjust(27, "0")
+
+
+def test_pooled_random_bytes_do_not_repeat_across_refills_threads_or_forks() -> None:
+    """Pooled random bytes: fresh on each call, in each thread and in a forked child."""
+    drawn = [ids.pooled_random(13) for _ in range(2000)]  # several refills of the pool
+    assert all(len(chunk) == 13 for chunk in drawn)
+    assert len(set(drawn)) == len(drawn)
+    assert len(ids.pooled_random(10_000)) == 10_000  # larger than a pool
+
+    in_thread: list[bytes] = []
+    worker = threading.Thread(
+        target=lambda: in_thread.extend(ids.pooled_random(13) for _ in range(50))
+    )
+    worker.start()
+    worker.join()
+    assert not set(in_thread) & set(drawn)
+
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child writes what it draws next, and nothing else
+        os.write(write, ids.pooled_random(13))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    from_child = os.read(read, 13)
+    os.close(read)
+    assert len(from_child) == 13
+    assert from_child != ids.pooled_random(13)

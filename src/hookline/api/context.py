@@ -17,17 +17,18 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from hookline.api.auth import TokenCache, principal_of
-from hookline.api.inbound import ReceiveBatcher, RejectionCounter, SourceCache
+from hookline.api.batching import Received, WriteBatcher
+from hookline.api.inbound import RejectionCounter, SourceCache
 from hookline.api.schemas import ListResponse
 from hookline.api.versioning import EventTypeCache
 from hookline.domain import audit
 from hookline.domain.audit import Audited, AuditEntry
-from hookline.domain.models import Application
+from hookline.domain.models import Application, Message
 from hookline.domain.models import Page as RecordPage
 from hookline.domain.tokens import Principal
 from hookline.errors import ValidationError
 from hookline.settings import Settings
-from hookline.storage.base import BEGINNING, Cursor, Storage
+from hookline.storage.base import BEGINNING, Cursor, PublishResult, ReceiveResult, Storage
 
 MAX_LIMIT = 250
 
@@ -41,7 +42,8 @@ class Context:
     clock: Callable[[], float]
     tokens: TokenCache
     sources: SourceCache
-    receiver: ReceiveBatcher
+    receiver: WriteBatcher[Received, ReceiveResult]
+    publisher: WriteBatcher[Message, PublishResult]
     event_types: EventTypeCache
     rejections: RejectionCounter
 

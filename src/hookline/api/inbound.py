@@ -33,7 +33,7 @@ from hookline.domain.verifiers import (
 )
 from hookline.errors import HooklineError
 from hookline.metrics import METRICS
-from hookline.storage.base import ReceiveResult, Storage
+from hookline.storage.base import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -75,66 +75,6 @@ class SourceCache:
         """Drop every source of an application deleted through this process."""
         for token in [t for t, (source, _, _) in self._cached.items() if source.app_id == app_id]:
             del self._cached[token]
-
-
-#: One event to store: the message, its dedup key, and its window.
-_Item = tuple[Message, str | None, float]
-
-
-class ReceiveBatcher:
-    """Stores events from concurrent requests together: one storage call per batch.
-
-    While one batch is being written, the requests that arrive queue up and go
-    in the next: under load, batches grow by themselves (as a group commit
-    does); alone, an event is written at once. Each request still waits for its
-    own event to be committed before it is answered.
-    """
-
-    def __init__(self, storage: Storage, max_batch: int = 256) -> None:
-        self.storage = storage
-        self.max_batch = max_batch
-        self._waiting: list[tuple[_Item, asyncio.Future[ReceiveResult]]] = []
-        self._writing = False
-        # The loop keeps only a weak reference to a task: this one keeps the writer alive.
-        self._writer: asyncio.Task[None] | None = None
-
-    async def receive(self, message: Message, key: str | None, window: float) -> ReceiveResult:
-        """Store one event (as ``Storage.receive``), batched with its neighbours."""
-        done: asyncio.Future[ReceiveResult] = asyncio.get_running_loop().create_future()
-        self._waiting.append(((message, key, window), done))
-        if not self._writing:
-            self._writing = True
-            self._writer = asyncio.get_running_loop().create_task(self._write_batches())
-        return await done
-
-    async def _write_batches(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[: self.max_batch]
-                del self._waiting[: self.max_batch]
-                try:
-                    results = await self.storage.receive_many([item for item, _ in batch])
-                except Exception:
-                    # One bad event must not fail its neighbours (other sources, other
-                    # tenants): store them one by one, so only the bad one gets the error.
-                    await self._one_by_one(batch)
-                    continue
-                for (_, done), result in zip(batch, results, strict=True):
-                    if not done.done():
-                        done.set_result(result)
-        finally:
-            self._writing = False
-
-    async def _one_by_one(self, batch: list[tuple[_Item, asyncio.Future[ReceiveResult]]]) -> None:
-        for (message, key, window), done in batch:
-            try:
-                result = await self.storage.receive(message, key, window)
-            except Exception as error:
-                if not done.done():
-                    done.set_exception(error)
-            else:
-                if not done.done():
-                    done.set_result(result)
 
 
 class RejectionCounter:
@@ -228,7 +168,7 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
 async def _store(context: Any, source: Source, message: Message, key: str | None) -> Answer:
     """Store the event (once per key and window) before answering: 503 lets the provider retry."""
     try:
-        result = await context.receiver.receive(message, key, source.dedup_window)
+        result = await context.receiver.submit((message, key, source.dedup_window))
     except HooklineError as error:
         logger.error(
             "inbound event not stored", extra={"source_id": source.id, "error": error.detail}

@@ -44,7 +44,7 @@ from hookline.domain.routing import RouteTarget, route, route_payload
 from hookline.domain.secrets import SecretBox
 from hookline.domain.series import SeriesPoint, SourceStats, bucketed
 from hookline.domain.tokens import ApiToken, hash_token
-from hookline.errors import ConflictError, NotFoundError, SecretKeyError
+from hookline.errors import ConflictError, HooklineError, NotFoundError, SecretKeyError
 from hookline.storage.base import (
     AttemptFilter,
     Checkpoint,
@@ -561,7 +561,7 @@ class SqlOperations:
                 id=ids.new_id(ids.MESSAGE, now), app_id=operational.APP_ID,
                 event_type=event["type"], payload=orjson.dumps(event), created_at=now,
             )  # fmt: skip
-            self._publish(conn, message, None)  # rare: its routing is read each time
+            self._store_messages(conn, [message], {})  # rare: its routing is read each time
 
     @staticmethod
     def _bounds(cursor: Cursor, ascending: bool) -> dict[str, Any]:
@@ -842,23 +842,71 @@ class SqlOperations:
 
     def publish(self, conn: Connection, message: Message) -> PublishResult:
         """Store ``message`` and its deliveries; its ``app_id`` may be the application's uid."""
-        row = self._one(conn, "publish_application", {"key": message.app_id})
-        if row is None:
-            raise NotFoundError(f"application {message.app_id!r} not found")
-        if row[0] != message.app_id:
-            message = replace(message, app_id=row[0])
-        return self._publish(conn, message, int(row[1]))
+        outcome = self.publish_many(conn, [message])[0]
+        if isinstance(outcome, HooklineError):
+            raise outcome
+        return outcome
 
-    def _publish(
-        self, conn: Connection, message: Message, routes_version: int | None
-    ) -> PublishResult:
-        what = f"a message with eventId {message.event_id!r}"
-        self._insert(conn, "insert_message", _message_params(message), what)
-        routes = self._routes_of(conn, message.app_id, routes_version)
-        targets, body = _fan_out(message, routes)
-        rows = _delivery_rows(message, targets, body)
-        self._insert_deliveries(conn, rows, targets, message.created_at)
-        return PublishResult(message=message, deliveries=len(rows))
+    def publish_many(
+        self, conn: Connection, messages: Sequence[Message]
+    ) -> list[PublishResult | HooklineError]:
+        """``publish`` for many messages at once, one outcome per message, in order.
+
+        Each application is looked up once, and the messages and their deliveries
+        are inserted with one statement each. A message naming no application gets
+        its ``NotFoundError`` as its outcome and the others are stored; if an insert
+        fails (an eventId already taken), it raises and the caller's savepoint drops
+        them all.
+        """
+        found: dict[str, tuple[str, int] | None] = {}
+        outcomes: list[Message | HooklineError] = []
+        for message in messages:
+            key = message.app_id
+            if key not in found:
+                row = self._one(conn, "publish_application", {"key": key})
+                found[key] = None if row is None else (row[0], int(row[1]))
+            app = found[key]
+            if app is None:
+                outcomes.append(NotFoundError(f"application {key!r} not found"))
+            else:
+                outcomes.append(message if app[0] == key else replace(message, app_id=app[0]))
+        versions = {app[0]: app[1] for app in found.values() if app is not None}
+        stored = [outcome for outcome in outcomes if isinstance(outcome, Message)]
+        counts = self._store_messages(conn, stored, versions)
+        return [
+            PublishResult(message=outcome, deliveries=counts[outcome.id])
+            if isinstance(outcome, Message) else outcome
+            for outcome in outcomes
+        ]  # fmt: skip
+
+    def _store_messages(
+        self, conn: Connection, messages: Sequence[Message], versions: Mapping[str, int | None]
+    ) -> dict[str, int]:
+        """Insert messages and fan them out (``versions``: each application's routing
+        version, None to read the routing afresh); the deliveries made per message id."""
+        if not messages:
+            return {}
+        try:
+            self._executemany(conn, "insert_message", [_message_params(m) for m in messages])
+        except Exception as error:
+            if not self.dialect.is_unique_violation(error):
+                raise
+            taken = ", ".join(repr(m.event_id) for m in messages if m.event_id is not None)
+            raise ConflictError(f"a message with eventId {taken} already exists") from None
+        routes: dict[str, tuple[RouteTarget, ...]] = {}
+        rows: list[dict[str, Any]] = []
+        chosen: list[RouteTarget] = []
+        counts: dict[str, int] = {}
+        for message in messages:
+            app_id = message.app_id
+            if app_id not in routes:
+                routes[app_id] = self._routes_of(conn, app_id, versions.get(app_id))
+            targets, body = _fan_out(message, routes[app_id])
+            rows.extend(_delivery_rows(message, targets, body))
+            chosen.extend(targets)
+            counts[message.id] = len(targets)
+        self._insert_deliveries(conn, rows, chosen, messages[-1].created_at)
+        return counts
 
     def _insert_deliveries(
         self, conn: Connection, rows: list[dict[str, Any]], targets: Sequence[RouteTarget],
@@ -1862,24 +1910,12 @@ class SqlOperations:
 
     def _store_received(self, conn: Connection, messages: list[Message]) -> dict[str, int]:
         """Insert received messages and fan them out; deliveries made per message id."""
-        if not messages:
-            return {}
-        self._executemany(conn, "insert_message", [_message_params(m) for m in messages])
-        endpoints_of: dict[str, tuple[RouteTarget, ...]] = {}
-        rows: list[dict[str, Any]] = []
-        chosen: list[RouteTarget] = []
-        counts: dict[str, int] = {}
+        versions: dict[str, int | None] = {}
         for message in messages:
-            if message.app_id not in endpoints_of:
+            if message.app_id not in versions:
                 found = self._one(conn, "routes_version", {"id": message.app_id})
-                version = None if found is None else int(found[0])
-                endpoints_of[message.app_id] = self._routes_of(conn, message.app_id, version)
-            targets, body = _fan_out(message, endpoints_of[message.app_id])
-            rows.extend(_delivery_rows(message, targets, body))
-            chosen.extend(targets)
-            counts[message.id] = len(targets)
-        self._insert_deliveries(conn, rows, chosen, messages[-1].created_at)
-        return counts
+                versions[message.app_id] = None if found is None else int(found[0])
+        return self._store_messages(conn, messages, versions)
 
     def expire_dedup_keys(self, conn: Connection, before: float) -> int:
         return int(conn.execute(self.q("expire_dedup_keys"), {"before": before}).rowcount)

@@ -29,6 +29,7 @@ from hookline.domain.models import (
 )
 from hookline.domain.series import SeriesPoint, SourceStats
 from hookline.domain.tokens import ApiToken
+from hookline.errors import HooklineError
 from hookline.storage._sql import SqlOperations
 from hookline.storage.base import (
     BEGINNING,
@@ -163,6 +164,11 @@ class ThreadedSqlStorage:
 
     async def publish(self, message: Message) -> PublishResult:
         return await self._write(self.ops.publish, message)
+
+    async def publish_many(
+        self, messages: Sequence[Message]
+    ) -> list[PublishResult | HooklineError]:
+        return await self._write(self.ops.publish_many, tuple(messages))
 
     async def get_message(self, app_id: str, key: str) -> Message:
         return await self._read(self.ops.get_message, app_id, key)

@@ -34,6 +34,7 @@ from hookline.domain.models import (
 )
 from hookline.domain.series import SeriesPoint, SourceStats
 from hookline.domain.tokens import ApiToken
+from hookline.errors import HooklineError
 
 #: Bounds that stand for "no bound" in time filters.
 BEGINNING = 0.0
@@ -305,6 +306,15 @@ class Storage(Protocol):
     # messages and fan-out ------------------------------------------------
     async def publish(self, message: Message) -> PublishResult:
         """Store the message and one delivery per matching endpoint, atomically."""
+
+    async def publish_many(
+        self, messages: Sequence[Message]
+    ) -> list[PublishResult | HooklineError]:
+        """``publish`` for many messages in one transaction, one outcome per message, in order.
+
+        A message naming no application gets its ``NotFoundError`` and the others are
+        stored. If any insert fails (an eventId already taken) it raises and stores none.
+        """
 
     async def get_message(self, app_id: str, key: str) -> Message: ...
     async def list_messages(

@@ -38,6 +38,7 @@ from hookline.web.sessions import Kind, SessionStore
 STATIC = Path(__file__).parent / "static"
 #: Where the web faces live; everything else goes to the API.
 PREFIXES = ("/dashboard", "/portal", "/static")
+_FIRST_SEGMENTS = frozenset(PREFIXES)
 
 SECURITY_HEADERS = [
     (
@@ -64,7 +65,9 @@ _TITLES = {
 
 def is_web_path(path: str) -> bool:
     """Whether a request path belongs to the dashboard, the portal or their assets."""
-    return path == "/" or any(path == p or path.startswith(f"{p}/") for p in PREFIXES)
+    # The first segment alone decides: a slice and a set lookup on every request.
+    end = path.find("/", 1)
+    return path == "/" or (path if end < 0 else path[:end]) in _FIRST_SEGMENTS
 
 
 def _error_page(request: Request, status: int, detail: str) -> Response:

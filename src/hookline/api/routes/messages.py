@@ -76,7 +76,7 @@ async def publish_message(
             trace_parent=trace_parent,
         )  # fmt: skip
         try:
-            result = await ctx.storage.publish(message)
+            result = await ctx.publisher.submit(message)
         except NotFoundError:
             if body.application is None:
                 raise
