@@ -47,7 +47,9 @@ def attempt_line(attempt: Attempt) -> dict[str, Any]:
         "responseStatusCode": attempt.response_status_code, "response": attempt.response,
         "responseHeaders": attempt.response_headers, "responseDurationMs": attempt.duration_ms,
         "errorClass": attempt.error_class, "triggerType": int(attempt.trigger_type),
-        "timestamp": _time(attempt.created_at),
+        "timestamp": _time(attempt.created_at), "requestHeaders": attempt.request_headers,
+        # null: the message's payload, as stored, was the body sent
+        "requestBody": attempt.request_body,
     }  # fmt: skip
 
 

@@ -191,3 +191,61 @@ def test_a_session_opened_in_one_api_process_works_in_another(
             lambda: one.get("/dashboard").status_code == 303, timeout=10,
             what="the sign-out to reach the other process",
         )  # fmt: skip
+
+
+def test_an_attempts_page_shows_the_request_as_sent_with_credentials_masked(
+    browser: httpx.Client, api: httpx.Client, receiver: Receiver
+) -> None:
+    """The attempt page shows the headers the receiver got (signature included) and the
+    reshaped body; the endpoint's credential header is masked, its other headers shown."""
+    app = api.post("/api/v1/app", json={"name": "acme"}).json()
+    endpoint = api.post(
+        f"/api/v1/app/{app['id']}/endpoint",
+        json={"url": f"{receiver.url}/hook", "transformation": {"body": "{total: amount}"}},
+    ).json()
+    set_headers = api.put(
+        f"/api/v1/app/{app['id']}/endpoint/{endpoint['id']}/headers",
+        json={"headers": {"Authorization": "Bearer s3cret-value", "X-Team": "billing"}},
+    )
+    assert set_headers.status_code == 204, set_headers.text
+    message = api.post(
+        f"/api/v1/app/{app['id']}/msg", json={"eventType": "invoice.paid", "payload": {"amount": 7}}
+    ).json()
+    (arrived,) = receiver.wait_for(1)
+    got = {name.lower(): value for name, value in arrived.headers.items()}
+    assert got["authorization"] == "Bearer s3cret-value"
+    attempts = wait_until(
+        lambda: api.get(f"/api/v1/app/{app['id']}/attempt/msg/{message['id']}").json()["data"]
+    )
+    sign_in(browser)
+    page = browser.get(
+        f"/dashboard/app/{app['id']}/msg/{message['id']}/attempt/{attempts[0]['id']}"
+    )
+    assert page.status_code == 200
+    html = page.text
+    assert got["webhook-signature"] in html
+    assert got["webhook-id"] in html
+    assert "billing" in html
+    assert "&lt;masked&gt;" in html
+    assert "s3cret-value" not in html
+    assert "Reshaped for this endpoint" in html
+    assert "&#34;total&#34;: 7" in html or "&quot;total&quot;: 7" in html
+
+    # An endpoint that takes the payload as it is: the page shows the stored payload.
+    plain = api.post(
+        f"/api/v1/app/{app['id']}/endpoint", json={"url": f"{receiver.url}/plain"}
+    ).json()
+    second = api.post(
+        f"/api/v1/app/{app['id']}/msg", json={"eventType": "invoice.paid", "payload": {"amount": 8}}
+    ).json()
+    receiver.wait_for(3)
+    path = f"/api/v1/app/{app['id']}/attempt/msg/{second['id']}"
+    to_plain = wait_until(
+        lambda: [a for a in api.get(path).json()["data"] if a["endpointId"] == plain["id"]]
+    )
+    html = browser.get(
+        f"/dashboard/app/{app['id']}/msg/{second['id']}/attempt/{to_plain[0]['id']}"
+    ).text
+    assert "The message payload, as stored" in html
+    assert "Reshaped for this endpoint" not in html
+    assert "&lt;masked&gt;" not in html  # this endpoint has no credential header

@@ -45,7 +45,10 @@ async def publish(storage: Storage, app: Application, at: float, **fields: Any) 
     return (await storage.publish(message)).message
 
 
-async def finish_all(storage: Storage, at: float, code: int) -> list[ClaimedDelivery]:
+async def finish_all(
+    storage: Storage, at: float, code: int, **request: Any
+) -> list[ClaimedDelivery]:
+    """Claim everything due and record one attempt each (``request``: what it sent)."""
     claimed = await storage.claim("w", at, at + 30, 10_000)
     outcomes = []
     for c in claimed:
@@ -55,7 +58,7 @@ async def finish_all(storage: Storage, at: float, code: int) -> list[ClaimedDeli
             endpoint_id=c.endpoint_id, app_id=c.app_id, url=c.url,
             status=AttemptStatus.SUCCESS if ok else AttemptStatus.FAIL,
             response_status_code=code, response="", response_headers={}, duration_ms=1,
-            error_class=None, trigger_type=TriggerType.SCHEDULED, created_at=at,
+            error_class=None, trigger_type=TriggerType.SCHEDULED, created_at=at, **request,
         )  # fmt: skip
         status = DeliveryStatus.SUCCESS if ok else DeliveryStatus.FAILED
         outcomes.append(Outcome(c.id, c.endpoint_id, status, None, attempt))
@@ -159,6 +162,31 @@ async def test_retention_expunges_payloads_with_nothing_left_to_send(storage: St
     assert await storage.expunge_expired(T0 + 200, 100) == 0  # once only
     await storage.expunge_message(app.id, keep.id)
     assert (await storage.get_message(app.id, keep.id)).payload == b"{}"
+
+
+async def test_an_attempt_keeps_what_it_sent_and_a_reshaped_body_goes_with_the_payload(
+    storage: Storage,
+) -> None:
+    """The request's headers and reshaped body read back with the attempt; expunging the
+    message's payload (by hand or by retention) drops the body, the headers stay."""
+    app, _ = await setup(storage)
+    by_hand = await publish(storage, app, T0)
+    expiring = await publish(storage, app, T0 + 1, expires_at=T0 + 100)
+    sent = {"webhook-id": "msg_x", "webhook-signature": "v1,abc=", "authorization": "<masked>"}
+    await finish_all(storage, T0 + 10, 200, request_headers=sent, request_body='{"b":2}')
+    page = await storage.list_attempts(app.id, Cursor(limit=10), AttemptFilter())
+    assert {(a.request_body, tuple(a.request_headers.items())) for a in page.data} == {
+        ('{"b":2}', tuple(sent.items()))
+    }
+    await storage.expunge_message(app.id, by_hand.id)
+    assert await storage.expunge_expired(T0 + 200, 100) == 1
+    for message in (by_hand, expiring):
+        [attempt] = (
+            await storage.list_attempts(app.id, Cursor(limit=10), AttemptFilter(msg_id=message.id))
+        ).data
+        assert (attempt.request_body, attempt.request_headers) == (None, sent)
+        again = await storage.get_attempt(app.id, message.id, attempt.id)
+        assert again == attempt
 
 
 async def test_retention_deletes_old_attempts_in_batches(storage: Storage) -> None:

@@ -32,7 +32,15 @@ from hookline.domain import ids, signing
 from hookline.domain.circuit import counts_as_failure
 from hookline.domain.handlers import InboundEvent
 from hookline.domain.models import Attempt, AttemptStatus, DeliveryStatus, TriggerType
-from hookline.domain.outcome import AttemptResult, Decision, ErrorClass, Verdict, decide
+from hookline.domain.outcome import (
+    AttemptResult,
+    Decision,
+    ErrorClass,
+    SentRequest,
+    Verdict,
+    decide,
+    recorded_headers,
+)
 from hookline.domain.retry import RetryPolicy
 from hookline.domain.routing import HANDLER_SCHEME
 from hookline.domain.shaping import BATCH_SIZE_HEADER, Shaped, batch_body, shape
@@ -346,7 +354,7 @@ class DeliveryWorker:
             await asyncio.sleep(ready_at - self.clock())  # the endpoint's pace, or a 429's hold
             ready_at = self._hold_until.get(first.endpoint_id, 0.0)
         sent_at = self.clock()
-        result = await self._send(group, sent_at)
+        result, sent = await self._send(group, sent_at)
         if result.status_code == 429:
             # Longer holds are the stored pace's business (claims book after it); requests
             # already claimed wait a little, never long enough to outlive their lease.
@@ -356,23 +364,26 @@ class DeliveryWorker:
             )
         elif self._hold_until.get(first.endpoint_id, 0.0) < sent_at:
             self._hold_until.pop(first.endpoint_id, None)
-        return [self._outcome(d, result, sent_at) for d in group]
+        return [self._outcome(d, result, sent_at, sent) for d in group]
 
-    async def _send(self, group: list[ClaimedDelivery], sent_at: float) -> AttemptResult:
+    async def _send(
+        self, group: list[ClaimedDelivery], sent_at: float
+    ) -> tuple[AttemptResult, SentRequest | None]:
+        """Send the group's request; what came back, and what was sent (None: nothing)."""
         first = group[0]
         if first.problem is not None:
             # Never sent unsigned: recorded as a failed attempt, retried on its schedule.
             return AttemptResult(
                 status_code=0, response_body=first.problem, response_headers={},
                 duration_ms=0, error_class=ErrorClass.SECRET_UNREADABLE,
-            )  # fmt: skip
+            ), None  # fmt: skip
         if first.url.startswith(HANDLER_SCHEME):
             event = InboundEvent(
                 id=first.msg_id, event_type=first.event_type, body=first.payload,
                 app_id=first.app_id, headers=first.message_headers or {},
                 attempt=first.attempts + 1,
             )  # fmt: skip
-            return await self.handlers.run(first.url, event)
+            return await self.handlers.run(first.url, event), None
         try:
             try:
                 # On the event loop within a small budget (a usual transformation costs a
@@ -386,7 +397,7 @@ class DeliveryWorker:
             return AttemptResult(
                 status_code=0, response_body=f"transformation failed: {error}",
                 response_headers={}, duration_ms=0, error_class=ErrorClass.TRANSFORM,
-            )  # fmt: skip
+            ), None  # fmt: skip
         if len(group) == 1 and first.controls.batching is None:
             body, msg_id, extra = shaped[0].body, first.msg_id, shaped[0].headers
         else:
@@ -402,11 +413,21 @@ class DeliveryWorker:
             "hookline.attempt": first.attempts + 1, "hookline.batch_size": len(group),
         }  # fmt: skip
         with tracing.attempt_span(first.trace_parent, traced) as (trace_headers, span):
-            result = await self.transport.send(first.url, body, {**headers, **trace_headers})
+            if trace_headers:
+                headers = {**headers, **trace_headers}
+            result = await self.transport.send(first.url, body, headers)
             tracing.record_outcome(span, result.status_code, result.error_class)
-        return result
+        # A batch's body holds other messages: each attempt records only the headers.
+        reshaped = len(group) == 1 and first.controls.batching is None and body is not first.payload
+        custom = (*first.headers, *(first.message_headers or ()))
+        return result, SentRequest(
+            recorded_headers(headers, custom), body.decode() if reshaped else None
+        )
 
-    def _outcome(self, delivery: ClaimedDelivery, result: AttemptResult, sent_at: float) -> Outcome:
+    def _outcome(
+        self, delivery: ClaimedDelivery, result: AttemptResult, sent_at: float,
+        sent: SentRequest | None = None,
+    ) -> Outcome:  # fmt: skip
         now = self.clock()
         attempts_made = delivery.attempts + 1
         endpoints_fault = result.error_class not in _NOT_THE_ENDPOINTS_FAULT
@@ -444,7 +465,7 @@ class DeliveryWorker:
             endpoint_id=delivery.endpoint_id,
             status=_STATUS_OF[decision.verdict],
             next_attempt_at=decision.next_attempt_at,
-            attempt=self._attempt_record(delivery, result, sent_at),
+            attempt=self._attempt_record(delivery, result, sent_at, sent),
             endpoint_health=health,
             disable_endpoint=decision.disable_endpoint,
             breaker=breaker,
@@ -511,8 +532,9 @@ class DeliveryWorker:
         return policy
 
     def _attempt_record(
-        self, delivery: ClaimedDelivery, result: AttemptResult, sent_at: float
-    ) -> Attempt:
+        self, delivery: ClaimedDelivery, result: AttemptResult, sent_at: float,
+        sent: SentRequest | None,
+    ) -> Attempt:  # fmt: skip
         return Attempt(
             id=ids.new_id(ids.ATTEMPT, sent_at),
             delivery_id=delivery.id,
@@ -528,6 +550,8 @@ class DeliveryWorker:
             error_class=None if result.error_class is None else str(result.error_class),
             trigger_type=TriggerType.MANUAL if delivery.manual else TriggerType.SCHEDULED,
             created_at=sent_at,
+            request_headers={} if sent is None else sent.headers,
+            request_body=None if sent is None else sent.body,
         )
 
     def _log(

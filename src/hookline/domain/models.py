@@ -204,6 +204,11 @@ class Attempt:
     error_class: str | None
     trigger_type: TriggerType
     created_at: float
+    #: The headers sent (credential-like values masked); empty if nothing was sent.
+    request_headers: dict[str, str] = field(default_factory=dict)
+    #: The body sent when it was not the message's stored payload (reshaped for the
+    #: endpoint); None: the payload as stored (or nothing was sent).
+    request_body: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ come in as arguments; the worker applies the decision to storage.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hookline.domain.retry import RETRY_AFTER_STATUSES, RetryPolicy
@@ -48,6 +49,35 @@ class AttemptResult:
     def succeeded(self) -> bool:
         """A 2xx is success; everything else (3xx included) is a failure."""
         return self.error_class is None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """What one HTTP request carried, as its attempt records it."""
+
+    headers: dict[str, str]
+    #: The body, when it was not the message's stored payload (reshaped); else None.
+    body: str | None
+
+
+#: Header names whose values are credentials: recorded masked, never in full.
+_CREDENTIAL = re.compile(r"auth|token|secret|passw|cookie|api-?key|session", re.IGNORECASE)
+MASKED = "<masked>"
+
+
+def recorded_headers(sent: dict[str, str], custom: Iterable[str]) -> dict[str, str]:
+    """``sent`` as an attempt records it: the values of ``custom`` headers (the
+    endpoint's own, a forwarded event's) whose names look like credentials masked.
+    hookline's own headers (signatures, ids, timestamps) are kept: they are what a
+    receiver's verification failure is debugged with."""
+    masked = [name for name in custom if _CREDENTIAL.search(name)]
+    if not masked:
+        return sent
+    recorded = dict(sent)
+    for name in masked:
+        if name in recorded:
+            recorded[name] = MASKED
+    return recorded
 
 
 class Verdict(enum.StrEnum):

@@ -219,6 +219,7 @@ def _attempt(row: Row) -> Attempt:
         url=row[5], status=AttemptStatus(row[6]), response_status_code=row[7], response=row[8],
         response_headers=_loads(row[9]), duration_ms=row[10], error_class=row[11],
         trigger_type=TriggerType(row[12]), created_at=row[13],
+        request_headers=_loads(row[14]) if row[14] else {}, request_body=row[15],
     )  # fmt: skip
 
 
@@ -485,7 +486,8 @@ def _attempt_row(attempt: Attempt) -> list[Any]:
         attempt.id, attempt.delivery_id, attempt.msg_id, attempt.endpoint_id, attempt.app_id,
         attempt.url, int(attempt.status), attempt.response_status_code, attempt.response,
         dumps(attempt.response_headers), attempt.duration_ms, attempt.error_class,
-        int(attempt.trigger_type), attempt.created_at,
+        int(attempt.trigger_type), attempt.created_at, dumps(attempt.request_headers),
+        attempt.request_body,
     ]  # fmt: skip
 
 
@@ -1564,12 +1566,14 @@ class SqlOperations:
         found = [r[0] for r in self._all(conn, "expired_messages", {"now": now, "limit": limit})]
         if found:
             conn.execute(self.q("expunge_messages"), {"ids": dumps(found), "empty": b"{}"})
+            conn.execute(self.q("expunge_attempt_bodies"), {"ids": dumps(found)})
         return len(found)
 
     def expunge_message(self, conn: Connection, app_id: str, key: str) -> None:
         """Remove one message's payload now (Svix's expunge content)."""
         message = self.get_message(conn, app_id, key)
         conn.execute(self.q("expunge_message"), {"id": message.id, "empty": b"{}"})
+        conn.execute(self.q("expunge_attempt_bodies"), {"ids": dumps([message.id])})
 
     def delete_old_attempts(self, conn: Connection, before: float, limit: int) -> int:
         """Delete up to ``limit`` attempt records made before ``before``."""

@@ -164,11 +164,12 @@ WHERE deliveries.id = j.value ->> 0 AND deliveries.lease_owner = :worker;
 
 -- name: insert_attempts
 INSERT INTO attempts (id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code,
-                      response, response_headers, duration_ms, error_class, trigger_type, created_at)
+                      response, response_headers, duration_ms, error_class, trigger_type, created_at,
+                      request_headers, request_body)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
        CAST(value ->> 6 AS INTEGER), CAST(value ->> 7 AS INTEGER), value ->> 8, value ->> 9,
        CAST(value ->> 10 AS INTEGER), value ->> 11, CAST(value ->> 12 AS INTEGER),
-       CAST(value ->> 13 AS DOUBLE PRECISION)
+       CAST(value ->> 13 AS DOUBLE PRECISION), value ->> 14, value ->> 15
 FROM json_rows(:rows);
 
 -- name: endpoint_succeeded
@@ -222,12 +223,14 @@ WHERE endpoint_id = :endpoint_id AND created_at >= :since AND created_at < :unti
 
 -- name: get_attempt
 SELECT id, delivery_id, msg_id, endpoint_id, app_id, url, status, response_status_code, response,
-       response_headers, duration_ms, error_class, trigger_type, created_at
+       response_headers, duration_ms, error_class, trigger_type, created_at, request_headers,
+       request_body
 FROM attempts WHERE app_id = :app_id AND msg_id = :msg_id AND id = :id;
 
 -- name: list_attempts
 SELECT a.id, a.delivery_id, a.msg_id, a.endpoint_id, a.app_id, a.url, a.status, a.response_status_code,
-       a.response, a.response_headers, a.duration_ms, a.error_class, a.trigger_type, a.created_at
+       a.response, a.response_headers, a.duration_ms, a.error_class, a.trigger_type, a.created_at,
+       a.request_headers, a.request_body
 FROM attempts a
 JOIN messages m ON m.id = a.msg_id
 WHERE a.app_id = :app_id
@@ -740,6 +743,11 @@ ORDER BY expires_at LIMIT :limit;
 -- name: expunge_messages
 UPDATE messages SET payload = :empty, headers = NULL, expunged = 1, expires_at = NULL
 WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: expunge_attempt_bodies
+-- A reshaped body sent is the payload in another shape: it goes with the payload.
+UPDATE attempts SET request_body = NULL
+WHERE msg_id IN (SELECT value FROM json_each(:ids)) AND request_body IS NOT NULL;
 
 -- name: expunge_message
 UPDATE messages SET payload = :empty, headers = NULL, expunged = 1, expires_at = NULL
