@@ -295,6 +295,8 @@ def test_audit_trail_records_who_changed_what(server: HooklineProcess) -> None:
         old = customer.get(f"{ep}/secret").json()["key"]
         new = customer.post(f"{ep}/secret/rotate", json={}).json()["key"]
         customer.patch(ep, json={"disabled": True})
+        recovered = customer.post(f"{ep}/recover", json={"since": "2020-01-01T00:00:00Z"})
+        assert recovered.status_code == 202, recovered.text
         trail = customer.get(f"/api/v1/app/{app['id']}/audit").json()["data"]
         portal_token_id = customer.get(f"/api/v1/app/{app['id']}/audit").json()["data"][0]["actor"]
     with server.client() as admin:
@@ -302,13 +304,14 @@ def test_audit_trail_records_who_changed_what(server: HooklineProcess) -> None:
         full = admin.get("/api/v1/audit").json()["data"]
 
     assert [e["action"] for e in trail] == [
-        "endpoint.disabled", "endpoint.secret.rotated", "endpoint.created", "token.created",
-        "application.created",
+        "endpoint.recover", "endpoint.disabled", "endpoint.secret.rotated", "endpoint.created",
+        "token.created", "application.created",
     ]  # fmt: skip
     assert portal_token_id.startswith("tok_")
-    assert {e["actor"] for e in trail[:3]} == {portal_token_id}
+    assert {e["actor"] for e in trail[:4]} == {portal_token_id}
     assert trail[-1]["actor"] == "tok_settings"
-    rotation = trail[1]
+    assert trail[0]["after"]["task_id"] == recovered.json()["id"]
+    rotation = trail[2]
     assert rotation["before"]["secret"] != rotation["after"]["secret"]
     text = str(full)
     assert old not in text

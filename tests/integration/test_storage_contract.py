@@ -1406,6 +1406,46 @@ async def test_audit_entries_are_written_with_their_change(storage: Storage) -> 
     assert everything[0].app_id is None
 
 
+async def test_resends_and_started_jobs_are_in_the_audit_trail(storage: Storage) -> None:
+    """A resend is recorded by the ids found (an eventId named resolves to the message);
+    a recover or replay job by its endpoint, window and task id; a refused resend, not."""
+    from hookline.domain import audit, jobs, tokens
+
+    who = tokens.Principal("tok_ops")
+    app = await add_app(storage)
+    endpoint = await add_endpoint(storage, app)
+    msg = await publish(storage, app, event_id="evt-7")
+    await storage.resend(
+        app.id, "evt-7", endpoint.id, T0 + 1, audit.resent(who, app.id, "evt-7", T0 + 1)
+    )
+    with pytest.raises(NotFoundError):
+        await storage.resend(
+            app.id, "evt-none", endpoint.id, T0 + 2, audit.resent(who, app.id, "evt-none", T0 + 2)
+        )
+    window = jobs.JobParams(endpoint.id, T0, T0 + 3)
+    task = await storage.recover(
+        app.id, endpoint.id, T0, T0 + 3, T0 + 3,
+        audit.job_started(who, app.id, jobs.RECOVER, window, T0 + 3),
+    )  # fmt: skip
+    replay = await storage.start_job(
+        app.id, jobs.REPLAY, window, T0 + 4,
+        audit.job_started(who, app.id, jobs.REPLAY, window, T0 + 4),
+    )  # fmt: skip
+    trail = (await storage.list_audit(Cursor(), app.id)).data
+    assert [(e.action, e.resource_type, e.resource_id) for e in trail] == [
+        (jobs.REPLAY, "endpoint", endpoint.id),
+        (jobs.RECOVER, "endpoint", endpoint.id),
+        ("message.resent", "message", msg.id),
+    ]
+    assert {e.actor for e in trail} == {"tok_ops"}
+    assert trail[2].after == {"endpoint_id": endpoint.id}
+    assert trail[1].after is not None
+    assert trail[1].after["task_id"] == task.id
+    assert trail[1].after["since"] == T0
+    assert trail[0].after is not None
+    assert trail[0].after["task_id"] == replay.id
+
+
 async def test_a_failed_change_writes_no_audit_entry(storage: Storage) -> None:
     from hookline.domain import audit, tokens
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hookline.domain import ids
+from hookline.domain.jobs import JobParams
 from hookline.domain.models import Application, Endpoint, EventType, JSONObject, Source
 from hookline.domain.tokens import ApiToken, Principal
 
@@ -102,3 +103,17 @@ def action(
         resource_type=resource_type, resource_id=resource_id, before=None, after=details,
         created_at=now,
     )  # fmt: skip
+
+
+def resent(who: Principal, app_id: str, msg_key: str, now: float) -> AuditEntry:
+    """The entry of a message sent again by hand (a retry or a resend); the storage
+    writes it with the message's id and the endpoint's, as found."""
+    return action(who, "message.resent", app_id, ("message", msg_key), {}, now)
+
+
+def job_started(
+    who: Principal, app_id: str, kind: str, params: JobParams, now: float
+) -> AuditEntry:
+    """The entry of a recover, replay-missing or bulk replay asked for (``kind``, one of
+    ``jobs.KINDS``); the storage adds the task's id."""
+    return action(who, kind, app_id, ("endpoint", params.endpoint_id), params.to_json(), now)

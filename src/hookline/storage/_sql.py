@@ -1396,8 +1396,9 @@ class SqlOperations:
         return _delivery(row)
 
     def resend(
-        self, conn: Connection, app_id: str, msg_id: str, endpoint_id: str, now: float
-    ) -> Delivery:
+        self, conn: Connection, app_id: str, msg_id: str, endpoint_id: str, now: float,
+        audit: AuditEntry | None = None,
+    ) -> Delivery:  # fmt: skip
         message = self.get_message(conn, app_id, msg_id)
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
         expunged = self._one(conn, "message_expunged", {"id": message.id})
@@ -1423,6 +1424,9 @@ class SqlOperations:
             assert row is not None
         conn.execute(self.q("requeue_delivery"), {"id": row[0], "now": now, "manual": 1})
         self.dialect.on_publish(conn)
+        if audit is not None:  # by the ids found (the caller may have named an eventId)
+            after = {**(audit.after or {}), "endpoint_id": endpoint.id}
+            self._audit(conn, replace(audit, resource_id=message.id, after=after))
         return replace(
             _delivery(row), status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
         )
@@ -1435,16 +1439,19 @@ class SqlOperations:
         since: float,
         until: float,
         now: float,
+        audit: AuditEntry | None = None,
     ) -> BackgroundTask:
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
         return self.start_job(
-            conn, app_id, jobs.RECOVER, jobs.JobParams(endpoint.id, since, until), now
+            conn, app_id, jobs.RECOVER, jobs.JobParams(endpoint.id, since, until), now, audit
         )
 
     def start_job(
-        self, conn: Connection, app_id: str, kind: str, params: jobs.JobParams, now: float
-    ) -> BackgroundTask:
-        """Record a job to run (a worker takes it up): a running background task."""
+        self, conn: Connection, app_id: str, kind: str, params: jobs.JobParams, now: float,
+        audit: AuditEntry | None = None,
+    ) -> BackgroundTask:  # fmt: skip
+        """Record a job to run (a worker takes it up): a running background task, and
+        ``audit``, the entry of who asked for it, in the same transaction."""
         task = BackgroundTask(
             id=ids.new_id(ids.TASK, now), app_id=app_id, task=kind, status=jobs.RUNNING,
             data={"messagesSent": 0}, created_at=now, updated_at=now,
@@ -1454,6 +1461,8 @@ class SqlOperations:
             {**asdict(task), "data": dumps(task.data), "params": dumps(params.to_json())},
         )
         self.dialect.on_publish(conn)  # wakes workers: one of them runs jobs
+        if audit is not None:
+            self._audit(conn, replace(audit, after={**(audit.after or {}), "task_id": task.id}))
         return task
 
     def claim_job(self, conn: Connection, owner: str, now: float, lease_until: float) -> str | None:

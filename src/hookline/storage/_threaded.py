@@ -221,18 +221,23 @@ class ThreadedSqlStorage:
     async def get_delivery(self, msg_id: str, endpoint_id: str) -> Delivery:
         return await self._read(self.ops.get_delivery, msg_id, endpoint_id)
 
-    async def resend(self, app_id: str, msg_id: str, endpoint_id: str, now: float) -> Delivery:
-        return await self._write(self.ops.resend, app_id, msg_id, endpoint_id, now)
+    async def resend(
+        self, app_id: str, msg_id: str, endpoint_id: str, now: float,
+        audit: AuditEntry | None = None,
+    ) -> Delivery:  # fmt: skip
+        return await self._write(self.ops.resend, app_id, msg_id, endpoint_id, now, audit)
 
     async def recover(
-        self, app_id: str, endpoint_id: str, since: float, until: float, now: float
-    ) -> BackgroundTask:
-        return await self._write(self.ops.recover, app_id, endpoint_id, since, until, now)
+        self, app_id: str, endpoint_id: str, since: float, until: float, now: float,
+        audit: AuditEntry | None = None,
+    ) -> BackgroundTask:  # fmt: skip
+        return await self._write(self.ops.recover, app_id, endpoint_id, since, until, now, audit)
 
     async def start_job(
-        self, app_id: str, kind: str, params: JobParams, now: float
-    ) -> BackgroundTask:
-        return await self._write(self.ops.start_job, app_id, kind, params, now)
+        self, app_id: str, kind: str, params: JobParams, now: float,
+        audit: AuditEntry | None = None,
+    ) -> BackgroundTask:  # fmt: skip
+        return await self._write(self.ops.start_job, app_id, kind, params, now, audit)
 
     async def claim_job(self, owner: str, now: float, lease_until: float) -> str | None:
         return await self._write(self.ops.claim_job, owner, now, lease_until)

@@ -364,20 +364,25 @@ class Storage(Protocol):
 
     # attempts, resend, recover, stats -----------------------------------
     async def get_delivery(self, msg_id: str, endpoint_id: str) -> Delivery: ...
-    async def resend(self, app_id: str, msg_id: str, endpoint_id: str, now: float) -> Delivery:
+    async def resend(
+        self, app_id: str, msg_id: str, endpoint_id: str, now: float,
+        audit: AuditEntry | None = None,
+    ) -> Delivery:  # fmt: skip
         """Queue the message for the endpoint again now (creating the delivery if needed)."""
 
     async def recover(
-        self, app_id: str, endpoint_id: str, since: float, until: float, now: float
-    ) -> BackgroundTask:
+        self, app_id: str, endpoint_id: str, since: float, until: float, now: float,
+        audit: AuditEntry | None = None,
+    ) -> BackgroundTask:  # fmt: skip
         """Start re-sending the endpoint's failed and held deliveries created in [since, until).
 
         Returns the running ``endpoint.recover`` job; its data counts ``messagesSent``.
         """
 
     async def start_job(
-        self, app_id: str, kind: str, params: JobParams, now: float
-    ) -> BackgroundTask:
+        self, app_id: str, kind: str, params: JobParams, now: float,
+        audit: AuditEntry | None = None,
+    ) -> BackgroundTask:  # fmt: skip
         """Record a job (``domain.jobs``) for a worker to run: a running background task."""
 
     async def claim_job(self, owner: str, now: float, lease_until: float) -> str | None:

@@ -13,6 +13,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hookline.api.context import change
+from hookline.domain import jobs
+from hookline.domain.audit import job_started
 from hookline.domain.models import AttemptStatus
 from hookline.errors import ValidationError
 from hookline.storage.base import Cursor
@@ -176,7 +178,10 @@ async def recover(request: Request) -> Response:
             raise ValidationError("since: must not be in the future", field=("since",))
     except ValidationError as error:
         return _refuse_form(visit, error, back)
-    task = await web.storage.recover(app.id, found.id, since, now, now)
+    entry = job_started(
+        visit.principal, app.id, jobs.RECOVER, jobs.JobParams(found.id, since, now), now
+    )
+    task = await web.storage.recover(app.id, found.id, since, now, now, entry)
     visit.session.notify(
         "ok", f"Recovery started (background task {task.id}): failed messages are sent again."
     )

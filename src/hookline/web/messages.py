@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hookline.domain.audit import resent
 from hookline.domain.models import (
     AttemptStatus,
     Delivery,
@@ -175,8 +176,9 @@ async def resend(request: Request) -> Response:
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     endpoint_id = request.path_params.get("endpoint_id") or form.text("endpoint")
+    msg_key, now = request.path_params["msg_id"], web.clock()
     delivery = await web.storage.resend(
-        app.id, request.path_params["msg_id"], endpoint_id, web.clock()
+        app.id, msg_key, endpoint_id, now, resent(visit.principal, app.id, msg_key, now)
     )
     visit.session.notify("ok", "Queued to be sent again now.")
     back = {

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from hookline.api.routes.messages import publish_message
 from hookline.api.schemas import MessageIn
+from hookline.domain.audit import resent
 from hookline.domain.models import Application, EventType
 from hookline.errors import NotFoundError, TooLargeError, ValidationError
 from hookline.storage.base import AttemptFilter, Cursor
@@ -183,9 +184,11 @@ async def resend(request: Request) -> Response:
     visit, form = await writing(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
+    msg_key, now = request.path_params["msg_id"], web.clock()
     delivery = await web.storage.resend(
-        app.id, request.path_params["msg_id"], request.path_params["endpoint_id"], web.clock()
-    )
+        app.id, msg_key, request.path_params["endpoint_id"], now,
+        resent(visit.principal, app.id, msg_key, now),
+    )  # fmt: skip
     visit.session.notify("ok", "Queued to be sent again now.")
     if form.text("back") == "endpoint":
         return see_other(f"{HOME}/endpoint/{delivery.endpoint_id}")

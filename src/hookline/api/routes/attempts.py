@@ -12,6 +12,7 @@ from hookline.api.context import (
     App,
     Ctx,
     Page,
+    Who,
     after_bound,
     listed,
     parse_time,
@@ -20,6 +21,7 @@ from hookline.api.context import (
 )
 from hookline.api.convert import attempt_out, endpoint_message_out
 from hookline.api.schemas import EmptyOut, EndpointMessageOut, ListResponse, MessageAttemptOut
+from hookline.domain.audit import resent
 from hookline.domain.models import AttemptStatus, Message
 from hookline.errors import ValidationError
 from hookline.storage.base import END_OF_TIME, AttemptFilter
@@ -113,8 +115,9 @@ async def get_attempt(app: App, msg_id: str, attempt_id: str, ctx: Ctx) -> Respo
     "/msg/{msg_id}/endpoint/{endpoint_id}/resend", response_model=EmptyOut, status_code=202,
     summary="Send a message to an endpoint again",
 )  # fmt: skip
-async def resend(app: App, msg_id: str, endpoint_id: str, ctx: Ctx) -> Response:
-    await ctx.storage.resend(app.id, msg_id, endpoint_id, ctx.clock())
+async def resend(app: App, msg_id: str, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
+    now = ctx.clock()
+    await ctx.storage.resend(app.id, msg_id, endpoint_id, now, resent(who, app.id, msg_id, now))
     return respond(EmptyOut(), 202)
 
 

@@ -34,6 +34,7 @@ from hookline.api.schemas import (
     check_headers,
 )
 from hookline.domain import ids, jobs, signing, ssrf
+from hookline.domain.audit import job_started
 from hookline.domain.controls import Controls
 from hookline.domain.models import Application, Endpoint, SigningKey
 from hookline.domain.routing import HANDLER_SCHEME, HANDLER_URL_PATTERN
@@ -348,11 +349,12 @@ async def patch_headers(
     "/{endpoint_id}/recover", response_model=BackgroundTaskOut, status_code=202,
     summary="Re-send failed messages",
 )  # fmt: skip
-async def recover(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx) -> Response:
+async def recover(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx, who: Who) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
     now = ctx.clock()
     since, until = _window(body, now)
-    task = await ctx.storage.recover(app.id, endpoint.id, since, until, now)
+    entry = job_started(who, app.id, jobs.RECOVER, jobs.JobParams(endpoint.id, since, until), now)
+    task = await ctx.storage.recover(app.id, endpoint.id, since, until, now, entry)
     return respond(task_out(task), 202)
 
 
@@ -360,12 +362,16 @@ async def recover(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx) -> Resp
     "/{endpoint_id}/replay-missing", response_model=BackgroundTaskOut, status_code=202,
     summary="Send the endpoint the messages it never got",
 )  # fmt: skip
-async def replay_missing(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx) -> Response:
+async def replay_missing(
+    app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx, who: Who
+) -> Response:
     """Messages created in [since, until) that the endpoint would receive but has no
     delivery of (it was added later, or was filtering them out) are sent to it."""
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    params = jobs.JobParams(endpoint.id, *_window(body, ctx.clock()))
-    task = await ctx.storage.start_job(app.id, jobs.REPLAY, params, ctx.clock())
+    now = ctx.clock()
+    params = jobs.JobParams(endpoint.id, *_window(body, now))
+    entry = job_started(who, app.id, jobs.REPLAY, params, now)
+    task = await ctx.storage.start_job(app.id, jobs.REPLAY, params, now, entry)
     return respond(task_out(task), 202)
 
 
@@ -373,18 +379,22 @@ async def replay_missing(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx) 
     "/{endpoint_id}/bulk-replay", response_model=BackgroundTaskOut, status_code=202,
     summary="Send the endpoint's messages again, by filter",
 )  # fmt: skip
-async def bulk_replay(app: App, endpoint_id: str, body: BulkReplayIn, ctx: Ctx) -> Response:
+async def bulk_replay(
+    app: App, endpoint_id: str, body: BulkReplayIn, ctx: Ctx, who: Who
+) -> Response:
     """Deliveries created in [since, until), successful and failed alike (or of one
     ``status``), narrowed by event types and channel, are sent again."""
     endpoint = await _endpoint(app, endpoint_id, ctx)
     if body.status not in (None, 0, 2):
         raise ValidationError("status is 0 (success) or 2 (fail)", field=("status",))
+    now = ctx.clock()
     params = jobs.JobParams(
-        endpoint.id, *_window(body, ctx.clock()),
+        endpoint.id, *_window(body, now),
         event_types=tuple(body.event_types) if body.event_types else None,
         channel=body.channel, status={0: "success", 2: "fail"}.get(body.status or -1),
     )  # fmt: skip
-    task = await ctx.storage.start_job(app.id, jobs.BULK_REPLAY, params, ctx.clock())
+    entry = job_started(who, app.id, jobs.BULK_REPLAY, params, now)
+    task = await ctx.storage.start_job(app.id, jobs.BULK_REPLAY, params, now, entry)
     return respond(task_out(task), 202)
 
 
