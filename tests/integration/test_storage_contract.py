@@ -525,6 +525,22 @@ async def test_publish_many_stores_each_in_order_and_reports_a_missing_app_alone
         await storage.get_message(app.id, messages[2].id)
 
 
+async def test_publish_many_inserts_a_large_fan_out_in_chunks(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliveries of many messages go in several inserts once they pass the chunk size;
+    every one is stored, each message counts its own."""
+    from hookline.storage import _sql
+
+    monkeypatch.setattr(_sql, "_DELIVERY_ROWS_PER_INSERT", 5)
+    app = await add_app(storage)
+    endpoints = [await add_endpoint(storage, app, at=T0 + i) for i in range(3)]
+    messages = [make_message(app, at=T0 + 10 + i) for i in range(4)]
+    outcomes = await storage.publish_many(messages)
+    assert [o.deliveries for o in outcomes if not isinstance(o, Exception)] == [3, 3, 3, 3]
+    assert keys(await claim_all(storage)) == {(m.id, e.id) for m in messages for e in endpoints}
+
+
 async def test_publish_many_with_a_taken_event_id_raises_and_stores_none(storage: Storage) -> None:
     """One taken eventId in a batch fails the whole call: no message of it is stored."""
     app = await add_app(storage)

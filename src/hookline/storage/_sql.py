@@ -213,6 +213,10 @@ def _delivery(row: Row) -> Delivery:
     )  # fmt: skip
 
 
+#: Fan-out rows inserted at a time when storing many messages at once.
+_DELIVERY_ROWS_PER_INSERT = 10_000
+
+
 def _attempt(row: Row) -> Attempt:
     return Attempt(
         id=row[0], delivery_id=row[1], msg_id=row[2], endpoint_id=row[3], app_id=row[4],
@@ -907,6 +911,11 @@ class SqlOperations:
             rows.extend(_delivery_rows(message, targets, body))
             chosen.extend(targets)
             counts[message.id] = len(targets)
+            if len(rows) >= _DELIVERY_ROWS_PER_INSERT:
+                # A batch of messages to applications with thousands of endpoints each
+                # must not build millions of rows in memory before the first insert.
+                self._insert_deliveries(conn, rows, chosen, message.created_at)
+                rows, chosen = [], []
         self._insert_deliveries(conn, rows, chosen, messages[-1].created_at)
         return counts
 
