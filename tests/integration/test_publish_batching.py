@@ -1,53 +1,29 @@
-"""Concurrent publishes gathered into batches: one storage call for many, each its own outcome."""
+"""Concurrent publishes gathered into batches: one storage call for many, each its own outcome
+(on both backends)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
-import pytest
+from test_storage_contract import T0, add_app, add_endpoint, make_message
 
 from hookline.api.batching import publish_batcher
-from hookline.domain import ids
-from hookline.domain.models import Application, Endpoint, Message
+from hookline.domain.models import Application, Message
 from hookline.errors import ConflictError, HooklineError, NotFoundError
-from hookline.storage import Storage, storage_from_url
+from hookline.storage import Storage
 from hookline.storage.base import PublishResult
-
-from support.keyring import TEST_SECRET_BOX
-
-T0 = 1_700_000_000.0
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    store = storage_from_url(f"sqlite:///{tmp_path / 'b.db'}", secret_box=TEST_SECRET_BOX)
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def app_with_endpoint(storage: Storage) -> Application:
-    app = await storage.create_application(
-        Application(id=ids.new_id(ids.APPLICATION, T0), name="Acme", created_at=T0, updated_at=T0)
-    )
-    await storage.create_endpoint(
-        Endpoint(
-            id=ids.new_id(ids.ENDPOINT, T0), app_id=app.id, url="https://example.com/hook",
-            secret="whsec_" + "A" * 32, created_at=T0, updated_at=T0,
-        )
-    )  # fmt: skip
+    app = await add_app(storage)
+    await add_endpoint(storage, app)
     return app
 
 
-def message(app: Application, n: int, **fields: object) -> Message:
-    at = T0 + n / 1000
-    return Message(
-        id=ids.new_id(ids.MESSAGE, at), app_id=app.id, event_type="invoice.paid",
-        payload=b'{"n":%d}' % n, created_at=at, **fields,  # type: ignore[arg-type]
-    )  # fmt: skip
+def message(app: Application, n: int) -> Message:
+    return make_message(app, at=T0 + n / 1000, payload=b'{"n":%d}' % n)
 
 
 def counting_calls(storage: Storage) -> list[int]:
