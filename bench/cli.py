@@ -107,6 +107,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--publish-count", type=int, help="requests per publish API run (default 5000; quick 2000)"
     )
     parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="API processes for the inbound and publish figures, hookline's and the minimal "
+        "ASGI app's alike (default 1)",
+    )
+    parser.add_argument(
         "--backlog-size",
         type=int,
         help="due deliveries in the large backlog (default 1000000; quick 100000)",
@@ -186,6 +193,8 @@ class _Run:
             "HOOKLINE_ALLOWED_NETWORKS": os.environ.get("HOOKLINE_ALLOWED_NETWORKS", "127.0.0.0/8"),
             "HOOKLINE_SECRET_KEY_FILE": str(workdir / "hookline.key"),
         }
+        # The inbound and publish figures' servers: hookline api in --api-processes processes.
+        self.api_env = {**self.env, "HOOKLINE_API_PROCESSES": str(args.api_processes)}
         self.levels = ["WARNING"] if args.skip_info else ["WARNING", "INFO"]
         self.controls = {} if args.skip_controls else CONTROLS
         # Noisy neighbours: the same healthy endpoints and deliveries, plus a quarter as many
@@ -197,6 +206,7 @@ class _Run:
             controls={name: [] for name in self.controls},
             inbound={"ceiling": [], "hookline": []},
             publish={"ceiling": [], "hookline": []},
+            api_processes=args.api_processes,
             postgres={} if args.skip_postgres else {n: [] for n in POSTGRES_WORKERS},
             drains={} if args.skip_backlog else {"small": [], "large": []},
         )
@@ -330,16 +340,22 @@ class _Run:
         args, m, workdir = self.args, self.m, self.workdir
         if not args.skip_inbound:
             n = args.inbound_count
-            m.inbound["ceiling"].append(inbound.measure_ceiling(n, CONCURRENCY, workdir))
+            m.inbound["ceiling"].append(
+                inbound.measure_ceiling(n, CONCURRENCY, workdir, args.api_processes)
+            )
             m.inbound["hookline"].append(
-                inbound.measure_hookline(n, CONCURRENCY, workdir, self.env)
+                inbound.measure_hookline(n, CONCURRENCY, workdir, self.api_env)
             )
             _say(f"inbound round {number}: " + _rates("", *m.inbound.values()))
         if not args.skip_publish:
             n, lanes = args.publish_count, self.endpoints
-            m.publish["ceiling"].append(publish.measure_ceiling(n, CONCURRENCY, lanes, workdir))
+            m.publish["ceiling"].append(
+                publish.measure_ceiling(n, CONCURRENCY, lanes, workdir, args.api_processes)
+            )
             m.publish["hookline"].append(
-                publish.measure_hookline(self.receiver, n, CONCURRENCY, lanes, workdir, self.env)
+                publish.measure_hookline(
+                    self.receiver, n, CONCURRENCY, lanes, workdir, self.api_env
+                )
             )
             _say(f"publish round {number}: " + _rates("", *m.publish.values()))
 
@@ -369,6 +385,7 @@ class _Run:
                 "rates": args.rates,
                 "inbound_count": args.inbound_count,
                 "publish_count": args.publish_count,
+                "api_processes": args.api_processes,
                 "request_concurrency": CONCURRENCY,
                 "backlog_size": None if args.skip_backlog else args.backlog_size,
                 "fan_out_endpoints": None if args.skip_fan_out else args.fan_out_endpoints,

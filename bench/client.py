@@ -66,12 +66,13 @@ async def send_all(url: str, requests: Sequence[Request], concurrency: int) -> f
 
 
 @contextlib.contextmanager
-def minimal_app(workdir: Path) -> Iterator[str]:
-    """Serve the minimal ASGI app in its own process; yield its base URL."""
+def minimal_app(workdir: Path, processes: int = 1) -> Iterator[str]:
+    """Serve the minimal ASGI app (in ``processes`` processes sharing its port, as
+    ``hookline api --processes N`` does); yield its base URL."""
     log = workdir / f"minimal-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.minimal_asgi"], stdout=out, stderr=out
+            [sys.executable, "-m", "bench.minimal_asgi", str(processes)], stdout=out, stderr=out
         )
     try:
         yield _wait_for_url(log, process)

@@ -37,10 +37,12 @@ def signed_requests(count: int) -> list[Request]:
     return requests
 
 
-def measure_ceiling(count: int, concurrency: int, workdir: Path) -> InboundResult:
-    """The minimal ASGI app's rate."""
+def measure_ceiling(
+    count: int, concurrency: int, workdir: Path, processes: int = 1
+) -> InboundResult:
+    """The minimal ASGI app's rate (in ``processes`` processes)."""
     requests = signed_requests(count)
-    with minimal_app(workdir) as url:
+    with minimal_app(workdir, processes) as url:
         seconds = run_loop(lambda: send_all(url + "/in", requests, concurrency))
     return InboundResult("minimal ASGI", count, seconds)
 
@@ -48,7 +50,8 @@ def measure_ceiling(count: int, concurrency: int, workdir: Path) -> InboundResul
 def measure_hookline(
     count: int, concurrency: int, workdir: Path, env: dict[str, str]
 ) -> InboundResult:
-    """hookline's gateway rate: verify, dedupe, store with fan-out, then answer."""
+    """hookline's gateway rate: verify, dedupe, store with fan-out, then answer
+    (``HOOKLINE_API_PROCESSES`` in ``env`` runs several API processes)."""
     tag = time.monotonic_ns()
     database = workdir / f"inbound-{tag}.db"
     api_process = HooklineProcess("api", f"sqlite:///{database}", workdir / f"in-{tag}.log", env)

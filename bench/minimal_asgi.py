@@ -1,12 +1,14 @@
 """The inbound ceiling: the least an ASGI server can do per webhook (read the body, say 200).
 
-``python -m bench.minimal_asgi`` serves it with uvicorn on 127.0.0.1 (a free port)
-with the same loop and HTTP parser as hookline, and prints the line hookline
-prints when it listens, so the benchmark starts both the same way.
+``python -m bench.minimal_asgi [N]`` serves it with uvicorn on 127.0.0.1 (a free
+port) with the same loop and HTTP parser as hookline, in N processes sharing the
+socket (default 1; compared with ``hookline api --processes N``), and prints the
+line hookline prints when it listens, so the benchmark starts both the same way.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from typing import Any
@@ -35,15 +37,23 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def main() -> None:
-    """Serve until killed."""
+    """Serve until killed (the extra processes die with the first)."""
     die_with_parent()
+    processes = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     port = sock.getsockname()[1]
+    first = True
+    for _ in range(processes - 1):
+        if os.fork() == 0:
+            die_with_parent()
+            first = False
+            break
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
     server = uvicorn.Server(config)
-    print(f"hookline listening on http://127.0.0.1:{port}", file=sys.stderr, flush=True)
+    if first:
+        print(f"hookline listening on http://127.0.0.1:{port}", file=sys.stderr, flush=True)
     server.run(sockets=[sock])
 
 

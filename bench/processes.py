@@ -10,6 +10,7 @@ the benchmark process, so not even a ``kill -9`` of the benchmark leaves one beh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -157,6 +158,23 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
         key = "main" if task.name == str(pid) else f"{name} (other threads)"
         usage[key] = usage.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
     return usage
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and the processes under it that are still
+    running (``hookline api --processes N``: the parent and its API processes)."""
+    total, pending, seen = 0.0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        total += process_cpu_seconds(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    pending += [int(child) for child in (task / "children").read_text().split()]
+    return total
 
 
 def peak_rss_kib(pid: int) -> int:

@@ -22,7 +22,7 @@ from bench.client import Request, RequestRate, minimal_app, send_all
 from bench.common import run_loop
 from bench.databases import SqliteFiles
 from bench.delivery import client_session
-from bench.processes import AUTH, HooklineProcess, thread_cpu_seconds
+from bench.processes import AUTH, HooklineProcess, tree_cpu_seconds
 from bench.receiver import Receiver
 
 
@@ -36,12 +36,14 @@ def _path(setup: Setup) -> str:
     return f"/api/v1/app/{setup.app_id}/msg"
 
 
-def measure_ceiling(count: int, concurrency: int, endpoints: int, workdir: Path) -> RequestRate:
-    """The minimal ASGI app's rate for the same requests (an application id of the same
-    length in the path, the same bodies)."""
+def measure_ceiling(
+    count: int, concurrency: int, endpoints: int, workdir: Path, processes: int = 1
+) -> RequestRate:
+    """The minimal ASGI app's rate (in ``processes`` processes) for the same requests (an
+    application id of the same length in the path, the same bodies)."""
     setup = Setup("app_" + "0" * 27, ("",) * endpoints)
     requests = publish_requests(setup, count)
-    with minimal_app(workdir) as url:
+    with minimal_app(workdir, processes) as url:
         seconds = run_loop(lambda: send_all(url + _path(setup), requests, concurrency))
     return RequestRate("minimal ASGI", count, seconds)
 
@@ -54,7 +56,8 @@ def measure_hookline(
     workdir: Path,
     env: dict[str, str],
 ) -> RequestRate:
-    """``hookline api``'s publish rate, and its CPU (all threads) per publish."""
+    """``hookline api``'s publish rate, and its CPU (all threads, every API process) per
+    publish."""
     databases = SqliteFiles(workdir)
     url = databases.create("publish")
     api_process = HooklineProcess("api", url, workdir / f"publish-{time.monotonic_ns()}.log", env)
@@ -67,10 +70,10 @@ def measure_hookline(
 
         setup = run_loop(create)
         requests = publish_requests(setup, count)
-        cpu_before = sum(thread_cpu_seconds(api_process.pid).values())
+        cpu_before = tree_cpu_seconds(api_process.pid)
         target = api_process.url + _path(setup)
         seconds = run_loop(lambda: send_all(target, requests, concurrency))
-        cpu = sum(thread_cpu_seconds(api_process.pid).values()) - cpu_before
+        cpu = tree_cpu_seconds(api_process.pid) - cpu_before
     finally:
         api_process.stop()
         databases.drop(url)

@@ -75,6 +75,8 @@ class Measurements:
     latencies: list[LatencyResult] = field(default_factory=list)
     inbound: dict[str, list[RequestRate]] = field(default_factory=dict)
     publish: dict[str, list[RequestRate]] = field(default_factory=dict)
+    #: Processes of the inbound and publish figures' servers (both sides alike).
+    api_processes: int = 1
     #: PostgreSQL runs by number of workers.
     postgres: dict[int, list[ThroughputResult]] = field(default_factory=dict)
     #: Backlog drains: ``small`` (the published backlog) and ``large``.
@@ -364,6 +366,7 @@ def _request_rate_rows(m: Measurements) -> list[Row]:
             PUBLISH_GOAL,
         ),
     }
+    processes = f", {m.api_processes} processes" if m.api_processes > 1 else ""
     for name, (label, goal) in figures.items():
         measured = getattr(m, name)
         if not measured.get("ceiling"):
@@ -371,12 +374,13 @@ def _request_rate_rows(m: Measurements) -> list[Row]:
         floor, server = best(measured["ceiling"]), best(measured["hookline"])
         table += [
             Row(
-                f"ceiling ({name}): minimal ASGI app (reads body), {CONCURRENCY} in flight, req/s",
+                f"ceiling ({name}): minimal ASGI app (reads body){processes}, "
+                f"{CONCURRENCY} in flight, req/s",
                 num(floor.per_second),
                 data={"runs": _runs(measured["ceiling"])},
             ),
             Row(
-                label,
+                label + processes,
                 num(server.per_second),
                 num(floor.per_second),
                 f"{server.per_second / floor.per_second:.2f}",
@@ -387,7 +391,10 @@ def _request_rate_rows(m: Measurements) -> list[Row]:
     if m.publish.get("hookline"):
         cheapest = min(r.cpu_us for r in m.publish["hookline"])
         table.append(
-            Row("publish API: CPU us per publish, API process, all threads", num(cheapest))
+            Row(
+                f"publish API: CPU us per publish, API process{processes}, all threads",
+                num(cheapest),
+            )
         )
     if "none" in m.backlogs:
         table.append(

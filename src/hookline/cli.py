@@ -87,6 +87,15 @@ def _start(settings: Settings, *, api: bool, workers: bool, handlers: str | None
             err=True,
         )
 
+    if api and settings.api_processes > 1:
+        from hookline import processes
+
+        sys.exit(
+            processes.run(
+                settings, workers=workers, on_ready=ready, on_first_token=first_token,
+                handlers_spec=handlers,
+            )
+        )  # fmt: skip
     runtime.run(
         settings, api=api, workers=workers, on_ready=ready, on_first_token=first_token,
         secret_box=secret_box, handlers=loaded,
@@ -106,6 +115,11 @@ def _handlers(spec: str | None) -> Handlers | None:
         raise click.UsageError(error.detail) from None
 
 
+_processes_option = click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    help="Overrides HOOKLINE_API_PROCESSES: API processes sharing the port (default 1).",
+)
 _handlers_option = click.option(
     "--handlers",
     metavar="MODULE:OBJECT",
@@ -118,13 +132,16 @@ _handlers_option = click.option(
 @_db_option
 @click.option("--host", help="Overrides HOOKLINE_HOST (default 127.0.0.1).")
 @click.option("--port", type=int, help="Overrides HOOKLINE_PORT (default 8040).")
+@_processes_option
 @_handlers_option
 def serve(
     config: Path | None, database_url: str | None, host: str | None, port: int | None,
-    handlers: str | None,
+    processes: int | None, handlers: str | None,
 ) -> None:  # fmt: skip
-    """Run the API and the delivery workers in one process."""
-    settings = _settings(config, database_url=database_url, host=host, port=port)
+    """Run the API and the delivery workers in one process (or --processes N)."""
+    settings = _settings(
+        config, database_url=database_url, host=host, port=port, api_processes=processes
+    )
     _start(settings, api=True, workers=True, handlers=handlers)
 
 
@@ -133,11 +150,16 @@ def serve(
 @_db_option
 @click.option("--host", help="Overrides HOOKLINE_HOST.")
 @click.option("--port", type=int, help="Overrides HOOKLINE_PORT.")
-def api(config: Path | None, database_url: str | None, host: str | None, port: int | None) -> None:
+@_processes_option
+def api(
+    config: Path | None, database_url: str | None, host: str | None, port: int | None,
+    processes: int | None,
+) -> None:  # fmt: skip
     """Run only the API (scale out with `hookline worker` on PostgreSQL)."""
-    _start(
-        _settings(config, database_url=database_url, host=host, port=port), api=True, workers=False
+    settings = _settings(
+        config, database_url=database_url, host=host, port=port, api_processes=processes
     )
+    _start(settings, api=True, workers=False)
 
 
 @main.command()

@@ -84,12 +84,14 @@ async def serve(
     on_first_token: Callable[[str], None] | None = None,
     secret_box: SecretBox | None = None,
     handlers: Handlers | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Open storage, run what was asked for until a signal, then shut down cleanly.
 
     On the very first start of an API with no admin token in its settings, an
     admin token is created and handed to ``on_first_token``, the only time it
-    exists in clear.
+    exists in clear. The API listens on ``sock`` when given (one of several API
+    processes sharing a port: ``hookline.processes``), else binds its own.
     """
     tracing.setup(settings.traces)
     storage = open_storage(settings, secret_box)
@@ -119,7 +121,7 @@ async def serve(
             from hookline.api import create_app  # a worker-only process need not load the API
 
             app = create_app(settings, storage)
-            sock = _bind(settings.host, settings.port)
+            sock = sock or bind_socket(settings.host, settings.port)
             config = uvicorn.Config(
                 app, log_config=None, lifespan="off", access_log=False, timeout_graceful_shutdown=5
             )
@@ -176,6 +178,20 @@ def _engine(
     return [worker, JobRunner(storage, worker.name, settings.poll_interval), cleaner]
 
 
+async def prepare(settings: Settings, secret_box: SecretBox | None = None) -> str | None:
+    """Bring the schema up to date and, for an API with no admin token in its settings,
+    create the first one: what one process does before several start on the database.
+    Returns the first token in clear when it was created now."""
+    storage = open_storage(settings, secret_box)
+    await storage.open()
+    try:
+        if settings.admin_token.get_secret_value():
+            return None
+        return await create_first_token(storage)
+    finally:
+        await storage.close()
+
+
 async def create_first_token(storage: Storage) -> str | None:
     """Create the first admin token unless one was ever created; return it in clear if so.
 
@@ -208,13 +224,19 @@ async def _housekeeping(storage: Storage, settings: Settings, stop: asyncio.Even
             await asyncio.wait_for(stop.wait(), HOUSEKEEPING_INTERVAL)
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(
+    host: str, port: int, *, reuse_port: bool = False, listen: bool = True
+) -> socket.socket:
+    """The API's listening socket. With ``reuse_port``, several processes bind the same
+    port and the kernel spreads new connections evenly between those listening."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    if listen:
+        sock.listen(2048)
     return sock
 
 
@@ -227,6 +249,7 @@ def run(
     on_first_token: Callable[[str], None] | None = None,
     secret_box: SecretBox | None = None,
     handlers: Handlers | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Blocking entry point: use uvloop when available."""
     try:
@@ -240,6 +263,7 @@ def run(
             serve(
                 settings, api=api, workers=workers, on_ready=on_ready,
                 on_first_token=on_first_token, secret_box=secret_box, handlers=handlers,
+                sock=sock,
             )
         )  # fmt: skip
     except OSError as error:

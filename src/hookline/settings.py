@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # API
     host: str = Field("127.0.0.1", description="address the API binds to")
     port: int = Field(8040, ge=0, le=65535, description="port the API listens on")
+    api_processes: int = Field(
+        1, ge=1, le=64,
+        description="API processes sharing the port (one uses about one CPU); with serve, "
+        "the first also runs the delivery workers",
+    )  # fmt: skip
     idempotency_ttl: float = Field(86400, gt=0, description="seconds an Idempotency-Key is kept")
 
     # Observability

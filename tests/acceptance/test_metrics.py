@@ -7,26 +7,10 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from support.metrics import scrape, value
 from support.polling import wait_until
 from support.receiver import Answer, Receiver
 from support.server import HooklineProcess, ServerFactory
-
-
-def scrape(server: HooklineProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of the server's /metrics, by name and labels."""
-    with server.client() as api:
-        answer = api.get("/metrics")
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: dict[Any, float], name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_metrics_count_what_happened(start_server: ServerFactory) -> None:

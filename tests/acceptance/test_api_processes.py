@@ -1,0 +1,126 @@
+"""``hookline serve --processes N``: several API processes on one port, acting as one server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from support.metrics import scrape, value
+from support.polling import wait_until
+from support.receiver import Receiver
+from support.server import AUTH, HooklineProcess, ServerFactory
+
+
+def api_processes(server: HooklineProcess) -> list[int]:
+    """The pids of the server's API processes (its children other than multiprocessing's
+    resource tracker)."""
+    assert server.process is not None
+    found = []
+    for task in Path(f"/proc/{server.process.pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue  # gone meanwhile
+            if b"spawn_main" in command:
+                found.append(int(child))
+    return sorted(found)
+
+
+def connections_held(pid: int, port: int) -> int:
+    """How many established TCP connections to ``port`` process ``pid`` holds open."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    held = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].split(":")[1], 16), fields[3], fields[9]
+        if local_port == port and state == "01" and inode in inodes:
+            held += 1
+    return held
+
+
+def test_api_processes_share_the_port_deliver_and_count_together(
+    start_server: ServerFactory, receiver: Receiver, database_url: str
+) -> None:
+    server = start_server(database_url, args=("--processes", "2"), poll_interval="0.2")
+    children = wait_until(lambda: len(api_processes(server)) == 2 and api_processes(server))
+    with server.client() as api:
+        app = api.post("/api/v1/app", json={"name": "Acme"}).json()
+        api.post(f"/api/v1/app/{app['id']}/endpoint", json={"url": f"{receiver.url}/hook"})
+
+    # Kept-alive connections (16 clients or more): the kernel spreads them over both.
+    clients = [httpx.Client(base_url=server.url, headers=AUTH, timeout=10) for _ in range(16)]
+    try:
+
+        def publish(index: int) -> int:
+            client = clients[index % len(clients)]
+            body = {"eventType": "invoice.paid", "payload": {"n": index}}
+            return client.post(f"/api/v1/app/{app['id']}/msg", json=body).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(publish, range(96)))
+        assert statuses == [202] * 96
+        port = int(server.url.rsplit(":", 1)[1])
+        held = {pid: connections_held(pid, port) for pid in children}
+        assert all(count > 0 for count in held.values()), held
+    finally:
+        for client in clients:
+            client.close()
+
+    # Child 0 runs the workers: what either process stored is delivered, once each.
+    received = receiver.wait_for(96, timeout=30)
+    assert sorted(json.loads(r.body)["n"] for r in received) == list(range(96))
+    # Counters are shared: any process answering the scrape counts every publish.
+    for _ in range(4):
+        assert value(scrape(server), "hookline_messages_published_total", origin="api") == 96
+
+
+def test_sigterm_stops_every_api_process(start_server: ServerFactory) -> None:
+    server = start_server(args=("--processes", "2"))
+    children = wait_until(lambda: len(api_processes(server)) == 2 and api_processes(server))
+
+    assert server.terminate(timeout=30) == 0
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    assert "Finished server process" in server.logs()
+
+
+def test_a_dead_api_process_is_replaced_and_none_outlives_the_parent(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server(args=("--processes", "2"))
+    first, second = wait_until(lambda: len(api_processes(server)) == 2 and api_processes(server))
+
+    os.kill(second, signal.SIGKILL)
+    replaced = wait_until(
+        lambda: (now := api_processes(server)) and len(now) == 2 and second not in now and now,
+        timeout=30,
+    )
+    assert first in replaced
+    wait_until(lambda: "API process exited; starting another" in server.logs())
+    for _ in range(8):  # every request lands on a live process
+        with server.client() as api:
+            assert api.get("/api/v1/app").status_code == 200
+
+    server.kill()  # kill -9 of the parent: the children are told to stop by the kernel
+    wait_until(lambda: not [pid for pid in replaced if _running(pid)], timeout=30)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its (dead) parent's reaper."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return status != "Z"
