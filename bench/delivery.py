@@ -433,7 +433,7 @@ def _start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
 
     The suffix picks the format: ``.svg`` a flame graph, ``.json`` speedscope,
     anything else py-spy's "raw" collapsed stacks (one ``frame;frame;... count``
-    line per stack, which :mod:`bench.profile` summarises).
+    line per stack, first frame the thread, easy to sum by thread or by line).
     """
     spy = shutil.which("py-spy")
     if spy is None:

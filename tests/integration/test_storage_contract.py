@@ -863,6 +863,39 @@ async def test_record_without_attempt_holds_the_delivery(storage: Storage) -> No
     assert page.data == []
 
 
+async def test_one_batch_of_outcomes_sets_and_clears_the_health_of_each_endpoint(
+    storage: Storage,
+) -> None:
+    """Health is written for all of a batch's endpoints at once; each gets its own news."""
+    app = await add_app(storage)
+    endpoints = [await add_endpoint(storage, app) for _ in range(3)]
+    for i in range(2):  # each message goes to all three endpoints
+        await publish(storage, app, at=T0 + i)
+    claimed = await storage.claim("w1", T0 + 10, LATER, 10)
+    assert len(claimed) == 6
+    first = {c.endpoint_id: c for c in reversed(claimed)}
+    second = [c for c in claimed if first[c.endpoint_id] is not c]
+
+    def outcome(claim: ClaimedDelivery, health: dict[str, str], at: float) -> Outcome:
+        return Outcome(
+            delivery_id=claim.id, endpoint_id=claim.endpoint_id, status=DeliveryStatus.SUCCESS,
+            next_attempt_at=None, attempt=make_attempt(claim, at=at, code=200),
+            endpoint_health=health.get(claim.endpoint_id),
+        )  # fmt: skip
+
+    def outcomes(batch: list[ClaimedDelivery], health: dict[str, str], at: float) -> list[Outcome]:
+        return [outcome(claim, health, at) for claim in batch]
+
+    a, b, c = (endpoint.id for endpoint in endpoints)
+    failing = {a: "failing", b: "failing"}
+    await storage.record("w1", outcomes(list(first.values()), failing, T0 + 50), T0 + 50)
+    since = {e.id: (await storage.get_endpoint(app.id, e.id)).failing_since for e in endpoints}
+    assert since == {a: T0 + 50, b: T0 + 50, c: None}
+    await storage.record("w1", outcomes(second, {a: "ok", b: "failing", c: "ok"}, T0 + 60), T0 + 60)
+    since = {e.id: (await storage.get_endpoint(app.id, e.id)).failing_since for e in endpoints}
+    assert since == {a: None, b: T0 + 50, c: None}
+
+
 async def test_endpoint_health_marks_failing_once_and_clears_on_ok(storage: Storage) -> None:
     """The first "failing" report sets failing_since, later ones keep it; "ok" clears it."""
     app = await add_app(storage)

@@ -1244,12 +1244,12 @@ class SqlOperations:
         for o in outcomes:
             if o.endpoint_health is not None:
                 health[o.endpoint_id] = o.endpoint_health
-        ok = [{"id": ep} for ep, state in health.items() if state == "ok"]
-        failing = [{"id": ep, "now": now} for ep, state in health.items() if state == "failing"]
+        ok = sorted(ep for ep, state in health.items() if state == "ok")
+        failing = sorted(ep for ep, state in health.items() if state == "failing")
         if ok:
-            self._executemany(conn, "endpoint_succeeded", ok)
+            conn.execute(self.q("endpoint_succeeded"), {"ids": dumps(ok)})
         if failing:
-            self._executemany(conn, "endpoint_failed", failing)
+            conn.execute(self.q("endpoint_failed"), {"ids": dumps(failing), "now": now})
         disabled = []
         for endpoint_id in sorted({o.endpoint_id for o in outcomes if o.disable_endpoint}):
             if conn.execute(self.q("endpoint_disable"), {"id": endpoint_id, "now": now}).rowcount:

@@ -173,10 +173,14 @@ SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->
 FROM json_rows(:rows);
 
 -- name: endpoint_succeeded
-UPDATE endpoints SET failing_since = NULL WHERE id = :id AND failing_since IS NOT NULL;
+-- :ids is a JSON array: one statement for a batch's endpoints (a row each would step,
+-- and on SQLite hand the GIL back and forth, once per endpoint).
+UPDATE endpoints SET failing_since = NULL
+WHERE id IN (SELECT value FROM json_each(:ids)) AND failing_since IS NOT NULL;
 
 -- name: endpoint_failed
-UPDATE endpoints SET failing_since = :now WHERE id = :id AND failing_since IS NULL;
+UPDATE endpoints SET failing_since = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND failing_since IS NULL;
 
 -- name: endpoint_disable
 UPDATE endpoints SET disabled = 1, updated_at = :now WHERE id = :id AND disabled = 0;
