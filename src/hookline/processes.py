@@ -32,6 +32,7 @@ import multiprocessing.connection
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -68,9 +69,11 @@ def run(
     first = asyncio.run(runtime.prepare(settings))
     if first is not None:
         on_first_token(first)
-    # Held, not listening, for as long as the group runs: port 0 becomes one fixed port,
-    # and no other program can take it while a child is being replaced.
-    sock = runtime.bind_socket(settings.host, settings.port, reuse_port=True, listen=False)
+    try:
+        sock = _hold_port(settings.host, settings.port)
+    except OSError as error:
+        logger.error("cannot start", extra={"error": str(error)})
+        return 1
     host, port = sock.getsockname()[:2]
     metrics_dir = tempfile.mkdtemp(prefix="hookline-metrics-")
     # The children inherit it and find it set when they first import prometheus_client,
@@ -88,6 +91,21 @@ def run(
         group.stop(settings.shutdown_grace + 10)
         sock.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _hold_port(host: str, port: int) -> socket.socket:
+    """A socket bound (not listening) to the port the children will share.
+
+    First a plain bind, which fails if anything listens there already, as one
+    process's bind does: ``SO_REUSEPORT`` alone would let a second group (of the
+    same user) share the port without a word. Then the port is held with
+    ``SO_REUSEPORT`` for as long as the group runs, so port 0 resolves once and no
+    other program takes the port while a child is being replaced.
+    """
+    probe = runtime.bind_socket(host, port, listen=False)
+    port = probe.getsockname()[1]
+    probe.close()
+    return runtime.bind_socket(host, port, reuse_port=True, listen=False)
 
 
 class _Group:

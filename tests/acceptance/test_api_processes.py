@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from support.metrics import scrape, value
 from support.polling import wait_until
@@ -85,6 +86,26 @@ def test_api_processes_share_the_port_deliver_and_count_together(
     # Counters are shared: any process answering the scrape counts every publish.
     for _ in range(4):
         assert value(scrape(server), "hookline_messages_published_total", origin="api") == 96
+
+
+def test_a_port_in_use_is_refused_as_one_process_would_refuse_it(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = start_server(args=("--processes", "2"))
+    port = server.url.rsplit(":", 1)[1]
+    second = HooklineProcess(
+        server.database_url,
+        {"HOOKLINE_PORT": port, "HOOKLINE_SECRET_KEY_FILE": str(tmp_path / "hookline.key")},
+        "api",
+        ("--processes", "2"),
+    )
+    try:
+        with pytest.raises(RuntimeError, match="cannot start"):
+            second.start(tmp_path / "second.log")
+    finally:
+        second.kill()
+    assert second.process is not None
+    assert second.process.returncode == 1
 
 
 def test_sigterm_stops_every_api_process(start_server: ServerFactory) -> None:
