@@ -17,7 +17,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -219,7 +219,7 @@ class SqliteStorage(ThreadedSqlStorage):
             conn.close()
 
     def _run_groups(self, conn: sqlite3.Connection, group: list[_Job]) -> None:
-        """Urgent jobs (a worker's claim) first, in a transaction of their own.
+        """Urgent jobs (a worker's claims) first, in queue order, in a transaction of their own.
 
         A claim's answer is what the worker waits for before it can send more; in one
         transaction with the outcome writes queued beside it, it would also wait for
@@ -299,6 +299,17 @@ class SqliteStorage(ThreadedSqlStorage):
         # Urgent: ahead of the outcome writes queued beside it (see _run_groups).
         return await self._write(
             self.ops.claim, worker, now, lease_until, limit, dict(busy or {}), per_endpoint,
+            urgent=True,
+        )  # fmt: skip
+
+    async def claim_batch(
+        self, worker: str, endpoint_id: str, since: float, exclude: Sequence[str], limit: int,
+        lease_until: float,
+    ) -> list[ClaimedDelivery]:  # fmt: skip
+        # Urgent too, so that a claim queued after it cannot overtake it: that claim could
+        # take the rest of the batch as the heads of batches of their own.
+        return await self._write(
+            self.ops.claim_batch, worker, endpoint_id, since, exclude, limit, lease_until,
             urgent=True,
         )  # fmt: skip
 
