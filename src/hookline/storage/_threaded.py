@@ -60,7 +60,9 @@ class ThreadedSqlStorage:
 
     ops: SqlOperations
 
-    async def _write(self, run: Callable[..., T], *args: Any) -> T:
+    async def _write(self, run: Callable[..., T], *args: Any, urgent: bool = False) -> T:
+        """Run ``run(conn, *args)`` in a write transaction. ``urgent`` (a worker's claims)
+        asks a backend with a single writer to run it ahead of writes queued beside it."""
         raise NotImplementedError
 
     async def _read(self, run: Callable[..., T], *args: Any) -> T:
@@ -190,16 +192,18 @@ class ThreadedSqlStorage:
         per_endpoint: int | None = None,
     ) -> list[ClaimedDelivery]:
         return await self._write(
-            self.ops.claim, worker, now, lease_until, limit, dict(busy or {}), per_endpoint
-        )
+            self.ops.claim, worker, now, lease_until, limit, dict(busy or {}), per_endpoint,
+            urgent=True,
+        )  # fmt: skip
 
     async def claim_batch(
         self, worker: str, endpoint_id: str, since: float, exclude: Sequence[str], limit: int,
         lease_until: float,
     ) -> list[ClaimedDelivery]:  # fmt: skip
         return await self._write(
-            self.ops.claim_batch, worker, endpoint_id, since, exclude, limit, lease_until
-        )
+            self.ops.claim_batch, worker, endpoint_id, since, exclude, limit, lease_until,
+            urgent=True,
+        )  # fmt: skip
 
     async def start_probes(self, now: float) -> int:
         return await self._write(self.ops.start_probes, now)

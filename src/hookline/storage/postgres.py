@@ -118,7 +118,9 @@ class PostgresStorage(ThreadedSqlStorage):
             logger.warning("postgres operation failed", extra={"error": type(error).__name__})
             raise StorageError(f"database error: {type(error).__name__}: {error}") from error
 
-    async def _write(self, run: Callable[..., T], *args: Any) -> T:
+    async def _write(self, run: Callable[..., T], *args: Any, urgent: bool = False) -> T:
+        # Every connection of the pool writes: nothing queues behind anything, so
+        # urgent work needs no place of its own.
         if self._pool is None:
             raise StorageError("storage is not open")
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, run, args)

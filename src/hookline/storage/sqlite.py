@@ -17,7 +17,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -26,7 +26,6 @@ from hookline.errors import HooklineError, StorageError
 from hookline.storage import migrations
 from hookline.storage._sql import Dialect, SqlOperations, load_queries
 from hookline.storage._threaded import ThreadedSqlStorage
-from hookline.storage.base import ClaimedDelivery
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -286,32 +285,6 @@ class SqliteStorage(ThreadedSqlStorage):
                 raise StorageError(f"database error: {error}") from error
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, call)
-
-    async def claim(
-        self,
-        worker: str,
-        now: float,
-        lease_until: float,
-        limit: int,
-        busy: Mapping[str, int] | None = None,
-        per_endpoint: int | None = None,
-    ) -> list[ClaimedDelivery]:
-        # Urgent: ahead of the outcome writes queued beside it (see _run_groups).
-        return await self._write(
-            self.ops.claim, worker, now, lease_until, limit, dict(busy or {}), per_endpoint,
-            urgent=True,
-        )  # fmt: skip
-
-    async def claim_batch(
-        self, worker: str, endpoint_id: str, since: float, exclude: Sequence[str], limit: int,
-        lease_until: float,
-    ) -> list[ClaimedDelivery]:  # fmt: skip
-        # Urgent too, so that a claim queued after it cannot overtake it: that claim could
-        # take the rest of the batch as the heads of batches of their own.
-        return await self._write(
-            self.ops.claim_batch, worker, endpoint_id, since, exclude, limit, lease_until,
-            urgent=True,
-        )  # fmt: skip
 
     async def wait_for_work(self, timeout: float) -> None:
         """Wake on a commit that queued work in this process, or after ``timeout``."""
