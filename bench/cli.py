@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from hookline.settings import load_settings
 
 from bench import inbound, publish
+from bench.against import Comparison, add_against_argument, against_env
 from bench.ceiling import measure_ceiling
 from bench.common import CONTROLS, PAYLOAD_BYTES, BenchError, loop_name
 from bench.databases import POSTGRES_URL, PostgresDatabases
@@ -140,6 +141,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="one extra WARNING run under py-spy (pip install py-spy); flame graph in results",
     )
+    add_against_argument(parser)
     parser.add_argument("--timeout", type=float, help="seconds any one run may take (default 300)")
     parser.add_argument(
         "--results", type=Path, default=RESULTS_DIR, help="directory for the JSON file"
@@ -155,6 +157,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.publish_count = args.publish_count or (2000 if quick else 5000)
     args.backlog_size = args.backlog_size or (100_000 if quick else 1_000_000)
     args.fan_out_endpoints = args.fan_out_endpoints or (1000 if quick else 10_000)
+    _check(parser, args)
+    return args
+
+
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse sizes outside the bounds that keep a run finite on a shared machine."""
     for name, value, most in (
         ("inbound count", args.inbound_count, 100_000),
         ("publish count", args.publish_count, 100_000),
@@ -172,7 +180,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("the noisy-neighbours timeout is bounded at 0.1..30 s")
     if max(args.rates) * args.latency_seconds > 100_000:
         parser.error("rate x latency seconds is bounded at 100,000 messages")
-    return args
 
 
 class _Run:
@@ -211,6 +218,11 @@ class _Run:
             drains={} if args.skip_backlog else {"small": [], "large": []},
         )
         self.fan_out: FanOut | None = None
+        self.comparison = Comparison(args.against) if args.against else None
+
+    def _against(self, env: dict[str, str]) -> dict[str, str]:
+        assert self.comparison is not None
+        return against_env(env, self.comparison.tree)
 
     def set_up(self, stack: ExitStack) -> None:
         """Publish the backlogs, grow the large one, create the fan-out endpoints."""
@@ -305,6 +317,12 @@ class _Run:
         for level in self.levels:
             m.runs[level].append(self._worker(m.backlogs["none"], level))
             _say(f"round {number}: hookline {level} {num(m.runs[level][-1].per_second)}/s")
+        if self.comparison is not None:
+            other = self._worker(m.backlogs["none"], env=self._against(self.env))
+            self.comparison.add(
+                "worker, SQLite, WARNING, deliveries/s", m.runs["WARNING"][-1], other
+            )
+            _say(f"round {number}: {self.comparison.tree.name} WARNING {num(other.per_second)}/s")
         if not args.skip_noisy:
             m.noisy.append(self._worker(m.backlogs["noisy"], env=self.noisy_env))
             _say(f"round {number}: noisy neighbours {num(m.noisy[-1].per_second)}/s")
@@ -319,6 +337,21 @@ class _Run:
                 )
             )
             _say(f"round {number}: PostgreSQL, {workers} worker(s) {num(results[-1].per_second)}/s")
+            if self.comparison is not None:
+                other = self._postgres(
+                    f"round {number}: PostgreSQL, {workers} worker(s), {self.comparison.tree.name}",
+                    partial(
+                        self._worker,
+                        m.backlogs["postgres"],
+                        workers=workers,
+                        env=self._against(self.env),
+                    ),
+                )
+                figure = f"PostgreSQL, {workers} worker(s), deliveries/s"
+                self.comparison.add(figure, results[-1], other)
+                _say(
+                    f"round {number}: {figure}, {self.comparison.tree.name} {num(other.per_second)}"
+                )
         for size, results in m.drains.items():
             source = m.backlogs["none" if size == "small" else "large"]
             results.append(self._worker(source, first=args.count))
@@ -358,6 +391,14 @@ class _Run:
                 )
             )
             _say(f"publish round {number}: " + _rates("", *m.publish.values()))
+            if self.comparison is not None:
+                other = publish.measure_hookline(
+                    self.receiver, n, CONCURRENCY, lanes, workdir, self._against(self.api_env)
+                )
+                self.comparison.add("publish API, req/s", m.publish["hookline"][-1], other)
+                _say(
+                    f"publish round {number}: {self.comparison.tree.name} {num(other.per_second)}/s"
+                )
 
     def profile(self) -> Path:
         """One more WARNING run, under py-spy: a flame graph of the worker."""
@@ -436,6 +477,8 @@ def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         for number in range(1, args.rounds + 1):
             bench.request_round(number)
     table_rows = rows(bench.m, bench.settings, args.backlog_size)
+    if bench.comparison is not None:
+        table_rows += bench.comparison.rows()
     document = bench.document(started, profile_path)
     document["machine"] |= {
         "load_average_at_start": load_at_start,
