@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from hookline.settings import load_settings
 
-from bench import inbound, publish
+from bench import end_to_end, inbound, publish
 from bench.against import Comparison, add_against_argument, against_env
 from bench.ceiling import measure_ceiling
 from bench.common import CONTROLS, PAYLOAD_BYTES, BenchError, loop_name
@@ -142,6 +142,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="one extra WARNING run under py-spy (pip install py-spy); flame graph in results",
     )
     add_against_argument(parser)
+    end_to_end.add_arguments(parser)
     parser.add_argument("--timeout", type=float, help="seconds any one run may take (default 300)")
     parser.add_argument(
         "--results", type=Path, default=RESULTS_DIR, help="directory for the JSON file"
@@ -157,6 +158,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.publish_count = args.publish_count or (2000 if quick else 5000)
     args.backlog_size = args.backlog_size or (100_000 if quick else 1_000_000)
     args.fan_out_endpoints = args.fan_out_endpoints or (1000 if quick else 10_000)
+    args.end_to_end_count = args.end_to_end_count or (2000 if quick else 10_000)
     _check(parser, args)
     return args
 
@@ -167,6 +169,7 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         ("inbound count", args.inbound_count, 100_000),
         ("publish count", args.publish_count, 100_000),
         ("fan-out endpoints", args.fan_out_endpoints, 50_000),
+        ("end-to-end count", args.end_to_end_count, 200_000),
     ):
         if not 1 <= value <= most:
             parser.error(f"{name} is bounded at 1..{most:,}")
@@ -219,6 +222,7 @@ class _Run:
         )
         self.fan_out: FanOut | None = None
         self.comparison = Comparison(args.against) if args.against else None
+        self.end_to_end = end_to_end.EndToEnd()
 
     def _against(self, env: dict[str, str]) -> dict[str, str]:
         assert self.comparison is not None
@@ -400,6 +404,31 @@ class _Run:
                     f"publish round {number}: {self.comparison.tree.name} {num(other.per_second)}/s"
                 )
 
+    def end_to_end_round(self, number: int) -> None:
+        """The relay, then ``hookline serve``, then the bare loop at 64 and at 512 in flight."""
+        args, e2e, n = self.args, self.end_to_end, self.args.end_to_end_count
+        timeout = args.timeout
+        e2e.relay.append(
+            end_to_end.measure_relay(
+                self.receiver, n, self.endpoints, self.workdir, self.env, timeout
+            )
+        )
+        e2e.serve.append(
+            end_to_end.measure_serve(
+                self.receiver, n, self.endpoints, self.workdir, self.env, timeout
+            )
+        )
+        _say(f"end-to-end round {number}: " + _rates("", e2e.relay, e2e.serve))
+        for in_flight in (end_to_end.PUBLISHERS, self.settings.worker_concurrency):
+            loop = end_to_end.measure_bare_loop(
+                self.receiver, args.count, in_flight, self.endpoints, timeout
+            )
+            e2e.loops.setdefault(in_flight, []).append(loop)
+            _say(
+                f"end-to-end round {number}: bare loop, {in_flight} in flight, "
+                f"{num(loop.per_second)}/s, receiver {loop.receiver_busy:.2f} cores"
+            )
+
     def profile(self) -> Path:
         """One more WARNING run, under py-spy: a flame graph of the worker."""
         self.args.results.mkdir(parents=True, exist_ok=True)
@@ -476,7 +505,10 @@ def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             )
         for number in range(1, args.rounds + 1):
             bench.request_round(number)
-    table_rows = rows(bench.m, bench.settings, args.backlog_size)
+        if not args.skip_end_to_end:
+            for number in range(1, args.rounds + 1):
+                bench.end_to_end_round(number)
+    table_rows = rows(bench.m, bench.settings, args.backlog_size) + bench.end_to_end.rows()
     if bench.comparison is not None:
         table_rows += bench.comparison.rows()
     document = bench.document(started, profile_path)
