@@ -95,7 +95,11 @@ def worker_name() -> str:
 
 
 class DeliveryWorker:
-    """Claims, sends and records deliveries until stopped."""
+    """Claims, sends and records deliveries until stopped.
+
+    It sends HTTP through ``transport`` and ``handler:`` endpoints through ``handlers``,
+    unless given its ``channels`` (then ``transport`` is not used).
+    """
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from hookline.domain import circuit as breaker
 from hookline.domain import ids, pacing, policy
@@ -30,6 +31,9 @@ from hookline.domain.circuit import Circuit, CircuitState
 from hookline.domain.models import Attempt, DeliveryStatus, Endpoint, Message
 from hookline.domain.routing import RouteTarget
 from hookline.storage.base import ClaimedDelivery, Outcome
+
+if TYPE_CHECKING:
+    from hookline.storage.ports import DeliveryQueue
 
 
 @dataclass(slots=True)
@@ -316,3 +320,8 @@ class MemoryQueue:
 def _due(queued: QueuedDelivery, now: float) -> bool:
     """Pending and due: never leased, or its lease has lapsed."""
     return queued.status is DeliveryStatus.PENDING and queued.due is not None and queued.due <= now
+
+
+if TYPE_CHECKING:
+    # mypy checks here that the memory queue plays the whole role.
+    _PLAYS_THE_ROLE: type[DeliveryQueue] = MemoryQueue
