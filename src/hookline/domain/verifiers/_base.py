@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import orjson
 
@@ -397,7 +397,8 @@ class WithOverrides:
 
     def answer(self, request: InboundRequest) -> bytes | None:
         """The inner verifier's handshake answer, if it has one."""
-        return self.inner.answer(request) if isinstance(self.inner, Handshake) else None
+        answer = getattr(self.inner, "answer", None)
+        return None if answer is None else cast(Handshake, self.inner).answer(request)
 
 
 # ---------------------------------------------------------------------------
