@@ -25,11 +25,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hookline.domain.inbound import dedup_key, received_message
 from hookline.domain.models import Message, Source
 from hookline.domain.verifiers import (
+    VERIFIERS,
     InboundRequest,
     VerificationFailed,
+    VerifiedEvent,
     Verifier,
     build_verifier,
-    slack_challenge,
+    handshake_answer,
 )
 from hookline.errors import HooklineError
 from hookline.metrics import METRICS
@@ -140,12 +142,35 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
         return Answer.of(404, {"detail": "not found"})
     source, verifier = found
     now = context.clock()
-    # Only Twilio signs the URL, so only then is it worth building.
-    url = _called_url(arrival.scope, context) if source.verifier == "twilio" else ""
+    checked = _check(arrival, source, verifier, context, now)
+    if isinstance(checked, Answer):
+        return checked
+    if not _is_text(arrival.body):
+        return Answer.of(415, {"detail": "the body must be UTF-8 text"})
+    retention = context.settings.payload_retention_days * 86400
+    message = received_message(
+        source, arrival.body, arrival.headers, checked.event_type, now, retention
+    )
+    answer = await _store(context, source, message, dedup_key(checked.event_id))
+    if checked.answer_fields and answer.status == 200:
+        # Adobe Sign counts an answer without its client id echoed as a failed delivery.
+        fields = {**orjson.loads(answer.body), **dict(checked.answer_fields)}
+        return Answer(200, orjson.dumps(fields))
+    return answer
+
+
+def _check(
+    arrival: Arrival, source: Source, verifier: Verifier, context: Any, now: float
+) -> VerifiedEvent | Answer:
+    """The verified event, or the answer that ends the request (405, 401, a handshake)."""
+    spec = VERIFIERS.get(source.verifier)
+    if arrival.method not in _METHODS and (spec is None or arrival.method not in spec.methods):
+        return Answer.of(405, {"detail": "method not allowed"})
+    # Few kinds read the URL (Twilio signs it), so only then is it worth building.
+    url = _called_url(arrival.scope, context) if spec is not None and spec.signs_url else ""
+    request = InboundRequest(arrival.method, url, arrival.headers, arrival.body)
     try:
-        event = verifier.verify(
-            InboundRequest(arrival.method, url, arrival.headers, arrival.body), now
-        )
+        event = verifier.verify(request, now)
     except VerificationFailed as failed:
         METRICS.inbound.labels("rejected").inc()
         context.rejections.add(source.id)
@@ -153,16 +178,13 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
             "inbound request rejected", extra={"source_id": source.id, "reason": failed.reason}
         )
         return Answer.of(401, {"detail": "invalid signature"})
-    challenge = slack_challenge(arrival.body) if source.verifier == "slack" else None
+    # A provider checking the endpoint (Slack, Zoom, Meta, Adobe Sign) gets its answer.
+    challenge = handshake_answer(verifier, request)
     if challenge is not None:
         return Answer(200, challenge)
-    if not _is_text(arrival.body):
-        return Answer.of(415, {"detail": "the body must be UTF-8 text"})
-    retention = context.settings.payload_retention_days * 86400
-    message = received_message(
-        source, arrival.body, arrival.headers, event.event_type, now, retention
-    )
-    return await _store(context, source, message, dedup_key(event.event_id))
+    if arrival.method not in _METHODS:
+        return Answer.of(405, {"detail": "method not allowed"})
+    return event
 
 
 async def _store(context: Any, source: Source, message: Message, key: str | None) -> Answer:
@@ -201,7 +223,9 @@ def _is_text(body: bytes) -> bool:
 
 #: Where providers post: ``/in/<token>``, one path segment.
 PREFIX = "/in/"
+#: What providers post with; a kind may take more (a GET handshake: Meta, Adobe Sign).
 _METHODS = frozenset({"POST", "PUT"})
+_HANDSHAKE_METHODS = frozenset({"GET"})
 _JSON = [(b"content-type", b"application/json")]
 
 
@@ -237,7 +261,7 @@ class Gateway:
     async def _answer(self, scope: Scope, receive: Receive, token: str) -> Answer:
         if not token or "/" in token:
             return Answer.of(404, {"detail": "not found"})
-        if scope["method"] not in _METHODS:
+        if scope["method"] not in _METHODS | _HANDSHAKE_METHODS:
             return Answer.of(405, {"detail": "method not allowed"})
         # ASGI header names arrive lower-cased; values are latin-1 by the HTTP spec.
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

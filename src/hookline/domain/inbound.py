@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from hookline.domain import ids
 from hookline.domain.models import Message, Source
+from hookline.domain.verifiers import credential_headers
 
 #: Headers that belong to one hop (or carry a credential meant for hookline): never forwarded.
 HOP_HEADERS = frozenset(
@@ -41,10 +42,8 @@ def forwarded_headers(source: Source, headers: Mapping[str, str]) -> dict[str, s
     """What of the provider's (lower-cased) headers travels on with the event."""
     if not source.forward_headers:
         return {"content-type": headers["content-type"]} if "content-type" in headers else {}
-    credential = ""
-    if source.verifier == "api_key":
-        credential = str(source.config.get("header", "")).lower()
-    return {k: v for k, v in headers.items() if k not in HOP_HEADERS and k != credential}
+    credentials = credential_headers(source.verifier, source.config)
+    return {k: v for k, v in headers.items() if k not in HOP_HEADERS and k not in credentials}
 
 
 def received_message(
