@@ -47,7 +47,7 @@ _BUSY_SECONDS: Final = 10.0
 #: Applications but the one of hookline's own operational webhooks.
 _APPLICATIONS: Final = f"applications WHERE id <> '{operational.APP_ID}'"
 #: As the storage's ``release_delivery``, for every leased delivery at once.
-_RELEASE_LEASES: Final = (
+RELEASE_LEASES: Final = (
     "UPDATE deliveries SET next_attempt_at = scheduled_at, lease_owner = NULL"
     " WHERE status = 'pending' AND lease_owner IS NOT NULL"
 )
@@ -119,18 +119,22 @@ def postgres_recipe(command: str, file: str) -> str:
     """What to run instead of ``hookline backup|restore`` on PostgreSQL."""
     if command == "backup":
         return (
-            "hookline backup copies SQLite databases; PostgreSQL has its own tools, which copy a\n"
-            "consistent snapshot while hookline serves:\n\n"
+            "hookline backup copies SQLite databases; PostgreSQL has its own tools. pg_dump\n"
+            "copies one consistent snapshot while hookline serves:\n\n"
             f'    pg_dump --format=custom --file={file} "$HOOKLINE_DATABASE_URL"\n\n'
             "For point-in-time recovery, archive the WAL continuously instead (archive_mode,\n"
             "pg_basebackup); see docs/reliability.md. Back up HOOKLINE_SECRET_KEY (or the key\n"
             "file) separately: the stored endpoint secrets are sealed under it."
         )
     return (
-        "hookline restore restores SQLite databases; on PostgreSQL, stop hookline, then\n"
-        "restore into an empty database and start hookline (it migrates an older schema):\n\n"
-        '    createdb hookline_restored && pg_restore --no-owner --dbname="$URL" ' + file + "\n\n"
-        "and point HOOKLINE_DATABASE_URL at it; see docs/reliability.md."
+        "hookline restore restores SQLite databases; on PostgreSQL, stop hookline, restore\n"
+        "into an empty database, release the leases of deliveries that were in flight (so\n"
+        "they are due at once, not after HOOKLINE_LEASE_SECONDS), and point hookline at it\n"
+        "(it migrates an older schema when it starts):\n\n"
+        "    createdb hookline_restored\n"
+        f'    pg_restore --no-owner --exit-on-error --dbname="$NEW_DATABASE_URL" {file}\n'
+        f'    psql "$NEW_DATABASE_URL" -c "{RELEASE_LEASES}"\n\n'
+        "then set HOOKLINE_DATABASE_URL=$NEW_DATABASE_URL; see docs/reliability.md."
     )
 
 
@@ -282,7 +286,7 @@ def restore(backup_file: Path, target: Path, *, force: bool = False) -> Contents
         # The workers that held leases in the copy are gone: hand their deliveries back
         # now, due when they were due (as a worker's release does), rather than after
         # lease_seconds. Those were in flight: the receiver may already have them.
-        target_db.execute(_RELEASE_LEASES)
+        target_db.execute(RELEASE_LEASES)
     return inspect(target, read_only=False)
 
 
