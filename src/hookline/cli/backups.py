@@ -80,14 +80,19 @@ def backup_command(
     except HooklineError as error:
         _fail(error)
     click.echo(
-        f"backup of {source}: {report.pages} pages in {report.steps} step(s),"
-        f" {report.seconds:.2f} s"
+        f"backup of {source}: {report.pages} pages in {report.steps} step(s), copied and"
+        f" checked in {report.seconds:.2f} s"
     )
     click.echo("\n".join(report.contents.describe()))
     if report.contents.key_ids:
+        where = (
+            "HOOKLINE_SECRET_KEY"
+            if settings.secret_key.get_secret_value().strip()
+            else f"the key file {settings.secret_key_file}"
+        )
         click.echo(
-            "the secret key is not in the backup: keep a copy of HOOKLINE_SECRET_KEY or"
-            f" {settings.secret_key_file} with it, but not beside it"
+            f"the secret key is not in the backup: keep a copy of {where} to restore it,"
+            " stored apart from the backup"
         )
 
 
