@@ -74,8 +74,8 @@ class Contents:
     key_ids: tuple[str, ...]
 
     @property
-    def pending(self) -> int:
-        """Deliveries still to be attempted: every unfinished one."""
+    def undelivered(self) -> int:
+        """Deliveries not yet made, in every unfinished status."""
         return sum(self.unfinished.values())
 
     def describe(self) -> list[str]:
@@ -89,7 +89,7 @@ class Contents:
             f"{self.path}: {self.size_bytes} bytes, integrity ok, {schema}",
             f"  {self.applications} application(s), {self.endpoints} endpoint(s), "
             f"{self.messages} message(s)",
-            f"  {self.pending} delivery(ies) not yet delivered ({states or 'none'}); "
+            f"  {self.undelivered} delivery(ies) not yet delivered ({states or 'none'}); "
             f"{self.leased} were leased by a worker",
             f"  secrets sealed under key(s): {keys}",
         ]

@@ -181,7 +181,7 @@ def test_a_backup_taken_under_load_restores_to_a_server_that_delivers_what_was_p
     restored = hookline("restore", str(backup_file), database_url=restored_url,
                         key_file=key_file)  # fmt: skip
     assert restored.returncode == 0, restored.stderr
-    assert f"{len(pending)} delivery(ies) will be attempted" in restored.stdout
+    assert f"{len(pending)} pending delivery(ies) will be attempted" in restored.stdout
 
     outage.recover()
     second = start_server(database_url=restored_url, retry_schedule="1s", retry_jitter="0")

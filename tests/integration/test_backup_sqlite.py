@@ -128,7 +128,7 @@ async def test_a_backup_says_what_it_holds(tmp_path: Path) -> None:
     contents = report.contents
     assert (contents.applications, contents.endpoints, contents.messages) == (1, 1, 3)
     assert contents.unfinished["pending"] == 3
-    assert contents.pending == 3
+    assert contents.undelivered == 3
     assert contents.key_ids == (KEY_A,)
     assert contents.schema_version == len(available("sqlite"))
     described = "\n".join(contents.describe())
@@ -265,7 +265,7 @@ async def test_the_commands_back_up_and_restore_and_check_the_key(tmp_path: Path
     restored = runner.invoke(main, ["restore", str(tmp_path / "copy.db")], env=env | {
         "HOOKLINE_DATABASE_URL": elsewhere["HOOKLINE_DATABASE_URL"]})  # fmt: skip
     assert restored.exit_code == 0, restored.output
-    assert "4 delivery(ies) will be attempted" in restored.output
+    assert "4 pending delivery(ies) will be attempted" in restored.output
     again = runner.invoke(main, ["restore", str(tmp_path / "copy.db")], env=env | {
         "HOOKLINE_DATABASE_URL": elsewhere["HOOKLINE_DATABASE_URL"]})  # fmt: skip
     assert again.exit_code == 1

@@ -138,10 +138,17 @@ def restore_command(config: Path | None, database_url: str | None, file: Path, f
         _fail(error)
     click.echo(f"restored {file} into {target}")
     click.echo("\n".join(restored.describe()))
-    if restored.pending:
+    due = restored.unfinished["pending"]
+    if due:
         click.echo(
-            f"{restored.pending} delivery(ies) will be attempted once hookline runs; those made"
+            f"{due} pending delivery(ies) will be attempted once hookline runs; those made"
             " after the backup was taken are made again (at-least-once)"
+        )
+    if restored.undelivered > due:
+        click.echo(
+            f"{restored.undelivered - due} more stay parked as they were (waiting for a paused"
+            " endpoint or an open circuit, queued behind their FIFO key, held for a disabled"
+            " endpoint)"
         )
     if contents.leased:
         click.echo(
