@@ -154,10 +154,10 @@ def backup(
     if not source.is_file():
         raise BackupError(f"{source}: no such database")
     _check_header(source)
-    if target.exists() and not force:
-        raise BackupError(f"{target} exists; pass --force to replace it")
     if target.is_dir():
         raise BackupError(f"{target} is a directory")
+    if target.exists() and not force:
+        raise BackupError(f"{target} exists; pass --force to replace it")
     started = time.monotonic()
     steps = 0
     pages = 0
@@ -249,8 +249,10 @@ def is_live(path: Path) -> bool:
         db.execute("PRAGMA locking_mode = EXCLUSIVE")
         db.execute("BEGIN EXCLUSIVE")
         db.execute("ROLLBACK")
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError:  # locked: another connection has it open
         return True
+    except sqlite3.DatabaseError:  # not a database at all, so nobody serves it
+        return False
     finally:
         db.close()
     return False

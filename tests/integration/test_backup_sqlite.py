@@ -212,6 +212,10 @@ async def test_restore_refuses_a_database_a_running_hookline_has_open(tmp_path: 
         with pytest.raises(BackupError, match="open in a running hookline"):
             backup.restore(tmp_path / "copy.db", tmp_path / "live.db")
     assert not backup.is_live(tmp_path / "live.db")
+    (tmp_path / "notes.txt").write_text("not a database")
+    assert not backup.is_live(tmp_path / "notes.txt")
+    with pytest.raises(BackupError, match="exists; pass --force"):
+        backup.restore(tmp_path / "copy.db", tmp_path / "notes.txt")
 
 
 async def test_restore_releases_the_leases_of_deliveries_in_flight(tmp_path: Path) -> None:
