@@ -40,7 +40,8 @@ from typing import Any, TypeVar
 
 from hookline.settings import load_settings
 
-from bench import inbound, publish
+from bench import end_to_end, inbound, publish
+from bench.against import Comparison, add_against_argument, against_env
 from bench.ceiling import measure_ceiling
 from bench.common import CONTROLS, PAYLOAD_BYTES, BenchError, loop_name
 from bench.databases import POSTGRES_URL, PostgresDatabases
@@ -140,6 +141,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="one extra WARNING run under py-spy (pip install py-spy); flame graph in results",
     )
+    add_against_argument(parser)
+    end_to_end.add_arguments(parser)
     parser.add_argument("--timeout", type=float, help="seconds any one run may take (default 300)")
     parser.add_argument(
         "--results", type=Path, default=RESULTS_DIR, help="directory for the JSON file"
@@ -155,10 +158,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.publish_count = args.publish_count or (2000 if quick else 5000)
     args.backlog_size = args.backlog_size or (100_000 if quick else 1_000_000)
     args.fan_out_endpoints = args.fan_out_endpoints or (1000 if quick else 10_000)
+    args.end_to_end_count = args.end_to_end_count or (2000 if quick else 10_000)
+    _check(parser, args)
+    return args
+
+
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse sizes outside the bounds that keep a run finite on a shared machine."""
     for name, value, most in (
         ("inbound count", args.inbound_count, 100_000),
         ("publish count", args.publish_count, 100_000),
         ("fan-out endpoints", args.fan_out_endpoints, 50_000),
+        ("end-to-end count", args.end_to_end_count, 200_000),
     ):
         if not 1 <= value <= most:
             parser.error(f"{name} is bounded at 1..{most:,}")
@@ -172,7 +183,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("the noisy-neighbours timeout is bounded at 0.1..30 s")
     if max(args.rates) * args.latency_seconds > 100_000:
         parser.error("rate x latency seconds is bounded at 100,000 messages")
-    return args
 
 
 class _Run:
@@ -211,6 +221,12 @@ class _Run:
             drains={} if args.skip_backlog else {"small": [], "large": []},
         )
         self.fan_out: FanOut | None = None
+        self.comparison = Comparison(args.against) if args.against else None
+        self.end_to_end = end_to_end.EndToEnd()
+
+    def _against(self, env: dict[str, str]) -> dict[str, str]:
+        assert self.comparison is not None
+        return against_env(env, self.comparison.tree)
 
     def set_up(self, stack: ExitStack) -> None:
         """Publish the backlogs, grow the large one, create the fan-out endpoints."""
@@ -305,6 +321,12 @@ class _Run:
         for level in self.levels:
             m.runs[level].append(self._worker(m.backlogs["none"], level))
             _say(f"round {number}: hookline {level} {num(m.runs[level][-1].per_second)}/s")
+        if self.comparison is not None:
+            other = self._worker(m.backlogs["none"], env=self._against(self.env))
+            self.comparison.add(
+                "worker, SQLite, WARNING, deliveries/s", m.runs["WARNING"][-1], other
+            )
+            _say(f"round {number}: {self.comparison.tree.name} WARNING {num(other.per_second)}/s")
         if not args.skip_noisy:
             m.noisy.append(self._worker(m.backlogs["noisy"], env=self.noisy_env))
             _say(f"round {number}: noisy neighbours {num(m.noisy[-1].per_second)}/s")
@@ -319,6 +341,21 @@ class _Run:
                 )
             )
             _say(f"round {number}: PostgreSQL, {workers} worker(s) {num(results[-1].per_second)}/s")
+            if self.comparison is not None:
+                other = self._postgres(
+                    f"round {number}: PostgreSQL, {workers} worker(s), {self.comparison.tree.name}",
+                    partial(
+                        self._worker,
+                        m.backlogs["postgres"],
+                        workers=workers,
+                        env=self._against(self.env),
+                    ),
+                )
+                figure = f"PostgreSQL, {workers} worker(s), deliveries/s"
+                self.comparison.add(figure, results[-1], other)
+                _say(
+                    f"round {number}: {figure}, {self.comparison.tree.name} {num(other.per_second)}"
+                )
         for size, results in m.drains.items():
             source = m.backlogs["none" if size == "small" else "large"]
             results.append(self._worker(source, first=args.count))
@@ -358,6 +395,39 @@ class _Run:
                 )
             )
             _say(f"publish round {number}: " + _rates("", *m.publish.values()))
+            if self.comparison is not None:
+                other = publish.measure_hookline(
+                    self.receiver, n, CONCURRENCY, lanes, workdir, self._against(self.api_env)
+                )
+                self.comparison.add("publish API, req/s", m.publish["hookline"][-1], other)
+                _say(
+                    f"publish round {number}: {self.comparison.tree.name} {num(other.per_second)}/s"
+                )
+
+    def end_to_end_round(self, number: int) -> None:
+        """The relay, then ``hookline serve``, then the bare loop at 64 and at 512 in flight."""
+        args, e2e, n = self.args, self.end_to_end, self.args.end_to_end_count
+        timeout = args.timeout
+        e2e.relay.append(
+            end_to_end.measure_relay(
+                self.receiver, n, self.endpoints, self.workdir, self.env, timeout
+            )
+        )
+        e2e.serve.append(
+            end_to_end.measure_serve(
+                self.receiver, n, self.endpoints, self.workdir, self.env, timeout
+            )
+        )
+        _say(f"end-to-end round {number}: " + _rates("", e2e.relay, e2e.serve))
+        for in_flight in (end_to_end.PUBLISHERS, self.settings.worker_concurrency):
+            loop = end_to_end.measure_bare_loop(
+                self.receiver, args.count, in_flight, self.endpoints, timeout
+            )
+            e2e.loops.setdefault(in_flight, []).append(loop)
+            _say(
+                f"end-to-end round {number}: bare loop, {in_flight} in flight, "
+                f"{num(loop.per_second)}/s, receiver {loop.receiver_busy:.2f} cores"
+            )
 
     def profile(self) -> Path:
         """One more WARNING run, under py-spy: a flame graph of the worker."""
@@ -435,7 +505,12 @@ def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             )
         for number in range(1, args.rounds + 1):
             bench.request_round(number)
-    table_rows = rows(bench.m, bench.settings, args.backlog_size)
+        if not args.skip_end_to_end:
+            for number in range(1, args.rounds + 1):
+                bench.end_to_end_round(number)
+    table_rows = rows(bench.m, bench.settings, args.backlog_size) + bench.end_to_end.rows()
+    if bench.comparison is not None:
+        table_rows += bench.comparison.rows()
     document = bench.document(started, profile_path)
     document["machine"] |= {
         "load_average_at_start": load_at_start,

@@ -4,12 +4,14 @@ ensure_venv() {
   local extras="$1"
   local python="${PYTHON:-python3}"
   if [ ! -x .venv/bin/python ]; then
+    echo "== first run: making .venv and installing hookline${extras} into it (a minute or two)" >&2
     "$python" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
   fi
   # Reinstall only when the project definition changed since the last install.
   local stamp=".venv/.hookline-installed${extras}"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "== installing hookline${extras} and its dependencies into .venv (pip, quiet)" >&2
     .venv/bin/python -m pip install --quiet -e ".${extras}"
     touch "$stamp"
   fi

@@ -261,6 +261,54 @@ def test_recover_resends_failed_messages(start_server: ServerFactory, receiver: 
     assert {r.headers["webhook-id"] for r in receiver.snapshot()[tried:]} == failed
 
 
+def test_recover_says_how_many_are_still_retrying(
+    start_server: ServerFactory, receiver: Receiver
+) -> None:
+    """`recover` with nothing failed yet says the messages still retrying, not just 0."""
+    server = start_server(retry_schedule="1h", retry_jitter="0")
+    receiver.behaviour = lambda request, n: Answer(status=401)
+    with server.client() as api:
+        app_id, ep_id, _ = setup_endpoint(api, receiver.url)
+        for n in (1, 2, 3):
+            publish(api, app_id, {"n": n})
+        wait_until(lambda: len(receiver.snapshot()) == 3, what="three first attempts")
+    done = cli("recover", app_id, ep_id, "--since", "10m", server=server)
+    assert done.returncode == 0, done.stderr
+    assert "recovered: 0 message(s) re-queued" in done.stdout
+    assert f"still retrying: 3 message(s) of {ep_id} in that window" in done.stdout
+
+
+# --- resend -------------------------------------------------------------------------------------
+
+
+def test_resend_sends_a_message_again_to_every_endpoint_it_went_to(
+    server: HooklineProcess, receiver: Receiver
+) -> None:
+    """`resend APP MSG` delivers the message again, same id, to the endpoints it reached."""
+    with server.client() as api:
+        app_id, ep_id, _ = setup_endpoint(api, f"{receiver.url}/hooks")
+        msg_id = publish(api, app_id, {"invoice": "in_7"})
+        wait_until(lambda: len(receiver.snapshot()) == 1, what="the first delivery")
+    done = cli("resend", app_id, msg_id, server=server)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"re-sent {msg_id} to {ep_id}"
+    wait_until(lambda: len(receiver.snapshot()) == 2, what="the re-sent delivery")
+    assert {r.headers["webhook-id"] for r in receiver.snapshot()} == {msg_id}
+
+
+def test_resend_of_a_message_with_no_attempt_asks_for_an_endpoint(
+    server: HooklineProcess,
+) -> None:
+    """`resend` of a message that reached no endpoint says so and exits non-zero."""
+    with server.client() as api:
+        app = api.post("/api/v1/app", json={"name": "Quiet"}).json()
+        msg_id = publish(api, app["id"], {"invoice": "in_8"})
+    done = cli("resend", app["id"], msg_id, server=server)
+    assert done.returncode != 0
+    assert "has no attempt yet" in done.stderr
+    assert "--endpoint" in done.stderr
+
+
 # --- verify -------------------------------------------------------------------------------------
 
 
@@ -395,6 +443,7 @@ def test_errors_are_one_clear_line_and_exit_non_zero(server: HooklineProcess) ->
     [
         ("send", "acme", "invoice.paid"),
         ("tail", "acme"),
+        ("resend", "acme", "msg_1"),
         ("recover", "acme", "ep", "--since", "1h"),
     ],
 )

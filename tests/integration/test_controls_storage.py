@@ -22,6 +22,7 @@ from hookline.domain.models import (
     Message,
     TriggerType,
 )
+from hookline.domain.policy import CircuitObservation, Throttle
 from hookline.domain.series import SeriesPoint
 from hookline.storage import Storage
 from hookline.storage.base import ClaimedDelivery, Outcome
@@ -75,8 +76,8 @@ def outcome(
     breaker = claimed.controls.breaker
     return Outcome(
         delivery_id=claimed.id, endpoint_id=claimed.endpoint_id, status=status,
-        next_attempt_at=retry_at, attempt=attempt, breaker=breaker,
-        tripped=None if breaker is None else code >= 500, order_key=claimed.order_key,
+        next_attempt_at=retry_at, attempt=attempt, order_key=claimed.order_key,
+        circuit=None if breaker is None else CircuitObservation(breaker, failed=code >= 500),
     )  # fmt: skip
 
 
@@ -196,7 +197,7 @@ async def test_a_429_halves_the_rate_every_worker_sent_at(storage: Storage) -> N
     await storage.record("w1", sent, now + 0.95)
     # ...and w2, which sent one, meets the 429: its own rate is 1/s.
     [last] = await claim(storage, now + 0.9, worker="w2")
-    met = replace(outcome(last, now + 0.9, 429, retry_at=now + 2), throttled=0.0, observed_rate=1.0)
+    met = replace(outcome(last, now + 0.9, 429, retry_at=now + 2), throttle=Throttle(0.0, 1.0))
     await storage.record("w2", [met], now + 0.95)
     state = await storage.delivery_state(app.id, endpoint.id, now + 0.95)
     assert state.throttled_at == now + 0.95

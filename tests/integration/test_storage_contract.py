@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hookline.domain import ids
+from hookline.domain import ids, policy
 from hookline.domain.ids import new_id
 from hookline.domain.models import (
     Application,
@@ -130,10 +130,10 @@ async def record(
         status = DeliveryStatus.SUCCESS
     else:
         status = DeliveryStatus.PENDING if retry_at is not None else DeliveryStatus.FAILED
+    off = policy.disabled_entry(claimed.app_id, claimed.endpoint_id, at) if disable else None
     outcome = Outcome(
         delivery_id=claimed.id, endpoint_id=claimed.endpoint_id, status=status,
-        next_attempt_at=retry_at, attempt=attempt, endpoint_health=health,
-        disable_endpoint=disable,
+        next_attempt_at=retry_at, attempt=attempt, endpoint_health=health, disabled=off,
     )  # fmt: skip
     await storage.record(worker, [outcome], at)
     return attempt

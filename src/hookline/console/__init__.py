@@ -1,6 +1,7 @@
-"""hookline's commands for people: ``send``, ``tail``, ``recover``, ``verify``, ``listen``.
+"""hookline's commands for people: ``send``, ``tail``, ``recover``, ``resend``, ``verify``,
+``listen``.
 
-They are clients, not servers: ``send``, ``tail`` and ``recover`` talk to a running
+They are clients, not servers: ``send``, ``tail``, ``recover`` and ``resend`` talk to a running
 hookline over its HTTP API (``--url``, ``--token``); ``verify`` checks a signature
 by hand; ``listen`` is a local receiver for trying webhooks out.
 
@@ -10,7 +11,7 @@ by hand; ``listen`` is a local receiver for trying webhooks out.
   de-duplication, why a signature does not verify), unit tested.
 * ``_client``: the API client (httpx); ``_errors``: the one-line error it raises.
 * ``_output``: rich consoles, tables and the JSON body view.
-* ``_publish``, ``_tail``, ``_recover``, ``_listen``: one command's work each.
+* ``_publish``, ``_tail``, ``_recover`` (recover and resend), ``_listen``: a command's work each.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``hookline recover``: re-send an endpoint's failed messages, and follow the work."""
+"""``hookline recover`` and ``hookline resend``: send messages again, and follow the work."""
 
 from __future__ import annotations
 
@@ -75,3 +75,18 @@ def redeliver(
         if left.pending == 0 or clock() >= deadline:
             return left
         sleep(min(interval, max(deadline - clock(), 0.0)))
+
+
+def attempted_endpoints(api: Api, app: str, message: str) -> list[str]:
+    """The ids of the endpoints ``message`` was attempted at, in the order first tried."""
+    path = f"{app_path(app)}/attempt/msg/{quote(message, safe='')}"
+    seen: dict[str, None] = {}
+    for attempt in reversed(list(api.every(path, {}))):
+        seen.setdefault(str(attempt["endpointId"]), None)
+    return list(seen)
+
+
+def resend(api: Api, app: str, message: str, endpoint: str) -> None:
+    """Queue ``message`` for ``endpoint`` again, now, whatever its state (202)."""
+    msg = quote(message, safe="")
+    api.post(f"{app_path(app)}/msg/{msg}/endpoint/{quote(endpoint, safe='')}/resend", None)

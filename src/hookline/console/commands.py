@@ -223,6 +223,9 @@ def recover(
         TimeElapsedColumn(),
     )  # fmt: skip
     with _api(url, token) as api:
+        # Recovery takes failed messages only: those still retrying are counted first, to
+        # say so, since "recovered: 0" alone reads as "nothing is wrong".
+        retrying = _recover.backlog(api, app, endpoint, start, end if end else now).pending
         with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
             step = bar.add_task("recovering", total=None)
             task = _recover.start(api, app, endpoint, start, end)
@@ -231,6 +234,12 @@ def recover(
             raise ConsoleError(f"recovery task {task['id']} ended {task.get('status')}")
         sent = int(task.get("data", {}).get("messagesSent", 0))
         click.echo(f"recovered: {sent} message(s) re-queued for {endpoint} (task {task['id']})")
+        if retrying:
+            click.echo(
+                f"still retrying: {retrying} message(s) of {endpoint} in that window have not "
+                "failed yet, so recover leaves them to their retry schedule "
+                "(`hookline resend APP MESSAGE` sends one now)"
+            )
         if not wait or sent == 0:
             return
         window_end = end if end is not None else parse_api_time(task["updatedAt"])
@@ -247,6 +256,39 @@ def recover(
     )
     if left.pending or left.failed:
         sys.exit(1)
+
+
+# --- resend ----------------------------------------------------------------------------------
+
+
+@click.command("resend")
+@click.argument("app")
+@click.argument("message")
+@click.option(
+    "--endpoint", "endpoints", multiple=True,
+    help="Only to this endpoint (id or uid; repeatable). Default: every endpoint the "
+    "message was attempted at.",
+)  # fmt: skip
+@_api_options
+def resend(app: str, message: str, endpoints: tuple[str, ...], url: str, token: str) -> None:
+    """Send MESSAGE (its id or eventId) of APP again, now, whatever happened to it.
+
+    Each endpoint gets a new delivery, attempted at once and retried on its schedule;
+    `hookline tail APP` follows it.
+    """
+    from hookline.console import _recover
+    from hookline.console._errors import ConsoleError
+
+    with _api(url, token) as api:
+        targets = list(endpoints) or _recover.attempted_endpoints(api, app, message)
+        if not targets:
+            raise ConsoleError(
+                f"{message} has no attempt yet (it is on its way, or reached no endpoint); "
+                "name one with --endpoint"
+            )
+        for endpoint in targets:
+            _recover.resend(api, app, message, endpoint)
+            click.echo(f"re-sent {message} to {endpoint}")
 
 
 # --- verify ----------------------------------------------------------------------------------
@@ -359,4 +401,4 @@ def listen(
     click.echo("listen: stopped")
 
 
-COMMANDS = (send, tail, recover, verify, listen)
+COMMANDS = (send, tail, recover, resend, verify, listen)

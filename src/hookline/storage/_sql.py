@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from hookline.domain import circuit as breaker
-from hookline.domain import ids, jobs, operational, pacing
+from hookline.domain import ids, jobs, operational, pacing, policy
 from hookline.domain.audit import AuditEntry
 from hookline.domain.circuit import Circuit, CircuitState
 from hookline.domain.controls import Controls, ordering_key
@@ -414,26 +414,15 @@ def _message_params(message: Message) -> dict[str, Any]:
 def _delivery_rows(
     message: Message, targets: Sequence[RouteTarget], body: object
 ) -> list[dict[str, Any]]:
-    """One delivery per target: pending, or held (endpoint disabled), waiting (paused or
-    circuit open) or queued (FIFO: the head of its key is chosen after the insert).
+    """One delivery per target, in the status ``policy.initial_status`` gives it.
 
     ``body`` is the parsed payload, needed only by FIFO endpoints with an ordering key.
     """
     rows = []
     for endpoint in targets:
-        controls = endpoint.controls
-        due: float | None = message.created_at
-        key = None if controls.ordering is None else ordering_key(controls.ordering, body)
-        if endpoint.disabled:
-            status, due = DeliveryStatus.HELD, None
-        elif endpoint.paused or endpoint.circuit_open:
-            status = DeliveryStatus.WAITING
-        elif key is not None:
-            status = DeliveryStatus.QUEUED
-        else:
-            status = DeliveryStatus.PENDING
-        if controls.batching is not None and due is not None:
-            due += controls.batching.max_wait
+        ordering = endpoint.controls.ordering
+        key = None if ordering is None else ordering_key(ordering, body)
+        status, due = policy.initial_status(endpoint, key, message.created_at)
         rows.append(
             {
                 "id": ids.new_id(ids.DELIVERY, message.created_at),
@@ -1251,21 +1240,11 @@ class SqlOperations:
         if failing:
             conn.execute(self.q("endpoint_failed"), {"ids": dumps(failing), "now": now})
         disabled = []
-        for endpoint_id in sorted({o.endpoint_id for o in outcomes if o.disable_endpoint}):
+        disabling = {o.endpoint_id: o.disabled for o in reversed(outcomes) if o.disabled}
+        for endpoint_id in sorted(disabling):
             if conn.execute(self.q("endpoint_disable"), {"id": endpoint_id, "now": now}).rowcount:
                 disabled.append(endpoint_id)
-                app_id = next(o.attempt.app_id for o in outcomes if o.endpoint_id == endpoint_id
-                              and o.attempt is not None)  # fmt: skip
-                # The trail shows the worker's change too, not only the operator's.
-                self._audit(
-                    conn,
-                    AuditEntry(
-                        id=ids.new_id(ids.AUDIT, now), app_id=app_id, actor="hookline-worker",
-                        action="endpoint.disabled.automatic", resource_type="endpoint",
-                        resource_id=endpoint_id, before={"disabled": False},
-                        after={"disabled": True}, created_at=now,
-                    ),
-                )  # fmt: skip
+                self._audit(conn, disabling[endpoint_id])
             conn.execute(self.q("hold_endpoint_backlog"), {"endpoint_id": endpoint_id, "now": now})
         self._operational_outcomes(conn, outcomes, disabled, now)
         self._observe_circuits(conn, outcomes, now)
@@ -1285,20 +1264,18 @@ class SqlOperations:
     def _operational_outcomes(
         self, conn: Connection, outcomes: Sequence[Outcome], disabled: list[str], now: float
     ) -> None:
-        """The operational events of a batch of outcomes: attempts failing, exhausted or
-        recovered, and endpoints the worker disabled."""
+        """Publish the operational events the outcomes name (attempts failing, exhausted or
+        recovered; endpoints the worker ``disabled`` now), with the names storage holds."""
         noted = []
         app_of: dict[str, str] = {}
         for o in outcomes:
-            if o.attempt is None or o.attempt.app_id == operational.APP_ID:
-                continue  # operational webhooks do not report on themselves
-            app_of[o.endpoint_id] = o.attempt.app_id
-            event_type = operational.attempt_event_type(
-                o.attempt_number, o.status == DeliveryStatus.SUCCESS,
-                o.status == DeliveryStatus.FAILED,
-            )  # fmt: skip
-            if event_type is not None:
-                noted.append((event_type, o.attempt))
+            if o.attempt is None:
+                continue
+            for event_type in o.operational:
+                if event_type == operational.ENDPOINT_DISABLED:
+                    app_of[o.endpoint_id] = o.attempt.app_id
+                else:
+                    noted.append((event_type, o.attempt))
         disabled = [ep for ep in disabled if ep in app_of]
         if not noted and not disabled:
             return
@@ -1337,7 +1314,7 @@ class SqlOperations:
         """Count outcomes into their endpoints' circuit breakers, opening or closing them."""
         counted: dict[str, list[Outcome]] = {}
         for o in outcomes:
-            if o.breaker is not None and o.tripped is not None:
+            if o.circuit is not None:
                 counted.setdefault(o.endpoint_id, []).append(o)
         if not counted:
             return
@@ -1345,40 +1322,35 @@ class SqlOperations:
         circuits = self._circuits(conn, sorted(counted))
         for endpoint_id, batch in counted.items():
             before = circuits.get(endpoint_id, breaker.CLOSED)
-            failed = sum(1 for o in batch if o.tripped)
-            probe = next((o for o in batch if o.delivery_id == before.probe_id), None)
-            config = batch[0].breaker
-            assert config is not None
-            after = breaker.observe(
-                before, config, now, len(batch) - failed, failed,
-                None if probe is None else not probe.tripped,
-            )  # fmt: skip
-            if after == before:
+            change = policy.circuit_after(before, batch, now)
+            if change.after == before:
                 continue
-            self._save_circuit(conn, endpoint_id, after)
-            if after.state is CircuitState.OPEN and before.state is CircuitState.CLOSED:
+            self._save_circuit(conn, endpoint_id, change.after)
+            if change.park:
                 conn.execute(self.q("park_endpoint"), {"endpoint_id": endpoint_id, "now": now})
-            elif after.state is CircuitState.CLOSED and before.state is not CircuitState.CLOSED:
+            elif change.unpark:
                 row = self._one(conn, "endpoint_controls", {"ids": dumps([endpoint_id])})
                 if row is not None and not row[2]:
                     self._unpark(conn, endpoint_id, now)
 
     def _throttle(self, conn: Connection, outcomes: Sequence[Outcome], now: float) -> None:
         """Slow down the endpoints that answered 429 (the last such answer of each)."""
-        throttled = {o.endpoint_id: o for o in outcomes if o.throttled is not None}
+        throttled = {o.endpoint_id: o.throttle for o in outcomes if o.throttle is not None}
         if not throttled:
             return
         self._lock_states(conn, sorted(throttled))
         found = self._all(conn, "endpoint_controls", {"ids": dumps(sorted(throttled))})
         for row in found:
-            o = throttled[row[0]]
+            throttle = throttled[row[0]]
             pace = pacing.Pace(tat=row[4] or 0.0, throttled_at=row[5], throttled_rate=row[6])
             # The worker saw only its own share of the traffic: the attempts every
             # worker made in the last second (this batch's included) are the rate to halve.
             since = ids.floor_id(ids.ATTEMPT, now - 1.0)
             counted = self._one(conn, "recent_attempts", {"endpoint_id": row[0], "since": since})
-            observed = max(o.observed_rate, float(counted[0]) if counted is not None else 0.0)
-            slower = pacing.throttled(row[1], pace, now, observed, o.throttled)
+            observed = max(
+                throttle.observed_rate, float(counted[0]) if counted is not None else 0.0
+            )
+            slower = pacing.throttled(row[1], pace, now, observed, throttle.retry_after)
             self._save_pace(conn, row[0], slower)
 
     def queue_stats(self, conn: Connection, now: float) -> QueueStats:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from hookline.domain.audit import AuditEntry
 from hookline.domain.circuit import Circuit
-from hookline.domain.controls import NO_CONTROLS, BreakerConfig, Controls
+from hookline.domain.controls import NO_CONTROLS, Controls
 from hookline.domain.jobs import JobParams
 from hookline.domain.models import (
     Application,
@@ -22,7 +22,6 @@ from hookline.domain.models import (
     AttemptStatus,
     BackgroundTask,
     Delivery,
-    DeliveryStatus,
     Endpoint,
     EndpointMessage,
     EndpointStats,
@@ -32,6 +31,10 @@ from hookline.domain.models import (
     SigningKey,
     Source,
 )
+
+# What to write back for one claimed delivery is decided by the pure delivery policy;
+# re-exported, so code that persists it imports it with the rest of the port.
+from hookline.domain.policy import Outcome as Outcome  # noqa: PLC0414 - explicit re-export (mypy)
 from hookline.domain.series import SeriesPoint, SourceStats
 from hookline.domain.tokens import ApiToken
 from hookline.errors import HooklineError
@@ -158,38 +161,6 @@ class ClaimedDelivery:
     send_at: float | None = None
     #: The publish's traceparent (tracing on): the attempt's span joins its trace.
     trace_parent: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What to write back for one claimed delivery.
-
-    ``attempt`` is None when no request was made (the endpoint was found disabled,
-    so the delivery is held). ``endpoint_health`` is "ok", "failing" or None
-    (unchanged); ``disable_endpoint`` turns the endpoint off and holds its backlog.
-    """
-
-    delivery_id: str
-    endpoint_id: str
-    status: DeliveryStatus
-    next_attempt_at: float | None
-    attempt: Attempt | None
-    endpoint_health: str | None = None
-    disable_endpoint: bool = False
-    #: For the circuit breaker: its config, and whether this attempt counts as a
-    #: failure (True), a success (False) or not at all (None).
-    breaker: BreakerConfig | None = None
-    tripped: bool | None = None
-    #: A 429 answer: its Retry-After (0.0 without one); with the endpoint's configured
-    #: rate and the rate this worker saw it take, it slows the endpoint down.
-    throttled: float | None = None
-    rate_limit: int | None = None
-    observed_rate: float = 0.0
-    #: FIFO: the ordering key; a finished head lets the next of its key go.
-    order_key: str | None = None
-    #: Which attempt of the delivery this was (1 for the first): operational webhooks
-    #: report a delivery failing on its fourth.
-    attempt_number: int = 0
 
 
 @dataclass(frozen=True, slots=True)
