@@ -108,9 +108,9 @@ def backup_command(
 def restore_command(config: Path | None, database_url: str | None, file: Path, force: bool) -> None:
     """Restore the SQLite database from FILE (a `hookline backup`), checked first.
 
-    Refuses a file that is not a hookline database or is from a newer schema, and, without
-    --force, an existing database. Stop hookline first. On PostgreSQL this prints the
-    pg_restore recipe.
+    Refuses a file that is not a hookline database or is from a newer schema and, without
+    --force, an existing or live database and a backup sealed under keys this hookline does
+    not have. Stop hookline first. On PostgreSQL this prints the pg_restore recipe.
     """
     from hookline import backup
 
