@@ -45,3 +45,9 @@ ensure_chromium() {
 ensure_go() {
   ensure_debian_program go golang-go "the Go snippet's test"
 }
+
+# promtool, to check and unit-test the Prometheus alert rules in deploy/prometheus
+# (tests/acceptance/test_monitoring.py).
+ensure_promtool() {
+  ensure_debian_program promtool prometheus "the alert rules' tests"
+}

@@ -11,7 +11,8 @@ Every error derives from one root, so callers can catch ``HooklineError`` alone:
     ├── NotFoundError        an id or uid names nothing (API: 404)
     ├── ConflictError        a uid or eventId is already taken (API: 409)
     ├── StorageError         the database refused or is unreachable (API: 503)
-    │   └── MigrationError   the schema could not be brought up to date
+    │   ├── MigrationError   the schema could not be brought up to date
+    │   └── BackupError      a backup or restore was refused or failed (see hookline.backup)
     ├── SecretKeyError       a stored secret does not unseal with the configured keys
     ├── SignatureError       a webhook signature did not verify (see domain.signing)
     └── VerificationFailed   an inbound webhook failed its verifier (see domain.verifiers; API: 401)
@@ -91,6 +92,13 @@ class MigrationError(StorageError):
     """The schema could not be migrated to the version this code expects."""
 
     code = "migration_failed"
+
+
+class BackupError(StorageError):
+    """A backup or restore was refused (not a hookline database, a newer schema, a database
+    in use) or failed; it changed nothing."""
+
+    code = "backup_failed"
 
 
 class SecretKeyError(HooklineError):

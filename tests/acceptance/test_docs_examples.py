@@ -35,7 +35,14 @@ from support.server import HooklineProcess
 DOCS = Path(__file__).parents[2] / "docs"
 VERIFYING = DOCS / "verifying.md"
 #: The guides whose ``hookline ...`` command lines are checked against the CLI.
-GUIDES = ("getting-started.md", "verifying.md", "troubleshooting.md", "scaling.md")
+GUIDES = (
+    "getting-started.md",
+    "verifying.md",
+    "troubleshooting.md",
+    "scaling.md",
+    "reliability.md",
+    "cli.md",
+)
 
 SNIPPET = re.compile(
     r"<!-- verify:(?P<name>[\w-]+) -->\n(?P<fence>`{3,})(?P<lang>\w*)\n(?P<code>.*?)\n(?P=fence)\n",

@@ -1,0 +1,86 @@
+"""What the commands share: the ``main`` group, settings and database options, storage."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from hookline import __version__
+from hookline.domain.secrets import SecretBox
+from hookline.errors import HooklineError
+from hookline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hookline.storage.base import Storage
+
+T = TypeVar("T")
+
+
+def settings_for(config: Path | None, **overrides: Any) -> Settings:
+    """The settings from the environment and ``--config``, with the options given; bad ones stop."""
+    try:
+        return load_settings({k: v for k, v in overrides.items() if v is not None}, config)
+    except HooklineError as error:
+        raise click.UsageError(error.detail) from None
+
+
+def secret_box_for(settings: Settings) -> SecretBox:
+    """The keys sealing stored secrets; a bad or unreadable key stops the command."""
+    from hookline.secret_keys import load_secret_box
+
+    try:
+        return load_secret_box(settings)
+    except HooklineError as error:
+        raise click.UsageError(error.detail) from None
+
+
+config_option = click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of HOOKLINE_* settings (KEY=value lines); the environment wins over it.",
+)
+db_option = click.option(
+    "--database-url", help="Overrides HOOKLINE_DATABASE_URL (default sqlite:///hookline.db)."
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="hookline")
+def main() -> None:
+    """hookline: send and receive webhooks, durably."""
+
+
+def with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """Open the database the settings name, run ``work`` on it, close it; errors exit 1."""
+    from hookline.runtime import open_storage
+
+    secret_box = secret_box_for(settings)
+
+    async def run() -> T:
+        storage = open_storage(settings, secret_box)
+        await storage.open()
+        try:
+            return await work(storage)
+        finally:
+            await storage.close()
+
+    try:
+        return asyncio.run(run())
+    except HooklineError as error:
+        click.echo(f"error: {error.detail}", err=True)
+        sys.exit(1)
+
+
+def moment(text: str, option: str) -> datetime:
+    """An ISO 8601 time given to ``option``, in UTC when it has no offset."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint=option) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
