@@ -20,7 +20,6 @@ from hookline.api.auth import TokenCache, principal_of
 from hookline.api.batching import Received, WriteBatcher
 from hookline.api.inbound import RejectionCounter, SourceCache
 from hookline.api.schemas import ListResponse
-from hookline.api.versioning import EventTypeCache
 from hookline.domain import audit
 from hookline.domain.audit import Audited, AuditEntry
 from hookline.domain.models import Application, Message
@@ -29,6 +28,8 @@ from hookline.domain.tokens import Principal
 from hookline.errors import ValidationError
 from hookline.settings import Settings
 from hookline.storage.base import BEGINNING, Cursor, PublishResult, ReceiveResult, Storage
+from hookline.usecases.event_types import EventTypeCache
+from hookline.usecases.messages import PublishLimits
 
 MAX_LIMIT = 250
 
@@ -46,6 +47,7 @@ class Context:
     publisher: WriteBatcher[Message, PublishResult]
     event_types: EventTypeCache
     rejections: RejectionCounter
+    publish_limits: PublishLimits
 
 
 async def context(request: Request) -> Context:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from hookline.api.access import ADMIN_READ, ADMIN_WRITE, TOKEN_WRITE, requires
 from hookline.api.context import Ctx, Page, Who, change, listed, respond
 from hookline.api.convert import token_out
-from hookline.api.routes.applications import new_application
+from hookline.api.routes.applications import application_draft
 from hookline.api.schemas import (
     PORTAL_EXPIRY_MAX,
     ApiTokenCreatedOut,
@@ -19,25 +20,10 @@ from hookline.api.schemas import (
     ListResponse,
 )
 from hookline.domain import audit, ids, tokens
-from hookline.domain.models import Application
 from hookline.errors import ForbiddenError, NotFoundError
+from hookline.usecases import applications
 
 router = APIRouter(prefix="/api/v1/auth", tags=["Authentication"])
-
-
-async def _application_or_create(
-    app_id: str, body: AppPortalAccessIn, ctx: Ctx, who: Who
-) -> Application:
-    try:
-        return await ctx.storage.get_application(app_id)
-    except NotFoundError:
-        if body.application is None:
-            raise
-    uid = None if ids.looks_like_id(app_id, ids.APPLICATION) else app_id
-    created = new_application(body.application, ctx.clock(), uid)
-    return await ctx.storage.create_application(
-        created, change(who, "application.created", None, created, ctx)
-    )
 
 
 def portal_url(request: Request, ctx: Ctx, token: str) -> str:
@@ -49,12 +35,14 @@ def portal_url(request: Request, ctx: Ctx, token: str) -> str:
 @router.post(
     "/app-portal-access/{app_id}", response_model=AppPortalAccessOut,
     summary="Get a portal link and a token for one application",
+    dependencies=[requires(ADMIN_WRITE)],
 )  # fmt: skip
 async def app_portal_access(
     app_id: str, body: AppPortalAccessIn, request: Request, ctx: Ctx, who: Who
 ) -> Response:
-    app = await _application_or_create(app_id, body, ctx, who)
     now = ctx.clock()
+    draft = None if body.application is None else application_draft(body.application)
+    app = await applications.application_or_create(ctx.storage, who, app_id, draft, now)
     plaintext, token = tokens.issue(
         "app portal", now, token_id=ids.new_id(ids.TOKEN, now), app_id=app.id,
         read_only=bool(body.read_only), session_id=body.session_id, created_by=who.token_id,
@@ -64,7 +52,12 @@ async def app_portal_access(
     return respond(AppPortalAccessOut(url=portal_url(request, ctx, plaintext), token=plaintext))
 
 
-@router.post("/logout", status_code=204, summary="Log out (revoke) the application token in use")
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Log out (revoke) the application token in use",
+    dependencies=[requires(TOKEN_WRITE)],
+)
 async def logout(ctx: Ctx, who: Who) -> Response:
     if who.is_admin:
         raise ForbiddenError("only application tokens can log out; revoke admin tokens by id")
@@ -76,7 +69,12 @@ async def logout(ctx: Ctx, who: Who) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/app/{app_id}/expire-all", status_code=204, summary="Expire an application's tokens")
+@router.post(
+    "/app/{app_id}/expire-all",
+    status_code=204,
+    summary="Expire an application's tokens",
+    dependencies=[requires(ADMIN_WRITE)],
+)
 async def expire_all(app_id: str, body: ApplicationTokenExpireIn, ctx: Ctx, who: Who) -> Response:
     app = await ctx.storage.get_application(app_id)
     now = ctx.clock()
@@ -94,7 +92,11 @@ async def expire_all(app_id: str, body: ApplicationTokenExpireIn, ctx: Ctx, who:
 
 
 @router.post(
-    "/token", response_model=ApiTokenCreatedOut, status_code=201, summary="Create an API token"
+    "/token",
+    response_model=ApiTokenCreatedOut,
+    status_code=201,
+    summary="Create an API token",
+    dependencies=[requires(ADMIN_WRITE)],
 )
 async def create_token(body: ApiTokenIn, ctx: Ctx, who: Who) -> Response:
     app_id = None
@@ -114,18 +116,33 @@ async def create_token(body: ApiTokenIn, ctx: Ctx, who: Who) -> Response:
     return respond(ApiTokenCreatedOut(**shown.model_dump(), token=plaintext), 201)
 
 
-@router.get("/token", response_model=ListResponse[ApiTokenOut], summary="List API tokens")
+@router.get(
+    "/token",
+    response_model=ListResponse[ApiTokenOut],
+    summary="List API tokens",
+    dependencies=[requires(ADMIN_READ)],
+)
 async def list_tokens(ctx: Ctx, cursor: Page, app_id: str | None = None) -> Response:
     page = await ctx.storage.list_tokens(cursor, app_id)
     return listed(ListResponse[ApiTokenOut], page, [token_out(t) for t in page.data])
 
 
-@router.get("/token/{token_id}", response_model=ApiTokenOut, summary="Get an API token")
+@router.get(
+    "/token/{token_id}",
+    response_model=ApiTokenOut,
+    summary="Get an API token",
+    dependencies=[requires(ADMIN_READ)],
+)
 async def get_token(token_id: str, ctx: Ctx) -> Response:
     return respond(token_out(await ctx.storage.get_token(token_id)))
 
 
-@router.delete("/token/{token_id}", status_code=204, summary="Revoke an API token")
+@router.delete(
+    "/token/{token_id}",
+    status_code=204,
+    summary="Revoke an API token",
+    dependencies=[requires(ADMIN_WRITE)],
+)
 async def revoke_token(token_id: str, ctx: Ctx, who: Who) -> Response:
     token = await ctx.storage.get_token(token_id)
     revoked = await ctx.storage.revoke_token(

@@ -6,8 +6,8 @@ import orjson
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from hookline.api.access import APP_WRITE, requires
 from hookline.api.context import App, Ctx, respond
-from hookline.api.controls import checked_transformation
 from hookline.api.schemas import (
     RoutedEndpointOut,
     RoutingPreviewIn,
@@ -19,6 +19,7 @@ from hookline.domain.routing import RouteTarget, why_not
 from hookline.domain.transform import TransformError
 from hookline.errors import ValidationError
 from hookline.storage.base import Cursor
+from hookline.usecases.controls import checked_transformation
 
 router = APIRouter(prefix="/api/v1/app/{app_id}", tags=["Routing"])
 
@@ -29,6 +30,7 @@ _PAGE = 250
 @router.post(
     "/routing/preview", response_model=RoutingPreviewOut,
     summary="Which endpoints would receive this message, and why not the others",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def preview(app: App, body: RoutingPreviewIn, ctx: Ctx) -> Response:
     verdicts = []
@@ -66,6 +68,7 @@ async def preview(app: App, body: RoutingPreviewIn, ctx: Ctx) -> Response:
 @router.post(
     "/transformation/dry-run", response_model=TransformationDryRunOut,
     summary="Apply a transformation to a payload, as delivery would (nothing is saved)",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def dry_run(app: App, body: TransformationDryRunIn, ctx: Ctx) -> Response:
     del app, ctx  # scoped to the application like the endpoints it is tried for

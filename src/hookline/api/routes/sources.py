@@ -8,6 +8,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from hookline.api.access import APP_READ, APP_WRITE, requires
 from hookline.api.context import App, Ctx, Page, Who, change, listed, respond
 from hookline.api.schemas import (
     ListResponse,
@@ -62,7 +63,13 @@ def source_out(request: Request, ctx: Ctx, source: Source) -> SourceOut:
     )  # fmt: skip
 
 
-@router.post("", response_model=SourceOut, status_code=201, summary="Create an inbound source")
+@router.post(
+    "",
+    response_model=SourceOut,
+    status_code=201,
+    summary="Create an inbound source",
+    dependencies=[requires(APP_WRITE)],
+)
 async def create_source(app: App, body: SourceIn, request: Request, ctx: Ctx, who: Who) -> Response:
     verifier = checked_verifier(body.verifier)
     now = ctx.clock()
@@ -76,18 +83,33 @@ async def create_source(app: App, body: SourceIn, request: Request, ctx: Ctx, wh
     return respond(source_out(request, ctx, source), 201)
 
 
-@router.get("", response_model=ListResponse[SourceOut], summary="List inbound sources")
+@router.get(
+    "",
+    response_model=ListResponse[SourceOut],
+    summary="List inbound sources",
+    dependencies=[requires(APP_READ)],
+)
 async def list_sources(app: App, cursor: Page, request: Request, ctx: Ctx) -> Response:
     page = await ctx.storage.list_sources(app.id, cursor)
     return listed(ListResponse[SourceOut], page, [source_out(request, ctx, s) for s in page.data])
 
 
-@router.get("/{source_id}", response_model=SourceOut, summary="Get an inbound source")
+@router.get(
+    "/{source_id}",
+    response_model=SourceOut,
+    summary="Get an inbound source",
+    dependencies=[requires(APP_READ)],
+)
 async def get_source(app: App, source_id: str, request: Request, ctx: Ctx) -> Response:
     return respond(source_out(request, ctx, await ctx.storage.get_source(app.id, source_id)))
 
 
-@router.patch("/{source_id}", response_model=SourceOut, summary="Patch an inbound source")
+@router.patch(
+    "/{source_id}",
+    response_model=SourceOut,
+    summary="Patch an inbound source",
+    dependencies=[requires(APP_WRITE)],
+)
 async def patch_source(
     app: App, source_id: str, body: SourcePatch, request: Request, ctx: Ctx, who: Who
 ) -> Response:
@@ -117,6 +139,7 @@ async def patch_source(
 @router.post(
     "/{source_id}/rotate-url", response_model=SourceOut,
     summary="Give the source a new receiving URL (the old one stops working)",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def rotate_url(app: App, source_id: str, request: Request, ctx: Ctx, who: Who) -> Response:
     current = await ctx.storage.get_source(app.id, source_id)
@@ -128,7 +151,12 @@ async def rotate_url(app: App, source_id: str, request: Request, ctx: Ctx, who: 
     return respond(source_out(request, ctx, updated))
 
 
-@router.delete("/{source_id}", status_code=204, summary="Delete an inbound source")
+@router.delete(
+    "/{source_id}",
+    status_code=204,
+    summary="Delete an inbound source",
+    dependencies=[requires(APP_WRITE)],
+)
 async def delete_source(app: App, source_id: str, ctx: Ctx, who: Who) -> Response:
     current = await ctx.storage.get_source(app.id, source_id)
     await ctx.storage.delete_source(
