@@ -9,6 +9,7 @@ a test can walk the app and fail for a route that declares none.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import Depends, Request
@@ -32,7 +33,7 @@ from hookline.usecases.access import (
 
 __all__ = [
     "ADMIN_READ", "ADMIN_WRITE", "APP_READ", "APP_WRITE", "PUBLIC", "TOKEN_READ", "TOKEN_WRITE",
-    "Need", "Requires", "declare", "needs_of", "requires",
+    "Need", "Requires", "declare", "needs_of", "requires", "walk",
 ]  # fmt: skip
 
 #: Where a declaration is kept on a route the framework made (the docs page, its assets).
@@ -74,3 +75,14 @@ def needs_of(route: BaseRoute) -> list[Need]:
     ]
     attached = getattr(route, _ATTRIBUTE, None)
     return [*declared, *([attached] if isinstance(attached, Need) else [])]
+
+
+def walk(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route of an app, those of included routers too (FastAPI keeps them in the
+    router they were declared in, with that router's prefix in their paths)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from walk(included.routes)
+        else:
+            yield route
