@@ -20,7 +20,17 @@ from hookline.errors import (
 )
 from hookline.storage import Storage
 from hookline.storage.base import BEGINNING, END_OF_TIME, Cursor, MessageFilter
-from hookline.usecases import access, applications, endpoints, event_types, messages, replays
+from hookline.usecases import (
+    access,
+    applications,
+    endpoints,
+    event_types,
+    messages,
+    replays,
+    sources,
+    tasks,
+    tokens,
+)
 from hookline.usecases.applications import ApplicationDraft
 from hookline.usecases.endpoints import EndpointDraft
 from hookline.usecases.messages import MessageDraft, PublishLimits
@@ -215,3 +225,52 @@ async def test_an_application_token_reaches_its_own_application_only(storage: St
         with pytest.raises(ForbiddenError):
             await access.check(need, token, key, storage)
     await access.check(access.ADMIN_WRITE, ADMIN, other, storage)
+
+
+async def test_tokens_are_issued_for_an_application_and_logged_out_by_it(
+    storage: Storage,
+) -> None:
+    """A token for an application's uid is that application's; it logs itself out; an
+    admin token cannot log out, and an unknown application is not found."""
+    app_id = await an_app(storage, uid="acme")
+    plaintext, token = await tokens.create_token(storage, ADMIN, "ci", "acme", True, 60, T0)
+    assert (token.app_id, token.read_only, token.expires_at) == (app_id, True, T0 + 60)
+    assert plaintext not in repr(await storage.get_token(token.id))
+    revoked = await tokens.log_out(storage, token.principal, T0 + 1)
+    assert revoked.problem(T0 + 2) == "the token has been revoked"
+    with pytest.raises(ForbiddenError):
+        await tokens.log_out(storage, ADMIN, T0)
+    with pytest.raises(NotFoundError):
+        await tokens.create_token(storage, ADMIN, "ci", "globex", False, None, T0)
+
+
+async def test_another_applications_task_reads_as_absent(storage: Storage) -> None:
+    """A background task is visible to its application's token and to admins only."""
+    own, other = await an_app(storage), await an_app(storage)
+    made = await endpoints.create_endpoint(
+        storage, ADMIN, own, EndpointDraft(url="https://example.com/in"), POLICY, T0
+    )
+    task = await replays.recover(storage, ADMIN, made, T0 - 60, None, T0)
+    assert (await tasks.visible_task(storage, Principal("t", app_id=own), task.id)).id == task.id
+    assert (await tasks.visible_task(storage, ADMIN, task.id)).id == task.id
+    with pytest.raises(NotFoundError):
+        await tasks.cancel(storage, Principal("t", app_id=other), task.id, T0 + 1)
+
+
+async def test_a_source_with_a_verifier_it_cannot_build_is_refused(storage: Storage) -> None:
+    """A verifier the gateway could not build is refused naming ``verifier``; nothing is
+    stored; a rotated source answers at a new URL only."""
+    app_id = await an_app(storage)
+    broken = sources.VerifierDraft(kind="stripe", config={}, secrets=[])
+    with pytest.raises(ValidationError) as refused:
+        await sources.create_source(storage, ADMIN, app_id, "s", None, broken, 60, True, T0)
+    assert refused.value.field[0] == "verifier"
+    assert (await storage.list_sources(app_id, Cursor(limit=10))).data == []
+    plain = sources.VerifierDraft(kind="none", config={}, secrets=[])
+    made = await sources.create_source(storage, ADMIN, app_id, "s", None, plain, 60, True, T0)
+    moved = await sources.rotate_url(storage, ADMIN, made, T0 + 1)
+    assert moved.token != made.token
+    assert await storage.find_source(made.token) is None
+    found = await storage.find_source(moved.token)
+    assert found is not None
+    assert found.id == made.id

@@ -20,8 +20,6 @@ from hookline.api.auth import TokenCache, principal_of
 from hookline.api.batching import Received, WriteBatcher
 from hookline.api.inbound import RejectionCounter, SourceCache
 from hookline.api.schemas import ListResponse
-from hookline.domain import audit
-from hookline.domain.audit import Audited, AuditEntry
 from hookline.domain.models import Application, Message
 from hookline.domain.models import Page as RecordPage
 from hookline.domain.tokens import Principal
@@ -65,13 +63,6 @@ async def principal(request: Request) -> Principal:
 
 
 Who = Annotated[Principal, Depends(principal)]
-
-
-def change(
-    who: Principal, action: str, before: Audited | None, after: Audited | None, ctx: Context
-) -> AuditEntry:
-    """The audit entry for a change made by ``who`` now."""
-    return audit.change(who, action, before, after, ctx.clock())
 
 
 async def application(app_id: str, ctx: Ctx) -> Application:
