@@ -143,7 +143,7 @@ async def send_test_event(request: Request, visit: Visit, form: Form) -> Respons
         return see_other(f"{HOME}/home")
     draft = MessageDraft(event_type=event_type.name, payload=example_payload(event_type))
     try:
-        # The API's own publish: the same checks, retention and metrics.
+        # The same publish as the API's: the same checks, retention and metrics.
         await messages.publish(
             web.storage, web.submit, web.event_types, web.publish_limits, visit.principal,
             app.id, draft, web.clock(),
