@@ -118,7 +118,7 @@ async def serve(
             server = _metrics_server(settings, storage)
             tasks.append(asyncio.create_task(server.serve(), name="hookline-metrics"))
         if api:
-            from hookline.api import create_app  # a worker-only process need not load the API
+            from hookline.server import create_app  # a worker-only process need not load it
 
             app = create_app(settings, storage)
             sock = sock or bind_socket(settings.host, settings.port)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -15,7 +15,8 @@ from starlette.routing import Route
 
 from hookline import __version__
 from hookline.api import errors
-from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache, authorize
+from hookline.api.access import PUBLIC, declare, requires
+from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache
 from hookline.api.batching import publish_batcher, receive_batcher
 from hookline.api.context import Context
 from hookline.api.fast_publish import PublishFastPath
@@ -35,16 +36,27 @@ from hookline.api.routes import (
     routing,
     sources,
 )
-from hookline.api.versioning import EventTypeCache
 from hookline.metrics import METRICS
 from hookline.settings import Settings
 from hookline.storage.base import Storage
+from hookline.usecases.access import Need, Reach
+from hookline.usecases.event_types import EventTypeCache
+from hookline.usecases.messages import PublishLimits
+
+#: ``/metrics`` is outside ``/api/`` (no token middleware): it checks its caller itself,
+#: an admin token unless ``HOOKLINE_METRICS_PUBLIC``.
+METRICS_NEED = Need(Reach.ADMIN, writes=False, checked_by_route=True)
+#: What FastAPI serves by itself: the OpenAPI document and the docs page with its assets.
+_FRAMEWORK_PUBLIC = frozenset(
+    {"/api/v1/openapi.json", "/docs", "/docs/assets", "/docs/oauth2-redirect"}
+)
 
 
 def create_app(
     settings: Settings, storage: Storage, *, clock: Callable[[], float] = time.time
 ) -> Gateway:
-    """The ASGI app over an opened storage: the inbound gateway, and the API behind it.
+    """The ASGI app over an opened storage: the inbound gateway, and the API behind it
+    (``hookline.server.create_app`` adds the web faces in front of the API).
 
     ``create_app(...).app`` is the management API alone (a FastAPI app).
     """
@@ -86,18 +98,29 @@ def create_api(
         receiver=receive_batcher(storage), publisher=publish_batcher(storage),
         event_types=EventTypeCache(storage, settings.auth_cache_seconds),
         rejections=RejectionCounter(storage),
+        publish_limits=PublishLimits(
+            max_payload_bytes=settings.max_payload_bytes,
+            retention_days=settings.payload_retention_days, log_payloads=settings.log_payloads,
+        ),
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
                audit_log, sources, routing, operational)  # fmt: skip
     for module in routers:
-        app.include_router(module.router, dependencies=[Depends(authorize)])
+        # Each route declares what it needs beside itself (``api.access.requires``).
+        app.include_router(module.router)
+    for route in app.routes:
+        if getattr(route, "path", None) in _FRAMEWORK_PUBLIC:
+            declare(PUBLIC, route)
 
-    @app.get("/api/v1/health", status_code=204, tags=["Health"], summary="Health check")
+    @app.get(
+        "/api/v1/health", status_code=204, tags=["Health"], summary="Health check",
+        dependencies=[requires(PUBLIC)],
+    )  # fmt: skip
     async def health() -> Response:
         return Response(status_code=204)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[requires(METRICS_NEED)])
     async def metrics(request: Request) -> Response:
         """Prometheus' scrape: counters of this process, the queue as the database has it."""
         return await scrape(request, settings, storage, tokens, clock)
@@ -117,10 +140,6 @@ def create_api(
         limiter=RateLimiter(settings.api_rate_limit, settings.api_rate_burst),
         clock=clock,
     )
-    # Outermost: the dashboard's and the portal's paths go to the web app (hookline.web).
-    from hookline.web import WebFront  # here, not at the top: hookline.web imports the API
-
-    app.add_middleware(WebFront, context=app.state.context)
     return app
 
 

@@ -1,13 +1,13 @@
-"""Who is calling, and may they: bearer tokens, scopes and the per-token rate limit.
+"""Who is calling: bearer tokens and the per-token rate limit.
 
 ``AuthMiddleware`` (plain ASGI, outermost) turns ``Authorization: Bearer <token>``
 into a ``Principal`` for every ``/api/`` request, or answers 401 (no or bad
-token), 403 (a read-only token writing) or 429 (over the token's rate). Routes
-then ask ``authorize`` (a router dependency) whether that principal may use
-them: admin tokens may use everything; an application's token only the routes
-of its own application, and a few server-wide reads (event types, its own
-background tasks). Another application's id answers 404, exactly as an id that
-does not exist, so a token cannot even learn which ids are taken.
+token), 403 (a read-only token writing) or 429 (over the token's rate). Whether
+that principal may use a route is what the route declares beside itself
+(``api.access.requires``, over ``usecases.access``): admin tokens may use
+everything; an application's token only the routes of its own application, and
+a few server-wide reads (event types, its own background tasks). Another
+application's id answers 404, exactly as an id that does not exist.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hookline.api.errors import error_response
 from hookline.domain.tokens import ApiToken, Principal, hash_token
-from hookline.errors import AuthenticationError, ForbiddenError, HooklineError, NotFoundError
+from hookline.errors import AuthenticationError, HooklineError
 from hookline.storage.base import Storage
 
 #: Paths anyone may call: load balancers probe health, tools read the schema.
@@ -31,26 +30,6 @@ PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json"})
 #: Id of the admin token given in settings (it lives in the settings, not the database).
 SETTINGS_TOKEN_ID = "tok_settings"  # noqa: S105 - an id, not a secret
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Routes outside ``/api/v1/app/{app_id}`` that an application's token may use.
-_APP_TOKEN_GLOBAL_ROUTES = frozenset(
-    {
-        ("GET", "/api/v1/app"),
-        ("GET", "/api/v1/event-type"),
-        ("GET", "/api/v1/event-type/{event_type_name}"),
-        ("GET", "/api/v1/background-task"),
-        ("GET", "/api/v1/background-task/{task_id}"),
-        ("POST", "/api/v1/background-task/{task_id}/cancel"),
-        ("POST", "/api/v1/auth/logout"),
-    }
-)
-#: Routes inside ``/api/v1/app/{app_id}`` that only an admin may use.
-_ADMIN_ONLY_APP_ROUTES = frozenset(
-    {
-        ("PUT", "/api/v1/app/{app_id}"),
-        ("PATCH", "/api/v1/app/{app_id}"),
-        ("DELETE", "/api/v1/app/{app_id}"),
-    }
-)
 _MAX_CACHED = 10_000
 
 
@@ -237,37 +216,3 @@ def principal_of(request: Request) -> Principal:
     if not isinstance(found, Principal):
         raise AuthenticationError("authentication required")
     return found
-
-
-async def authorize(request: Request) -> None:
-    """Router dependency: may this caller use this route, on this application?"""
-    route = request.scope.get("route")
-    template = route.path if isinstance(route, Route) else request.url.path
-    storage: Storage = request.app.state.context.storage
-    await check_reach(
-        principal_of(request), request.method, template, request.path_params.get("app_id"),
-        storage,
-    )  # fmt: skip
-
-
-async def check_reach(
-    who: Principal, method: str, template: str, app_key: str | None, storage: Storage
-) -> None:
-    """Whether ``who`` may use the route ``template`` on the application ``app_key``:
-    403 for routes its token cannot use, 404 for another application's ids."""
-    if who.is_admin:
-        return
-    if app_key is None:
-        if (method, template) not in _APP_TOKEN_GLOBAL_ROUTES:
-            raise ForbiddenError("an application's token cannot use this route")
-        return
-    if (method, template) in _ADMIN_ONLY_APP_ROUTES or not template.startswith("/api/v1/app/"):
-        raise ForbiddenError("an application's token cannot use this route")
-    if app_key != who.app_id:
-        # A uid is resolved; anything not this token's application reads as absent.
-        try:
-            app = await storage.get_application(app_key)
-        except NotFoundError:
-            app = None
-        if app is None or app.id != who.app_id:
-            raise NotFoundError(f"application {app_key!r} not found")

@@ -20,15 +20,14 @@ from hookline.api.auth import TokenCache, principal_of
 from hookline.api.batching import Received, WriteBatcher
 from hookline.api.inbound import RejectionCounter, SourceCache
 from hookline.api.schemas import ListResponse
-from hookline.api.versioning import EventTypeCache
-from hookline.domain import audit
-from hookline.domain.audit import Audited, AuditEntry
 from hookline.domain.models import Application, Message
 from hookline.domain.models import Page as RecordPage
 from hookline.domain.tokens import Principal
 from hookline.errors import ValidationError
 from hookline.settings import Settings
 from hookline.storage.base import BEGINNING, Cursor, PublishResult, ReceiveResult, Storage
+from hookline.usecases.event_types import EventTypeCache
+from hookline.usecases.messages import PublishLimits
 
 MAX_LIMIT = 250
 
@@ -46,6 +45,7 @@ class Context:
     publisher: WriteBatcher[Message, PublishResult]
     event_types: EventTypeCache
     rejections: RejectionCounter
+    publish_limits: PublishLimits
 
 
 async def context(request: Request) -> Context:
@@ -63,13 +63,6 @@ async def principal(request: Request) -> Principal:
 
 
 Who = Annotated[Principal, Depends(principal)]
-
-
-def change(
-    who: Principal, action: str, before: Audited | None, after: Audited | None, ctx: Context
-) -> AuditEntry:
-    """The audit entry for a change made by ``who`` now."""
-    return audit.change(who, action, before, after, ctx.clock())
 
 
 async def application(app_id: str, ctx: Ctx) -> Application:

@@ -17,16 +17,15 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hookline.api.asgi import read_body, replay_body
-from hookline.api.auth import check_reach
 from hookline.api.context import Context
 from hookline.api.errors import hookline_error_response
-from hookline.api.routes.messages import publish_message
+from hookline.api.routes.messages import PUBLISH, publish_message
 from hookline.api.schemas import MessageIn
 from hookline.domain.tokens import Principal
 from hookline.errors import HooklineError
+from hookline.usecases.access import check
 
 _PATH = re.compile(r"/api/v1/app/([^/]+)/msg")
-_TEMPLATE = "/api/v1/app/{app_id}/msg"
 
 
 class PublishFastPath:
@@ -56,7 +55,8 @@ class PublishFastPath:
         who = scope.get("state", {}).get("principal")
         assert isinstance(who, Principal)  # the auth middleware ran: this is an API path
         try:
-            await check_reach(who, "POST", _TEMPLATE, match.group(1), self.context.storage)
+            # What the route declares it needs, checked as its dependency would.
+            await check(PUBLISH, who, match.group(1), self.context.storage)
             response = await publish_message(self.context, who, match.group(1), message_in)
         except HooklineError as error:
             response = hookline_error_response(error, scope["path"])

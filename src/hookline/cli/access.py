@@ -148,10 +148,10 @@ def source_create(
     """Create a source and print the path providers post to (/in/<token>)."""
     import time
 
-    from hookline.api.routes.sources import new_ingest_token
     from hookline.domain import audit, ids, tokens
     from hookline.domain.models import Source
     from hookline.domain.verifiers import build_verifier
+    from hookline.usecases.sources import new_ingest_token
 
     settings = settings_for(config, database_url=database_url)
     values = _config_pairs(pairs)

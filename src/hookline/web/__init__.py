@@ -5,8 +5,10 @@
   link that ``POST /api/v1/auth/app-portal-access/{app_id}`` returns.
 
 Server-rendered Jinja2 pages with autoescaping, forms protected by a SameSite=Strict
-session cookie and a per-session CSRF token; reads and writes go through the same
-storage calls, checks and audit entries as the API. See docs/dashboard.md.
+session cookie and a per-session CSRF token; every change goes through the same use
+cases (``hookline.usecases``: checks, audit entries) as the API, which this package does
+not import. Each page and form declares what it needs (``web.access``). See
+docs/dashboard.md.
 """
 
 from __future__ import annotations

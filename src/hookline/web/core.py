@@ -3,7 +3,7 @@ and the checks a write must pass (same origin, CSRF token, a token that may writ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,12 +12,13 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hookline.api.context import Context
 from hookline.domain.models import Endpoint
-from hookline.domain.tokens import Principal
+from hookline.domain.tokens import ApiToken, Principal
 from hookline.errors import HooklineError, NotFoundError, ValidationError
 from hookline.settings import Settings
 from hookline.storage.base import Cursor, Storage
+from hookline.usecases.event_types import EventTypeCache
+from hookline.usecases.messages import PublishLimits, Submit
 from hookline.web.sessions import COOKIES, Kind, Session, SessionStore
 
 #: Largest form body read (forms carry a URL, a description and a few names).
@@ -26,28 +27,25 @@ MAX_FORM_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 500
 
 
+#: Finds the stored token behind a plaintext one (the API's token cache, so that a
+#: token revoked through this process is refused by both faces at once).
+FindToken = Callable[[str], Awaitable[ApiToken | None]]
+
+
 @dataclass(frozen=True)
 class Web:
-    """The web faces' collaborators: the API's context (storage, settings, clock, token
-    cache) and the sessions of this process."""
+    """The web faces' collaborators, given by the app that serves them (``hookline.server``,
+    which shares the API's token cache, event type cache and publish batcher), and the
+    sessions of this process."""
 
-    context: Context
+    storage: Storage
+    settings: Settings
+    clock: Callable[[], float]
+    find_token: FindToken
+    event_types: EventTypeCache
+    submit: Submit
+    publish_limits: PublishLimits
     sessions: SessionStore
-
-    @property
-    def storage(self) -> Storage:
-        """The storage the API uses."""
-        return self.context.storage
-
-    @property
-    def settings(self) -> Settings:
-        """The process's settings."""
-        return self.context.settings
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The clock the API uses."""
-        return self.context.clock
 
 
 def web_of(request: Request) -> Web:
@@ -163,7 +161,7 @@ async def signed_in(request: Request, kind: Kind) -> Visit:
         target = request.url.path + (f"?{query}" if query else "")
     if session is None:
         raise SignedOut(kind, target)
-    token = await web.context.tokens.find(session.token)
+    token = await web.find_token(session.token)
     admin_wanted = kind is Kind.DASHBOARD
     if (
         token is None
@@ -209,9 +207,9 @@ async def start_session(request: Request, kind: Kind, token: str, target: str) -
     return answer
 
 
-async def end_session(request: Request, kind: Kind, target: str) -> Response:
+async def end_session(request: Request, visit: Visit, target: str) -> Response:
     """Sign out (the token itself stays valid): end the session, forget its cookie."""
-    visit, _ = await writing(request, kind, read_only_allowed=True)
+    kind = visit.kind
     await web_of(request).sessions.close(visit.session_id)
     answer = see_other(target)
     answer.delete_cookie(

@@ -6,20 +6,18 @@ Messages, attempts and the dead-letter list are in ``web.messages``.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hookline.api.context import change
-from hookline.domain import jobs
-from hookline.domain.audit import job_started
 from hookline.domain.models import AttemptStatus
 from hookline.errors import ValidationError
 from hookline.storage.base import Cursor
+from hookline.usecases import endpoints, replays
 from hookline.web import figures
+from hookline.web.access import public, reads, signs_out, writes
 from hookline.web.core import (
+    Form,
     Refused,
     Visit,
     cursor_from,
@@ -29,10 +27,8 @@ from hookline.web.core import (
     read_form,
     same_origin,
     see_other,
-    signed_in,
     start_session,
     web_of,
-    writing,
 )
 from hookline.web.render import page
 from hookline.web.sessions import Kind
@@ -54,12 +50,14 @@ def next_target(value: str | None) -> str:
     return HOME
 
 
+@public
 async def sign_in_page(request: Request) -> Response:
     """The sign-in form."""
     target = next_target(request.query_params.get("next"))
     return page(request, "sign_in.html", None, target=target, error=None)
 
 
+@public
 async def sign_in(request: Request) -> Response:
     """Check the token exactly as the API would; open a session for an admin token."""
     web = web_of(request)
@@ -68,7 +66,7 @@ async def sign_in(request: Request) -> Response:
     form = await read_form(request)
     text = form.text("token")
     target = next_target(form.get("next"))
-    found = await web.context.tokens.find(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
+    found = await web.find_token(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
     problem = found.problem(web.clock()) if found is not None else None
     error = None
     if found is None:
@@ -85,14 +83,15 @@ async def sign_in(request: Request) -> Response:
     return await start_session(request, Kind.DASHBOARD, text, target)
 
 
-async def sign_out(request: Request) -> Response:
+@signs_out(Kind.DASHBOARD)
+async def sign_out(request: Request, visit: Visit, form: Form) -> Response:
     """End the session (the token itself stays valid)."""
-    return await end_session(request, Kind.DASHBOARD, f"{HOME}/sign-in")
+    return await end_session(request, visit, f"{HOME}/sign-in")
 
 
-async def applications(request: Request) -> Response:
+@reads(Kind.DASHBOARD)
+async def applications(request: Request, visit: Visit) -> Response:
     """Every application, a page at a time, under the charts of all of them."""
-    visit = await signed_in(request, Kind.DASHBOARD)
     web = web_of(request)
     cursor = cursor_from(request, 25)
     listed = await web.storage.list_applications(cursor)
@@ -102,9 +101,9 @@ async def applications(request: Request) -> Response:
     return page(request, "dashboard/apps.html", visit, apps=listed, charts=shown, app=None)
 
 
-async def application(request: Request) -> Response:
+@reads(Kind.DASHBOARD)
+async def application(request: Request, visit: Visit) -> Response:
     """One application: charts, endpoints with their health, inbound sources."""
-    visit = await signed_in(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     now = web.clock()
@@ -120,9 +119,9 @@ async def application(request: Request) -> Response:
     )  # fmt: skip
 
 
-async def endpoint(request: Request) -> Response:
+@reads(Kind.DASHBOARD)
+async def endpoint(request: Request, visit: Visit) -> Response:
     """One endpoint: health, delivery controls' state, actions, and its messages by status."""
-    visit = await signed_in(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
@@ -140,33 +139,30 @@ async def endpoint(request: Request) -> Response:
     )  # fmt: skip
 
 
-async def pause(request: Request) -> Response:
+@writes(Kind.DASHBOARD)
+async def pause(request: Request, visit: Visit, form: Form) -> Response:
     """Pause an endpoint: its deliveries wait until it is resumed."""
-    return await _set_paused(request, True)
+    return await _set_paused(request, visit, True)
 
 
-async def resume(request: Request) -> Response:
+@writes(Kind.DASHBOARD)
+async def resume(request: Request, visit: Visit, form: Form) -> Response:
     """Resume an endpoint: what waited goes out."""
-    return await _set_paused(request, False)
+    return await _set_paused(request, visit, False)
 
 
-async def _set_paused(request: Request, paused: bool) -> Response:
-    visit, _ = await writing(request, Kind.DASHBOARD)
+async def _set_paused(request: Request, visit: Visit, paused: bool) -> Response:
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
-    now = web.clock()
-    after = replace(found, paused=paused, updated_at=now)
-    action = "endpoint.paused" if paused else "endpoint.resumed"
-    audit = change(visit.principal, action, found, after, web.context)
-    await web.storage.set_paused(app.id, found.id, paused, now, audit)
+    await endpoints.set_paused(web.storage, visit.principal, found, paused, web.clock())
     visit.session.notify("ok", f"Endpoint {'paused' if paused else 'resumed'}.")
     return see_other(endpoint_path(app.id, found.id))
 
 
-async def recover(request: Request) -> Response:
+@writes(Kind.DASHBOARD)
+async def recover(request: Request, visit: Visit, form: Form) -> Response:
     """Re-queue the endpoint's failed and held deliveries made since a given time."""
-    visit, form = await writing(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
@@ -178,10 +174,7 @@ async def recover(request: Request) -> Response:
             raise ValidationError("since: must not be in the future", field=("since",))
     except ValidationError as error:
         return _refuse_form(visit, error, back)
-    entry = job_started(
-        visit.principal, app.id, jobs.RECOVER, jobs.JobParams(found.id, since, now), now
-    )
-    task = await web.storage.recover(app.id, found.id, since, now, now, entry)
+    task = await replays.recover(web.storage, visit.principal, found, since, now, now)
     visit.session.notify(
         "ok", f"Recovery started (background task {task.id}): failed messages are sent again."
     )

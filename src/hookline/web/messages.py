@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hookline.domain.audit import resent
 from hookline.domain.models import (
     AttemptStatus,
     Delivery,
@@ -28,15 +27,17 @@ from hookline.storage.base import (
     MessageFilter,
     Storage,
 )
+from hookline.usecases import replays
+from hookline.web.access import reads, writes
 from hookline.web.core import (
+    Form,
+    Visit,
     attempt_page_values,
     cursor_from,
     moment_input,
     parse_moment,
     see_other,
-    signed_in,
     web_of,
-    writing,
 )
 from hookline.web.dashboard import HOME, STATUSES, endpoint_path, failed_path
 from hookline.web.render import page
@@ -69,9 +70,9 @@ def message_path(app_id: str, msg_id: str) -> str:
     return f"{HOME}/app/{app_id}/msg/{msg_id}"
 
 
-async def search(request: Request) -> Response:
+@reads(Kind.DASHBOARD)
+async def search(request: Request, visit: Visit) -> Response:
     """Messages by id or eventId, event type, channel, delivery status and time window."""
-    visit = await signed_in(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     given = {name: request.query_params.get(name, "").strip()[:MAX_FIELD] for name in SEARCH_FIELDS}
@@ -140,9 +141,9 @@ async def _delivery(storage: Storage, msg_id: str, endpoint_id: str) -> Delivery
         return None
 
 
-async def message(request: Request) -> Response:
+@reads(Kind.DASHBOARD)
+async def message(request: Request, visit: Visit) -> Response:
     """A message: its payload, its delivery to each endpoint, and every attempt."""
-    visit = await signed_in(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     found = await web.storage.get_message(app.id, request.path_params["msg_id"])
@@ -160,26 +161,26 @@ async def message(request: Request) -> Response:
     )  # fmt: skip
 
 
-async def attempt(request: Request) -> Response:
+@reads(Kind.DASHBOARD)
+async def attempt(request: Request, visit: Visit) -> Response:
     """One attempt: the request made (URL, payload, trigger) and what came back."""
-    visit = await signed_in(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     shown = await attempt_page_values(request, app.id)
     return page(request, "dashboard/attempt.html", visit, app=app, **shown)
 
 
-async def resend(request: Request) -> Response:
+@writes(Kind.DASHBOARD)
+async def resend(request: Request, visit: Visit, form: Form) -> Response:
     """Send a message to an endpoint again now (a retry of a failed attempt, or a resend);
     the endpoint is in the path, or chosen in the form."""
-    visit, form = await writing(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     endpoint_id = request.path_params.get("endpoint_id") or form.text("endpoint")
-    msg_key, now = request.path_params["msg_id"], web.clock()
-    delivery = await web.storage.resend(
-        app.id, msg_key, endpoint_id, now, resent(visit.principal, app.id, msg_key, now)
-    )
+    delivery = await replays.resend(
+        web.storage, visit.principal, app.id, request.path_params["msg_id"], endpoint_id,
+        web.clock(),
+    )  # fmt: skip
     visit.session.notify("ok", "Queued to be sent again now.")
     back = {
         "failed": failed_path(app.id),
@@ -188,9 +189,9 @@ async def resend(request: Request) -> Response:
     return see_other(back)
 
 
-async def failed(request: Request) -> Response:
+@reads(Kind.DASHBOARD)
+async def failed(request: Request, visit: Visit) -> Response:
     """The dead-letter list: each endpoint's failed (and held) deliveries."""
-    visit = await signed_in(request, Kind.DASHBOARD)
     web = web_of(request)
     app = await web.storage.get_application(request.path_params["app_id"])
     endpoints = await web.storage.list_endpoints(app.id, cursor_from(request, 20))

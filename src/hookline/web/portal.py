@@ -19,14 +19,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hookline.api.routes.messages import publish_message
-from hookline.api.schemas import MessageIn
-from hookline.domain.audit import resent
 from hookline.domain.models import Application, EventType
 from hookline.errors import NotFoundError, TooLargeError, ValidationError
 from hookline.storage.base import AttemptFilter, Cursor
+from hookline.usecases import messages, replays
+from hookline.usecases.messages import MessageDraft
 from hookline.web import figures
+from hookline.web.access import public, reads, signs_out, writes
 from hookline.web.core import (
+    Form,
     Refused,
     Visit,
     attempt_page_values,
@@ -35,10 +36,8 @@ from hookline.web.core import (
     read_form,
     same_origin,
     see_other,
-    signed_in,
     start_session,
     web_of,
-    writing,
 )
 from hookline.web.render import page
 from hookline.web.sessions import Kind
@@ -61,11 +60,13 @@ async def event_types(request: Request) -> list[EventType]:
     return listed.data
 
 
+@public
 async def landing(request: Request) -> Response:
     """The page the portal link opens: its script turns the fragment into a session."""
     return page(request, "portal/landing.html", None)
 
 
+@public
 async def open_session(request: Request) -> Response:
     """Check the link's token as the API would; open a session for an application token."""
     web = web_of(request)
@@ -73,25 +74,27 @@ async def open_session(request: Request) -> Response:
         raise Refused(403, "this form was sent from another site")
     form = await read_form(request)
     text = form.text("token")
-    found = await web.context.tokens.find(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
+    found = await web.find_token(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
     if found is None or found.app_id is None or found.problem(web.clock()) is not None:
         return page(request, "portal/ended.html", None, 401, invalid=True)
     return await start_session(request, Kind.PORTAL, text, f"{HOME}/home")
 
 
-async def sign_out(request: Request) -> Response:
+@signs_out(Kind.PORTAL)
+async def sign_out(request: Request, visit: Visit, form: Form) -> Response:
     """End the portal session (the link's token stays valid until it expires)."""
-    return await end_session(request, Kind.PORTAL, f"{HOME}/signed-out")
+    return await end_session(request, visit, f"{HOME}/signed-out")
 
 
+@public
 async def signed_out(request: Request) -> Response:
     """Where signing out of the portal leads."""
     return page(request, "portal/ended.html", None, invalid=False)
 
 
-async def home(request: Request) -> Response:
+@reads(Kind.PORTAL)
+async def home(request: Request, visit: Visit) -> Response:
     """The application's endpoints with their health, a form to add one, a test event."""
-    visit = await signed_in(request, Kind.PORTAL)
     return await home_page(request, visit)
 
 
@@ -125,9 +128,9 @@ def example_payload(event_type: EventType) -> dict[str, Any]:
     return {"eventType": event_type.name, "test": True}
 
 
-async def send_test_event(request: Request) -> Response:
+@writes(Kind.PORTAL)
+async def send_test_event(request: Request, visit: Visit, form: Form) -> Response:
     """Publish an example event of a chosen type, as the API publishes a message."""
-    visit, form = await writing(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
     name = form.text("event_type")
@@ -138,10 +141,13 @@ async def send_test_event(request: Request) -> Response:
     if event_type is None or event_type.archived:
         visit.session.notify("error", "Event type: choose one of the event types listed.")
         return see_other(f"{HOME}/home")
-    body = MessageIn(event_type=event_type.name, payload=example_payload(event_type))
+    draft = MessageDraft(event_type=event_type.name, payload=example_payload(event_type))
     try:
-        # The API's own publish: the same checks, retention and metrics.
-        await publish_message(web.context, visit.principal, app.id, body)
+        # The same publish as the API's: the same checks, retention and metrics.
+        await messages.publish(
+            web.storage, web.submit, web.event_types, web.publish_limits, visit.principal,
+            app.id, draft, web.clock(),
+        )  # fmt: skip
     except (ValidationError, TooLargeError) as error:
         visit.session.notify("error", f"Test event: {error.detail}")
         return see_other(f"{HOME}/home")
@@ -149,9 +155,9 @@ async def send_test_event(request: Request) -> Response:
     return see_other(f"{HOME}/attempts")
 
 
-async def attempts(request: Request) -> Response:
+@reads(Kind.PORTAL)
+async def attempts(request: Request, visit: Visit) -> Response:
     """The application's attempts, newest first (one endpoint's, if chosen)."""
-    visit = await signed_in(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
     endpoints = (await web.storage.list_endpoints(app.id, Cursor(limit=250))).data
@@ -171,23 +177,22 @@ async def attempts(request: Request) -> Response:
     )  # fmt: skip
 
 
-async def attempt(request: Request) -> Response:
+@reads(Kind.PORTAL)
+async def attempt(request: Request, visit: Visit) -> Response:
     """One attempt of the application: the request made and what came back."""
-    visit = await signed_in(request, Kind.PORTAL)
     app = await portal_app(request, visit)
     shown = await attempt_page_values(request, app.id)
     return page(request, "portal/attempt.html", visit, app=app, **shown)
 
 
-async def resend(request: Request) -> Response:
+@writes(Kind.PORTAL)
+async def resend(request: Request, visit: Visit, form: Form) -> Response:
     """Retry: send a message of this application to one of its endpoints again now."""
-    visit, form = await writing(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
-    msg_key, now = request.path_params["msg_id"], web.clock()
-    delivery = await web.storage.resend(
-        app.id, msg_key, request.path_params["endpoint_id"], now,
-        resent(visit.principal, app.id, msg_key, now),
+    delivery = await replays.resend(
+        web.storage, visit.principal, app.id, request.path_params["msg_id"],
+        request.path_params["endpoint_id"], web.clock(),
     )  # fmt: skip
     visit.session.notify("ok", "Queued to be sent again now.")
     if form.text("back") == "endpoint":

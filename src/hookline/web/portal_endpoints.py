@@ -1,31 +1,27 @@
 """The portal's endpoint forms: add, edit (URL, description, event types), delete,
 rotate and reveal the signing secret.
 
-Input goes through the API's own checks (its request models, the SSRF policy of
-``check_url``, ``check_event_types``); a refused value is shown naming its field,
-and nothing is changed.
+Input goes through the use cases' checks, the API's own (the sizes its request models
+state, the SSRF policy of ``check_url``, ``check_event_types``); a refused value is
+shown naming its field, and nothing is changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-import pydantic
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hookline.api.context import change
-from hookline.api.controls import build_controls
-from hookline.api.routes.endpoints import check_event_types, check_url, normalise_secret, rotate
-from hookline.api.schemas import EndpointIn, EndpointPatch, EndpointSecretRotateIn
-from hookline.domain import ids
 from hookline.domain.models import Endpoint
 from hookline.errors import ForbiddenError, ValidationError
 from hookline.storage.base import AttemptFilter, Cursor
+from hookline.usecases import endpoints
+from hookline.usecases.endpoints import EndpointDraft
 from hookline.web import figures
-from hookline.web.core import Form, Visit, see_other, signed_in, web_of, writing
+from hookline.web.access import reads, writes
+from hookline.web.core import Form, Visit, see_other, web_of
 from hookline.web.portal import HOME, event_types, home_page, portal_app
 from hookline.web.render import page
 from hookline.web.sessions import Kind
@@ -55,51 +51,50 @@ def _entered(form: Form) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _checked(request: Request, visit: Visit, entered: dict[str, Any], patch: bool) -> Any:
-    """The entered values through the API's checks: (url, description, filter types)."""
-    web = web_of(request)
-    body = {"url": entered["url"], "description": entered["description"],
-            "eventTypes": entered["event_types"] or None}  # fmt: skip
+async def _refusing(change: Any) -> Endpoint:
+    """Run a use case, turning a refused value into a ``FormRefused`` naming its field."""
     try:
-        (EndpointPatch if patch else EndpointIn).model_validate(body)
-    except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        raise FormRefused(_named(list(first["loc"]), first["msg"])) from None
-    try:
-        url = await check_url(web.context, entered["url"], visit.principal)
-        types = await check_event_types(web.context, entered["event_types"] or None)
+        result: Endpoint = await change
     except ValidationError as error:
         raise FormRefused(_named(error.field, error.detail)) from None
     except ForbiddenError as error:
         raise FormRefused(_named(("url",), error.detail)) from None
-    return url, entered["description"], types
+    return result
 
 
-async def create(request: Request) -> Response:
+def _text_checked(entered: dict[str, Any]) -> None:
+    try:
+        endpoints.check_text(entered["url"], entered["description"], entered["event_types"])
+    except ValidationError as error:
+        raise FormRefused(_named(error.field, error.detail)) from None
+
+
+@writes(Kind.PORTAL)
+async def create(request: Request, visit: Visit, form: Form) -> Response:
     """Add an endpoint to the application."""
-    visit, form = await writing(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
     entered = _entered(form)
+    draft = EndpointDraft(
+        url=entered["url"], description=entered["description"],
+        event_types=entered["event_types"] or None,
+    )  # fmt: skip
     try:
-        url, description, types = await _checked(request, visit, entered, patch=False)
+        _text_checked(entered)
+        creating = endpoints.create_endpoint(
+            web.storage, visit.principal, app.id, draft, web.settings.destination_policy,
+            web.clock(),
+        )  # fmt: skip
+        created = await _refusing(creating)
     except FormRefused as refused:
         return await home_page(request, visit, 422, refused.message, entered)
-    now = web.clock()
-    endpoint = Endpoint(
-        id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, url=url, secret=normalise_secret(None),
-        description=description, filter_types=types, created_at=now, updated_at=now,
-        controls=build_controls(url, None, None, None, None, None, None),
-    )  # fmt: skip
-    audit = change(visit.principal, "endpoint.created", None, endpoint, web.context)
-    created = await web.storage.create_endpoint(endpoint, audit)
     visit.session.notify("ok", "Endpoint added.")
     return see_other(f"{HOME}/endpoint/{created.id}")
 
 
-async def show(request: Request) -> Response:
+@reads(Kind.PORTAL)
+async def show(request: Request, visit: Visit) -> Response:
     """One endpoint: its settings (a form, for tokens that may write), health and attempts."""
-    visit = await signed_in(request, Kind.PORTAL)
     return await _endpoint_page(request, visit)
 
 
@@ -125,54 +120,57 @@ async def _endpoint_page(
     )  # fmt: skip
 
 
-async def update(request: Request) -> Response:
+@writes(Kind.PORTAL)
+async def update(request: Request, visit: Visit, form: Form) -> Response:
     """Change an endpoint's URL, description and event types."""
-    visit, form = await writing(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
     current = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
     entered = _entered(form)
+    changes: dict[str, object] = {
+        "url": entered["url"], "description": entered["description"],
+        "filter_types": entered["event_types"] or None,
+    }  # fmt: skip
     try:
-        url, description, types = await _checked(request, visit, entered, patch=True)
+        _text_checked(entered)
+        saving = endpoints.patch_endpoint(
+            web.storage, visit.principal, current, changes, None,
+            web.settings.destination_policy, web.clock(),
+        )  # fmt: skip
+        await _refusing(saving)
     except FormRefused as refused:
         return await _endpoint_page(request, visit, 422, refused.message, entered)
-    updated = replace(
-        current, url=url, description=description, filter_types=types, updated_at=web.clock()
-    )
-    audit = change(visit.principal, "endpoint.updated", current, updated, web.context)
-    await web.storage.update_endpoint(updated, audit)
     visit.session.notify("ok", "Endpoint saved.")
     return see_other(f"{HOME}/endpoint/{current.id}")
 
 
-async def delete(request: Request) -> Response:
+@writes(Kind.PORTAL)
+async def delete(request: Request, visit: Visit, form: Form) -> Response:
     """Delete an endpoint."""
-    visit, _ = await writing(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
     found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
-    audit = change(visit.principal, "endpoint.deleted", found, None, web.context)
-    await web.storage.delete_endpoint(app.id, found.id, audit)
+    await endpoints.delete_endpoint(web.storage, visit.principal, found, web.clock())
     visit.session.notify("ok", "Endpoint deleted.")
     return see_other(f"{HOME}/home")
 
 
-async def rotate_secret(request: Request) -> Response:
+@writes(Kind.PORTAL)
+async def rotate_secret(request: Request, visit: Visit, form: Form) -> Response:
     """Give the endpoint a new signing secret; the old one signs on for a day (as the API)."""
-    visit, _ = await writing(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
     found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
-    await rotate(found, EndpointSecretRotateIn(), web.context, visit.principal)
+    await endpoints.rotate_secret(web.storage, visit.principal, found, web.clock())
     visit.session.notify(
         "ok", "Secret rotated. The previous secret also signs for the next 24 hours."
     )
     return see_other(f"{HOME}/endpoint/{found.id}")
 
 
-async def secret(request: Request) -> Response:
+@reads(Kind.PORTAL)
+async def secret(request: Request, visit: Visit) -> Response:
     """The endpoint's current signing secret, shown on request (a read, as in the API)."""
-    visit = await signed_in(request, Kind.PORTAL)
     web = web_of(request)
     app = await portal_app(request, visit)
     found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])

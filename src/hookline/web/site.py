@@ -8,6 +8,7 @@ the security headers below; pages are never cached.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -15,11 +16,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hookline.api.context import Context
 from hookline.errors import (
     AuthenticationError,
     ConflictError,
@@ -30,8 +30,14 @@ from hookline.errors import (
     TooLargeError,
     ValidationError,
 )
+from hookline.settings import Settings
+from hookline.storage.base import Storage
+from hookline.usecases.access import PUBLIC
+from hookline.usecases.event_types import EventTypeCache
+from hookline.usecases.messages import PublishLimits, Submit
 from hookline.web import dashboard, messages, portal, portal_endpoints
-from hookline.web.core import Refused, SignedOut, Web
+from hookline.web.access import declare, public
+from hookline.web.core import FindToken, Refused, SignedOut, Web
 from hookline.web.render import page
 from hookline.web.sessions import Kind, SessionStore
 
@@ -105,28 +111,43 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return _error_page(request, error.status_code, str(error.detail))
 
 
+@public
 async def _root(request: Request) -> Response:
     return RedirectResponse(dashboard.HOME, 303)
 
 
-def create_web(context: Context) -> ASGIApp:
-    """The dashboard and the portal over the API's collaborators."""
-    routes = [
+def web_routes() -> list[BaseRoute]:
+    """Every page, form and asset of the web faces, each declaring what it needs."""
+    static = Mount("/static", StaticFiles(directory=STATIC), name="static")
+    declare(PUBLIC, static)  # stylesheets, scripts and images: the sign-in pages need them
+    return [
         Route("/", _root, methods=["GET"]),
         *dashboard.routes,
         *messages.routes,
         *portal.routes,
         *portal_endpoints.routes,
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        static,
     ]
+
+
+def create_web(
+    storage: Storage, settings: Settings, *, clock: Callable[[], float], find_token: FindToken,
+    event_types: EventTypeCache, submit: Submit, publish_limits: PublishLimits,
+) -> ASGIApp:  # fmt: skip
+    """The dashboard and the portal over their collaborators (``hookline.server`` gives
+    them the API's token cache, event type cache and publish batcher)."""
     app = Starlette(
-        routes=routes,
+        routes=web_routes(),
         exception_handlers={
             Refused: _refused, SignedOut: _signed_out, HooklineError: _hookline_error,
             HTTPException: _http_error,
         },
     )  # fmt: skip
-    app.state.web = Web(context, SessionStore(context.storage))
+    app.state.web = Web(
+        storage=storage, settings=settings, clock=clock, find_token=find_token,
+        event_types=event_types, submit=submit, publish_limits=publish_limits,
+        sessions=SessionStore(storage),
+    )  # fmt: skip
     return SecurityHeaders(app)
 
 
@@ -150,9 +171,9 @@ class SecurityHeaders:
 class WebFront:
     """ASGI middleware: the web faces' paths go to the web app, the rest to the API."""
 
-    def __init__(self, app: ASGIApp, context: Context) -> None:
+    def __init__(self, app: ASGIApp, web: ASGIApp) -> None:
         self.app = app
-        self.web = create_web(context)
+        self.web = web
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_web_path(scope.get("path", "")):

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import App, Ctx, Page, Who, change, listed, respond
+from hookline.api.access import ADMIN_WRITE, APP_READ, TOKEN_READ, requires
+from hookline.api.context import App, Ctx, Page, Who, listed, respond
 from hookline.api.convert import application_out
 from hookline.api.schemas import (
     CREATED_BY_PUT,
@@ -16,25 +17,27 @@ from hookline.api.schemas import (
     ApplicationOut,
     ApplicationPatch,
     ListResponse,
-    check_name,
 )
-from hookline.domain import ids
-from hookline.domain.models import Application
 from hookline.domain.models import Page as RecordPage
-from hookline.errors import NotFoundError
+from hookline.usecases import applications
+from hookline.usecases.applications import ApplicationDraft
 
 router = APIRouter(prefix="/api/v1/app", tags=["Application"])
 
 
-def new_application(body: ApplicationIn, now: float, uid: str | None = None) -> Application:
-    """An application record from a create body."""
-    return Application(
-        id=ids.new_id(ids.APPLICATION, now), name=body.name, uid=body.uid or uid,
-        rate_limit=body.throttle_rate, metadata=body.metadata, created_at=now, updated_at=now,
-    )  # fmt: skip
+def application_draft(body: ApplicationIn) -> ApplicationDraft:
+    """The use case's draft of a create body."""
+    return ApplicationDraft(
+        name=body.name, uid=body.uid, rate_limit=body.throttle_rate, metadata=body.metadata
+    )
 
 
-@router.get("", response_model=ListResponse[ApplicationOut], summary="List applications")
+@router.get(
+    "",
+    response_model=ListResponse[ApplicationOut],
+    summary="List applications",
+    dependencies=[requires(TOKEN_READ)],
+)
 async def list_applications(ctx: Ctx, cursor: Page, who: Who) -> Response:
     if who.app_id is not None:
         # An application's token sees its own application and nothing else.
@@ -48,21 +51,25 @@ async def list_applications(ctx: Ctx, cursor: Page, who: Who) -> Response:
 @router.post(
     "", response_model=ApplicationOut, status_code=201, summary="Create an application",
     responses={200: {"description": "existing application (get_if_exists)"}},
+    dependencies=[requires(ADMIN_WRITE)],
 )  # fmt: skip
 async def create_application(
     body: ApplicationIn, ctx: Ctx, who: Who, get_if_exists: Annotated[bool, Query()] = False
 ) -> Response:
-    if get_if_exists and body.uid:
-        try:
-            return respond(application_out(await ctx.storage.get_application(body.uid)))
-        except NotFoundError:
-            pass
-    app = new_application(body, ctx.clock())
-    await ctx.storage.create_application(app, change(who, "application.created", None, app, ctx))
+    draft = application_draft(body)
+    if get_if_exists:
+        app, created = await applications.get_or_create(ctx.storage, who, draft, ctx.clock())
+        return respond(application_out(app), 201 if created else 200)
+    app = await applications.create_application(ctx.storage, who, draft, ctx.clock())
     return respond(application_out(app), 201)
 
 
-@router.get("/{app_id}", response_model=ApplicationOut, summary="Get an application")
+@router.get(
+    "/{app_id}",
+    response_model=ApplicationOut,
+    summary="Get an application",
+    dependencies=[requires(APP_READ)],
+)
 async def get_application(app: App) -> Response:
     return respond(application_out(app))
 
@@ -70,27 +77,21 @@ async def get_application(app: App) -> Response:
 @router.put(
     "/{app_id}", response_model=ApplicationOut, responses=CREATED_BY_PUT,
     summary="Update or create an application",
+    dependencies=[requires(ADMIN_WRITE)],
 )  # fmt: skip
 async def update_application(app_id: str, body: ApplicationIn, ctx: Ctx, who: Who) -> Response:
-    now = ctx.clock()
-    try:
-        current = await ctx.storage.get_application(app_id)
-    except NotFoundError:
-        uid = None if ids.looks_like_id(app_id, ids.APPLICATION) else check_name(app_id, "app_id")
-        created = new_application(body, now, uid)
-        await ctx.storage.create_application(
-            created, change(who, "application.created", None, created, ctx)
-        )
-        return respond(application_out(created), 201)
-    updated = replace(
-        current, name=body.name, uid=body.uid or current.uid, rate_limit=body.throttle_rate,
-        metadata=body.metadata, updated_at=now,
-    )  # fmt: skip
-    audit = change(who, "application.updated", current, updated, ctx)
-    return respond(application_out(await ctx.storage.update_application(updated, audit)))
+    app, created = await applications.put_application(
+        ctx.storage, who, app_id, application_draft(body), ctx.clock()
+    )
+    return respond(application_out(app), 201 if created else 200)
 
 
-@router.patch("/{app_id}", response_model=ApplicationOut, summary="Patch an application")
+@router.patch(
+    "/{app_id}",
+    response_model=ApplicationOut,
+    summary="Patch an application",
+    dependencies=[requires(ADMIN_WRITE)],
+)
 async def patch_application(app: App, body: ApplicationPatch, ctx: Ctx, who: Who) -> Response:
     given = body.model_fields_set
     updated = replace(
@@ -99,15 +100,19 @@ async def patch_application(app: App, body: ApplicationPatch, ctx: Ctx, who: Who
         uid=body.uid if "uid" in given else app.uid,
         rate_limit=body.throttle_rate if "throttle_rate" in given else app.rate_limit,
         metadata=(body.metadata or {}) if "metadata" in given else app.metadata,
-        updated_at=ctx.clock(),
     )
-    audit = change(who, "application.updated", app, updated, ctx)
-    return respond(application_out(await ctx.storage.update_application(updated, audit)))
+    stored = await applications.update_application(ctx.storage, who, app, updated, ctx.clock())
+    return respond(application_out(stored))
 
 
-@router.delete("/{app_id}", status_code=204, summary="Delete an application and all its data")
+@router.delete(
+    "/{app_id}",
+    status_code=204,
+    summary="Delete an application and all its data",
+    dependencies=[requires(ADMIN_WRITE)],
+)
 async def delete_application(app: App, ctx: Ctx, who: Who) -> Response:
-    await ctx.storage.delete_application(app.id, change(who, "application.deleted", app, None, ctx))
+    await applications.delete_application(ctx.storage, who, app, ctx.clock())
     ctx.tokens.forget(lambda token: token.app_id == app.id)
     ctx.sources.forget_app(app.id)
     return Response(status_code=204)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
+from hookline.api.access import APP_READ, APP_WRITE, requires
 from hookline.api.context import (
     App,
     Ctx,
@@ -21,10 +22,10 @@ from hookline.api.context import (
 )
 from hookline.api.convert import attempt_out, endpoint_message_out
 from hookline.api.schemas import EmptyOut, EndpointMessageOut, ListResponse, MessageAttemptOut
-from hookline.domain.audit import resent
 from hookline.domain.models import AttemptStatus, Message
 from hookline.errors import ValidationError
 from hookline.storage.base import END_OF_TIME, AttemptFilter
+from hookline.usecases import replays
 
 router = APIRouter(prefix="/api/v1/app/{app_id}", tags=["Message Attempt"])
 
@@ -76,6 +77,7 @@ async def _attempt_page(
 @router.get(
     "/attempt/endpoint/{endpoint_id}", response_model=ListResponse[MessageAttemptOut],
     summary="List an endpoint's attempts, newest first",
+    dependencies=[requires(APP_READ)],
 )  # fmt: skip
 async def list_by_endpoint(
     app: App, endpoint_id: str, ctx: Ctx, cursor: Page, where: Where,
@@ -89,6 +91,7 @@ async def list_by_endpoint(
 @router.get(
     "/attempt/msg/{msg_id}", response_model=ListResponse[MessageAttemptOut],
     summary="List a message's attempts, newest first",
+    dependencies=[requires(APP_READ)],
 )  # fmt: skip
 async def list_by_msg(
     app: App, msg_id: str, ctx: Ctx, cursor: Page, where: Where,
@@ -106,6 +109,7 @@ async def list_by_msg(
 @router.get(
     "/msg/{msg_id}/attempt/{attempt_id}", response_model=MessageAttemptOut,
     summary="Get an attempt",
+    dependencies=[requires(APP_READ)],
 )  # fmt: skip
 async def get_attempt(app: App, msg_id: str, attempt_id: str, ctx: Ctx) -> Response:
     return respond(attempt_out(await ctx.storage.get_attempt(app.id, msg_id, attempt_id)))
@@ -114,16 +118,17 @@ async def get_attempt(app: App, msg_id: str, attempt_id: str, ctx: Ctx) -> Respo
 @router.post(
     "/msg/{msg_id}/endpoint/{endpoint_id}/resend", response_model=EmptyOut, status_code=202,
     summary="Send a message to an endpoint again",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def resend(app: App, msg_id: str, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
-    now = ctx.clock()
-    await ctx.storage.resend(app.id, msg_id, endpoint_id, now, resent(who, app.id, msg_id, now))
+    await replays.resend(ctx.storage, who, app.id, msg_id, endpoint_id, ctx.clock())
     return respond(EmptyOut(), 202)
 
 
 @router.get(
     "/endpoint/{endpoint_id}/msg", response_model=ListResponse[EndpointMessageOut],
     summary="List the messages sent to an endpoint, with their delivery status",
+    dependencies=[requires(APP_READ)],
 )  # fmt: skip
 async def list_attempted_messages(
     app: App, endpoint_id: str, ctx: Ctx, cursor: Page, where: Where, with_content: Flag = False

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
-import socket
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from hookline.api.context import App, Context, Ctx, Page, Who, change, listed, parse_time, respond
-from hookline.api.controls import build_controls
+from hookline.api.access import APP_READ, APP_WRITE, requires
+from hookline.api.context import App, Ctx, Page, Who, listed, parse_time, respond
 from hookline.api.convert import delivery_state_out, endpoint_out, task_out
 from hookline.api.schemas import (
     CREATED_BY_PUT,
     BackgroundTaskOut,
+    BatchingIn,
     BulkReplayIn,
+    CircuitBreakerIn,
     DeliveryStateOut,
     EndpointHeadersIn,
     EndpointHeadersOut,
@@ -33,124 +31,90 @@ from hookline.api.schemas import (
     RecoverIn,
     check_headers,
 )
-from hookline.domain import ids, jobs, signing, ssrf
-from hookline.domain.audit import job_started
-from hookline.domain.controls import Controls
-from hookline.domain.models import Application, Endpoint, SigningKey
-from hookline.domain.routing import HANDLER_SCHEME, HANDLER_URL_PATTERN
-from hookline.domain.tokens import Principal
-from hookline.errors import ForbiddenError, NotFoundError, ValidationError
+from hookline.domain.controls import Batching, BreakerConfig, Ordering
+from hookline.domain.models import Application, Endpoint
+from hookline.errors import ValidationError
 from hookline.storage.base import BEGINNING, END_OF_TIME
+from hookline.usecases import endpoints, replays
+from hookline.usecases.controls import ControlsDraft
+from hookline.usecases.endpoints import EndpointDraft
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/endpoint", tags=["Endpoint"])
 
-#: Old secrets kept at most, so repeated rotations cannot grow a delivery's headers without bound.
-MAX_OLD_SECRETS = 5
+
+def _batching(given: BatchingIn | None) -> Batching | None:
+    return None if given is None else Batching(given.max_size, given.max_wait_ms / 1000)
 
 
-#: How long registration waits for DNS before leaving the judgement to delivery time.
-RESOLVE_TIMEOUT = 2.0
-
-
-async def check_url(ctx: Context, url: str, who: Principal) -> str:
-    """An endpoint URL must be absolute http(s) and, under the SSRF defence, public.
-
-    The host is resolved and every address judged, as at delivery time (where
-    it is judged again, on the address actually connected to). A name that does
-    not resolve now is accepted: its delivery will be judged when it does.
-    """
-    if url.startswith(HANDLER_SCHEME):
-        # Served in-process by a worker's Python handlers: no network destination at all.
-        # The operator's own code runs on what arrives, so only an admin may point there.
-        if not who.is_admin:
-            raise ForbiddenError("only an admin token can send events to handler: endpoints")
-        if not re.fullmatch(HANDLER_URL_PATTERN, url):
-            raise ValidationError(
-                "a handler URL is handler:<group>, the group in letters, digits, '-', '_' or '.'",
-                field=("url",),
-            )
-        return url
-    policy = ctx.settings.destination_policy
-    try:
-        target = ssrf.check_url(url, policy)
-    except ssrf.BlockedDestination as refused:
-        raise ValidationError(refused.reason, field=("url",)) from None
-    if target.literal is not None or not policy.enabled:
-        return url
-    loop = asyncio.get_running_loop()
-    try:
-        found = await asyncio.wait_for(
-            loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT
-        )
-    except (OSError, TimeoutError):
-        return url
-    addresses = [ssrf.parse_ip_literal(str(info[4][0])) for info in found]
-    try:
-        ssrf.check_resolved(target.host, [a for a in addresses if a is not None], policy)
-    except ssrf.BlockedDestination as refused:
-        raise ValidationError(refused.reason, field=("url",)) from None
-    return url
-
-
-def normalise_secret(secret: str | None, field: str = "secret") -> str:
-    """A given secret in ``whsec_`` form, or a new random one; ``field`` names it in errors."""
-    if secret is None:
-        return signing.generate_secret()
-    full = secret if secret.startswith("whsec_") else f"whsec_{secret}"
-    try:
-        signing.Signer.from_secret(full)
-    except signing.SignatureError:
-        raise ValidationError(f"{field} is not valid base64", field=(field,)) from None
-    return full
-
-
-async def check_event_types(ctx: Ctx, names: list[str] | None) -> tuple[str, ...] | None:
-    """Each event type named in a filter must exist and not be archived (as Svix);
-    a pattern (``invoice.*``) may match types that do not exist yet."""
-    if names is None:
+def _breaker(given: CircuitBreakerIn | None) -> BreakerConfig | None:
+    if given is None:
         return None
-    for index, name in enumerate(names):
-        if "*" in name:
-            continue
-        try:
-            event_type = await ctx.storage.get_event_type(name)
-        except NotFoundError:
-            raise ValidationError(
-                f"event type {name!r} does not exist", field=("eventTypes", index)
-            ) from None
-        if event_type.archived:
-            raise ValidationError(f"event type {name!r} is archived", field=("eventTypes", index))
-    return tuple(names)
+    return BreakerConfig(
+        failure_rate=given.failure_rate, minimum_attempts=given.minimum_attempts,
+        window=given.window_seconds, cooldown=given.cooldown_seconds,
+        max_cooldown=given.max_cooldown_seconds,
+    )  # fmt: skip
+
+
+def controls_draft(body: EndpointIn | EndpointUpdate | EndpointPatch) -> ControlsDraft:
+    """The delivery controls of a body, as the use cases take them."""
+    return ControlsDraft(
+        filter=body.filter, transformation=body.transformation, batching=_batching(body.batching),
+        ordering=None if body.ordering is None else Ordering(key=body.ordering.key),
+        breaker=_breaker(body.circuit_breaker), max_in_flight=body.max_in_flight,
+    )  # fmt: skip
+
+
+def endpoint_draft(body: EndpointIn | EndpointUpdate) -> EndpointDraft:
+    """The use cases' draft of a create or replace body."""
+    return EndpointDraft(
+        url=body.url, secret=body.secret if isinstance(body, EndpointIn) else None, uid=body.uid,
+        description=body.description, version=body.version, disabled=body.disabled,
+        event_types=body.event_types,
+        channels=tuple(body.channels) if body.channels is not None else None,
+        headers=body.headers if isinstance(body, EndpointIn) else {}, metadata=body.metadata,
+        rate_limit=body.throttle_rate,
+        retry_schedule=tuple(body.retry_schedule) if body.retry_schedule is not None else None,
+        controls=controls_draft(body),
+    )  # fmt: skip
 
 
 async def _endpoint(app: Application, endpoint_id: str, ctx: Ctx) -> Endpoint:
     return await ctx.storage.get_endpoint(app.id, endpoint_id)
 
 
-@router.get("", response_model=ListResponse[EndpointOut], summary="List endpoints")
+@router.get(
+    "",
+    response_model=ListResponse[EndpointOut],
+    summary="List endpoints",
+    dependencies=[requires(APP_READ)],
+)
 async def list_endpoints(app: App, ctx: Ctx, cursor: Page) -> Response:
     page = await ctx.storage.list_endpoints(app.id, cursor)
     return listed(ListResponse[EndpointOut], page, [endpoint_out(e) for e in page.data])
 
 
-@router.post("", response_model=EndpointOut, status_code=201, summary="Create an endpoint")
+@router.post(
+    "",
+    response_model=EndpointOut,
+    status_code=201,
+    summary="Create an endpoint",
+    dependencies=[requires(APP_WRITE)],
+)
 async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx, who: Who) -> Response:
-    now = ctx.clock()
-    endpoint = Endpoint(
-        id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, url=await check_url(ctx, body.url, who),
-        secret=normalise_secret(body.secret), uid=body.uid, description=body.description,
-        version=body.version, disabled=body.disabled,
-        filter_types=await check_event_types(ctx, body.event_types),
-        channels=tuple(body.channels) if body.channels is not None else None,
-        headers=body.headers, metadata=body.metadata, rate_limit=body.throttle_rate,
-        retry_schedule=tuple(body.retry_schedule) if body.retry_schedule is not None else None,
-        created_at=now, updated_at=now, controls=_controls(body.url, body),
+    created = await endpoints.create_endpoint(
+        ctx.storage, who, app.id, endpoint_draft(body), ctx.settings.destination_policy,
+        ctx.clock(),
     )  # fmt: skip
-    audit = change(who, "endpoint.created", None, endpoint, ctx)
-    return respond(endpoint_out(await ctx.storage.create_endpoint(endpoint, audit)), 201)
+    return respond(endpoint_out(created), 201)
 
 
-@router.get("/{endpoint_id}", response_model=EndpointOut, summary="Get an endpoint")
+@router.get(
+    "/{endpoint_id}",
+    response_model=EndpointOut,
+    summary="Get an endpoint",
+    dependencies=[requires(APP_READ)],
+)
 async def get_endpoint(app: App, endpoint_id: str, ctx: Ctx) -> Response:
     return respond(endpoint_out(await _endpoint(app, endpoint_id, ctx)))
 
@@ -158,37 +122,24 @@ async def get_endpoint(app: App, endpoint_id: str, ctx: Ctx) -> Response:
 @router.put(
     "/{endpoint_id}", response_model=EndpointOut, responses=CREATED_BY_PUT,
     summary="Update or create an endpoint",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def update_endpoint(
     app: App, endpoint_id: str, body: EndpointUpdate, ctx: Ctx, who: Who
 ) -> Response:
-    now = ctx.clock()
-    fields = {
-        "url": await check_url(ctx, body.url, who), "description": body.description,
-        "uid": body.uid, "version": body.version, "disabled": body.disabled,
-        "filter_types": await check_event_types(ctx, body.event_types),
-        "channels": tuple(body.channels) if body.channels is not None else None,
-        "metadata": body.metadata, "rate_limit": body.throttle_rate,
-        "retry_schedule": tuple(body.retry_schedule) if body.retry_schedule is not None else None,
-        "controls": _controls(body.url, body),
-    }  # fmt: skip
-    try:
-        current = await _endpoint(app, endpoint_id, ctx)
-    except NotFoundError:
-        if not ids.looks_like_id(endpoint_id, ids.ENDPOINT):
-            fields["uid"] = body.uid or endpoint_id
-        created = Endpoint(
-            id=ids.new_id(ids.ENDPOINT, now), app_id=app.id, secret=signing.generate_secret(),
-            created_at=now, updated_at=now, **fields,  # type: ignore[arg-type]
-        )  # fmt: skip
-        audit = change(who, "endpoint.created", None, created, ctx)
-        return respond(endpoint_out(await ctx.storage.create_endpoint(created, audit)), 201)
-    fields["uid"] = body.uid or current.uid
-    updated = _health(current, replace(current, updated_at=now, **fields))  # type: ignore[arg-type]
-    return await _save(current, updated, ctx, who)
+    stored, created = await endpoints.put_endpoint(
+        ctx.storage, who, app.id, endpoint_id, endpoint_draft(body),
+        ctx.settings.destination_policy, ctx.clock(),
+    )  # fmt: skip
+    return respond(endpoint_out(stored), 201 if created else 200)
 
 
-@router.patch("/{endpoint_id}", response_model=EndpointOut, summary="Patch an endpoint")
+@router.patch(
+    "/{endpoint_id}",
+    response_model=EndpointOut,
+    summary="Patch an endpoint",
+    dependencies=[requires(APP_WRITE)],
+)
 async def patch_endpoint(
     app: App, endpoint_id: str, body: EndpointPatch, ctx: Ctx, who: Who
 ) -> Response:
@@ -196,7 +147,7 @@ async def patch_endpoint(
     given = body.model_fields_set
     changes: dict[str, object] = {}
     if "url" in given and body.url is not None:
-        changes["url"] = await check_url(ctx, body.url, who)
+        changes["url"] = body.url
     if "description" in given:
         changes["description"] = body.description or ""
     if "uid" in given:
@@ -206,7 +157,7 @@ async def patch_endpoint(
     if "disabled" in given and body.disabled is not None:
         changes["disabled"] = body.disabled
     if "event_types" in given:
-        changes["filter_types"] = await check_event_types(ctx, body.event_types)
+        changes["filter_types"] = body.event_types
     if "channels" in given:
         changes["channels"] = tuple(body.channels) if body.channels is not None else None
     if "metadata" in given:
@@ -216,129 +167,117 @@ async def patch_endpoint(
     if "retry_schedule" in given:
         schedule = body.retry_schedule
         changes["retry_schedule"] = tuple(schedule) if schedule is not None else None
-    if given & _CONTROL_FIELDS:
+    controls = None
+    if given & _CONTROL_FIELDS.keys():
         # Controls not in the body keep their values; an explicit null clears one.
-        was = endpoint_out(current)
-        merged = {name: getattr(body if name in given else was, name) for name in _CONTROL_FIELDS}
-        url = str(changes.get("url", current.url))
-        changes["controls"] = build_controls(
-            url, merged["filter"], merged["transformation"], merged["batching"],
-            merged["ordering"], merged["circuit_breaker"], merged["max_in_flight"],
-        )  # fmt: skip
-    updated = replace(current, updated_at=ctx.clock(), **changes)  # type: ignore[arg-type]
-    return await _save(current, _health(current, updated), ctx, who)
-
-
-_CONTROL_FIELDS = frozenset(
-    {"filter", "transformation", "batching", "ordering", "circuit_breaker", "max_in_flight"}
-)
-
-
-def _controls(url: str, body: EndpointIn | EndpointUpdate) -> Controls:
-    return build_controls(
-        url, body.filter, body.transformation, body.batching, body.ordering,
-        body.circuit_breaker, body.max_in_flight,
+        kept = ControlsDraft.of(current.controls)
+        sent = controls_draft(body)
+        controls = ControlsDraft(
+            **{
+                name: getattr(sent if wire in given else kept, name)
+                for wire, name in _CONTROL_FIELDS.items()
+            }
+        )
+    stored = await endpoints.patch_endpoint(
+        ctx.storage, who, current, changes, controls, ctx.settings.destination_policy,
+        ctx.clock(),
     )  # fmt: skip
+    return respond(endpoint_out(stored))
 
 
-async def _save(current: Endpoint, updated: Endpoint, ctx: Ctx, who: Who) -> Response:
-    """Store an endpoint change, recorded as an update (or as enabling or disabling it)."""
-    action = "endpoint.updated"
-    if current.disabled != updated.disabled:
-        action = "endpoint.disabled" if updated.disabled else "endpoint.enabled"
-    audit = change(who, action, current, updated, ctx)
-    return respond(endpoint_out(await ctx.storage.update_endpoint(updated, audit)))
+#: The body's control fields, and the draft's names for them.
+_CONTROL_FIELDS = {
+    "filter": "filter", "transformation": "transformation", "batching": "batching",
+    "ordering": "ordering", "circuit_breaker": "breaker", "max_in_flight": "max_in_flight",
+}  # fmt: skip
 
 
-def _health(current: Endpoint, updated: Endpoint) -> Endpoint:
-    """Enabling an endpoint by hand starts its failure clock afresh."""
-    if current.disabled and not updated.disabled:
-        return replace(updated, failing_since=None)
-    return updated
-
-
-@router.delete("/{endpoint_id}", status_code=204, summary="Delete an endpoint")
+@router.delete(
+    "/{endpoint_id}",
+    status_code=204,
+    summary="Delete an endpoint",
+    dependencies=[requires(APP_WRITE)],
+)
 async def delete_endpoint(app: App, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    audit = change(who, "endpoint.deleted", endpoint, None, ctx)
-    await ctx.storage.delete_endpoint(app.id, endpoint.id, audit)
+    await endpoints.delete_endpoint(ctx.storage, who, endpoint, ctx.clock())
     return Response(status_code=204)
 
 
 # secret ------------------------------------------------------------------------
 
 
-@router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut, summary="Get the secret")
+@router.get(
+    "/{endpoint_id}/secret",
+    response_model=EndpointSecretOut,
+    summary="Get the secret",
+    dependencies=[requires(APP_READ)],
+)
 async def get_secret(app: App, endpoint_id: str, ctx: Ctx) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
     return respond(EndpointSecretOut(key=endpoint.secret))
 
 
 @router.post(
-    "/{endpoint_id}/secret/rotate", response_model=EndpointSecretOut, summary="Rotate the secret"
+    "/{endpoint_id}/secret/rotate",
+    response_model=EndpointSecretOut,
+    summary="Rotate the secret",
+    dependencies=[requires(APP_WRITE)],
 )
 async def rotate_secret(
     app: App, endpoint_id: str, body: EndpointSecretRotateIn, ctx: Ctx, who: Who
 ) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    return await rotate(endpoint, body, ctx, who)
-
-
-async def rotate(endpoint: Endpoint, body: EndpointSecretRotateIn, ctx: Ctx, who: Who) -> Response:
-    """Give ``endpoint`` a new secret; the old one keeps signing for the grace period."""
-    now = ctx.clock()
-    new_secret = normalise_secret(body.key, "key")
-    kept = [k for k in endpoint.old_secrets if k.expires_at is None or k.expires_at > now]
-    if body.grace_period_seconds > 0:
-        kept.insert(0, SigningKey(endpoint.secret, now + body.grace_period_seconds))
-    rotated = replace(
-        endpoint, secret=new_secret, old_secrets=tuple(kept[:MAX_OLD_SECRETS]), updated_at=now
+    key = await endpoints.rotate_secret(
+        ctx.storage, who, endpoint, ctx.clock(), body.key, body.grace_period_seconds
     )
-    await ctx.storage.update_endpoint(
-        rotated, change(who, "endpoint.secret.rotated", endpoint, rotated, ctx)
-    )
-    return respond(EndpointSecretOut(key=new_secret))
+    return respond(EndpointSecretOut(key=key))
 
 
 # headers ------------------------------------------------------------------------
 
 
 @router.get(
-    "/{endpoint_id}/headers", response_model=EndpointHeadersOut, summary="Get custom headers"
+    "/{endpoint_id}/headers",
+    response_model=EndpointHeadersOut,
+    summary="Get custom headers",
+    dependencies=[requires(APP_READ)],
 )
 async def get_headers(app: App, endpoint_id: str, ctx: Ctx) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
     return respond(EndpointHeadersOut(headers=endpoint.headers, sensitive=[]))
 
 
-@router.put("/{endpoint_id}/headers", status_code=204, summary="Replace custom headers")
+@router.put(
+    "/{endpoint_id}/headers",
+    status_code=204,
+    summary="Replace custom headers",
+    dependencies=[requires(APP_WRITE)],
+)
 async def set_headers(
     app: App, endpoint_id: str, body: EndpointHeadersIn, ctx: Ctx, who: Who
 ) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    updated = replace(endpoint, headers=body.headers, updated_at=ctx.clock())
-    await ctx.storage.update_endpoint(
-        updated, change(who, "endpoint.headers.updated", endpoint, updated, ctx)
-    )
+    await endpoints.set_headers(ctx.storage, who, endpoint, body.headers, ctx.clock())
     return Response(status_code=204)
 
 
-@router.patch("/{endpoint_id}/headers", status_code=204, summary="Merge custom headers")
+@router.patch(
+    "/{endpoint_id}/headers",
+    status_code=204,
+    summary="Merge custom headers",
+    dependencies=[requires(APP_WRITE)],
+)
 async def patch_headers(
     app: App, endpoint_id: str, body: EndpointHeadersPatchIn, ctx: Ctx, who: Who
 ) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    removed = {name.lower() for name in body.delete_headers}
-    merged = {k: v for k, v in endpoint.headers.items() if k.lower() not in removed}
-    merged.update(body.headers)
+    merged = endpoints.merged_headers(endpoint.headers, body.headers, body.delete_headers)
     try:
         check_headers(merged)
     except ValueError as error:
         raise ValidationError(str(error), field=("headers",)) from None
-    updated = replace(endpoint, headers=merged, updated_at=ctx.clock())
-    await ctx.storage.update_endpoint(
-        updated, change(who, "endpoint.headers.updated", endpoint, updated, ctx)
-    )
+    await endpoints.set_headers(ctx.storage, who, endpoint, merged, ctx.clock())
     return Response(status_code=204)
 
 
@@ -348,19 +287,18 @@ async def patch_headers(
 @router.post(
     "/{endpoint_id}/recover", response_model=BackgroundTaskOut, status_code=202,
     summary="Re-send failed messages",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def recover(app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx, who: Who) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    now = ctx.clock()
-    since, until = _window(body, now)
-    entry = job_started(who, app.id, jobs.RECOVER, jobs.JobParams(endpoint.id, since, until), now)
-    task = await ctx.storage.recover(app.id, endpoint.id, since, until, now, entry)
+    task = await replays.recover(ctx.storage, who, endpoint, *_window(body), ctx.clock())
     return respond(task_out(task), 202)
 
 
 @router.post(
     "/{endpoint_id}/replay-missing", response_model=BackgroundTaskOut, status_code=202,
     summary="Send the endpoint the messages it never got",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def replay_missing(
     app: App, endpoint_id: str, body: RecoverIn, ctx: Ctx, who: Who
@@ -368,16 +306,14 @@ async def replay_missing(
     """Messages created in [since, until) that the endpoint would receive but has no
     delivery of (it was added later, or was filtering them out) are sent to it."""
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    now = ctx.clock()
-    params = jobs.JobParams(endpoint.id, *_window(body, now))
-    entry = job_started(who, app.id, jobs.REPLAY, params, now)
-    task = await ctx.storage.start_job(app.id, jobs.REPLAY, params, now, entry)
+    task = await replays.replay_missing(ctx.storage, who, endpoint, *_window(body), ctx.clock())
     return respond(task_out(task), 202)
 
 
 @router.post(
     "/{endpoint_id}/bulk-replay", response_model=BackgroundTaskOut, status_code=202,
     summary="Send the endpoint's messages again, by filter",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def bulk_replay(
     app: App, endpoint_id: str, body: BulkReplayIn, ctx: Ctx, who: Who
@@ -385,28 +321,23 @@ async def bulk_replay(
     """Deliveries created in [since, until), successful and failed alike (or of one
     ``status``), narrowed by event types and channel, are sent again."""
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    if body.status not in (None, 0, 2):
-        raise ValidationError("status is 0 (success) or 2 (fail)", field=("status",))
-    now = ctx.clock()
-    params = jobs.JobParams(
-        endpoint.id, *_window(body, now),
-        event_types=tuple(body.event_types) if body.event_types else None,
-        channel=body.channel, status={0: "success", 2: "fail"}.get(body.status or -1),
+    task = await replays.bulk_replay(
+        ctx.storage, who, endpoint, *_window(body), ctx.clock(), status=body.status,
+        event_types=tuple(body.event_types) if body.event_types else None, channel=body.channel,
     )  # fmt: skip
-    entry = job_started(who, app.id, jobs.BULK_REPLAY, params, now)
-    task = await ctx.storage.start_job(app.id, jobs.BULK_REPLAY, params, now, entry)
     return respond(task_out(task), 202)
 
 
-def _window(body: RecoverIn, now: float) -> tuple[float, float]:
-    since = body.since.timestamp()
-    until = body.until.timestamp() if body.until is not None else now
-    if until < since:
-        raise ValidationError("until must not be before since", field=("until",))
-    return since, until
+def _window(body: RecoverIn) -> tuple[float, float | None]:
+    return body.since.timestamp(), None if body.until is None else body.until.timestamp()
 
 
-@router.get("/{endpoint_id}/stats", response_model=EndpointStatsOut, summary="Delivery counts")
+@router.get(
+    "/{endpoint_id}/stats",
+    response_model=EndpointStatsOut,
+    summary="Delivery counts",
+    dependencies=[requires(APP_READ)],
+)
 async def stats(
     app: App,
     endpoint_id: str,
@@ -430,14 +361,22 @@ async def stats(
 
 
 @router.post(
-    "/{endpoint_id}/pause", response_model=EndpointOut, summary="Pause deliveries to an endpoint"
+    "/{endpoint_id}/pause",
+    response_model=EndpointOut,
+    summary="Pause deliveries to an endpoint",
+    dependencies=[requires(APP_WRITE)],
 )
 async def pause(app: App, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
     """Its deliveries wait (they keep their retries) until it is resumed."""
     return await _set_paused(app, endpoint_id, True, ctx, who)
 
 
-@router.post("/{endpoint_id}/resume", response_model=EndpointOut, summary="Resume an endpoint")
+@router.post(
+    "/{endpoint_id}/resume",
+    response_model=EndpointOut,
+    summary="Resume an endpoint",
+    dependencies=[requires(APP_WRITE)],
+)
 async def resume(app: App, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
     """What waited goes out, oldest first, within the endpoint's throttle rate."""
     return await _set_paused(app, endpoint_id, False, ctx, who)
@@ -445,16 +384,14 @@ async def resume(app: App, endpoint_id: str, ctx: Ctx, who: Who) -> Response:
 
 async def _set_paused(app: App, endpoint_id: str, paused: bool, ctx: Ctx, who: Who) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)
-    now = ctx.clock()
-    after = replace(endpoint, paused=paused, updated_at=now)
-    audit = change(who, "endpoint.paused" if paused else "endpoint.resumed", endpoint, after, ctx)
-    stored = await ctx.storage.set_paused(app.id, endpoint.id, paused, now, audit)
+    stored = await endpoints.set_paused(ctx.storage, who, endpoint, paused, ctx.clock())
     return respond(endpoint_out(stored))
 
 
 @router.get(
     "/{endpoint_id}/delivery-state", response_model=DeliveryStateOut,
     summary="Pause, circuit breaker and pace of an endpoint",
+    dependencies=[requires(APP_READ)],
 )  # fmt: skip
 async def delivery_state(app: App, endpoint_id: str, ctx: Ctx) -> Response:
     endpoint = await _endpoint(app, endpoint_id, ctx)

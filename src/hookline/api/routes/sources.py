@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import secrets as _secrets
-from dataclasses import replace
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from hookline.api.context import App, Ctx, Page, Who, change, listed, respond
+from hookline.api.access import APP_READ, APP_WRITE, requires
+from hookline.api.context import App, Ctx, Page, Who, listed, respond
 from hookline.api.schemas import (
     ListResponse,
     SourceIn,
@@ -18,29 +18,16 @@ from hookline.api.schemas import (
     VerifierOut,
     utc,
 )
-from hookline.domain import ids
 from hookline.domain.models import Source
-from hookline.domain.verifiers import build_verifier
-from hookline.errors import ValidationError
+from hookline.usecases import sources
+from hookline.usecases.sources import VerifierDraft
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/source", tags=["Inbound Source"])
 
-#: Receiving tokens look like API tokens (``hk_``), so the log redaction hides them too.
-INGEST_TOKEN_PREFIX = "hk_in_"  # noqa: S105 - a marker, not a secret
 
-
-def new_ingest_token() -> str:
-    """An unguessable path segment for ``/in/<token>``."""
-    return INGEST_TOKEN_PREFIX + _secrets.token_urlsafe(24)
-
-
-def checked_verifier(body: VerifierIn) -> VerifierIn:
-    """Refuse a verifier the gateway could not build, naming the field at fault."""
-    try:
-        build_verifier(body.type, body.config, body.secrets)
-    except ValidationError as error:
-        raise ValidationError(error.detail, field=("verifier", *error.field)) from None
-    return body
+def verifier_draft(body: VerifierIn) -> VerifierDraft:
+    """The use cases' draft of a verifier body."""
+    return VerifierDraft(kind=body.type, config=body.config, secrets=body.secrets)
 
 
 def ingest_url(request: Request, ctx: Ctx, source: Source) -> str:
@@ -62,54 +49,64 @@ def source_out(request: Request, ctx: Ctx, source: Source) -> SourceOut:
     )  # fmt: skip
 
 
-@router.post("", response_model=SourceOut, status_code=201, summary="Create an inbound source")
+@router.post(
+    "",
+    response_model=SourceOut,
+    status_code=201,
+    summary="Create an inbound source",
+    dependencies=[requires(APP_WRITE)],
+)
 async def create_source(app: App, body: SourceIn, request: Request, ctx: Ctx, who: Who) -> Response:
-    verifier = checked_verifier(body.verifier)
-    now = ctx.clock()
-    source = Source(
-        id=ids.new_id(ids.SOURCE, now), app_id=app.id, name=body.name, uid=body.uid,
-        token=new_ingest_token(), verifier=verifier.type, config=verifier.config,
-        secrets=tuple(verifier.secrets), dedup_window=body.dedup_window_seconds,
-        forward_headers=body.forward_headers, created_at=now, updated_at=now,
+    source = await sources.create_source(
+        ctx.storage, who, app.id, body.name, body.uid, verifier_draft(body.verifier),
+        body.dedup_window_seconds, body.forward_headers, ctx.clock(),
     )  # fmt: skip
-    await ctx.storage.create_source(source, change(who, "source.created", None, source, ctx))
     return respond(source_out(request, ctx, source), 201)
 
 
-@router.get("", response_model=ListResponse[SourceOut], summary="List inbound sources")
+@router.get(
+    "",
+    response_model=ListResponse[SourceOut],
+    summary="List inbound sources",
+    dependencies=[requires(APP_READ)],
+)
 async def list_sources(app: App, cursor: Page, request: Request, ctx: Ctx) -> Response:
     page = await ctx.storage.list_sources(app.id, cursor)
     return listed(ListResponse[SourceOut], page, [source_out(request, ctx, s) for s in page.data])
 
 
-@router.get("/{source_id}", response_model=SourceOut, summary="Get an inbound source")
+@router.get(
+    "/{source_id}",
+    response_model=SourceOut,
+    summary="Get an inbound source",
+    dependencies=[requires(APP_READ)],
+)
 async def get_source(app: App, source_id: str, request: Request, ctx: Ctx) -> Response:
     return respond(source_out(request, ctx, await ctx.storage.get_source(app.id, source_id)))
 
 
-@router.patch("/{source_id}", response_model=SourceOut, summary="Patch an inbound source")
+@router.patch(
+    "/{source_id}",
+    response_model=SourceOut,
+    summary="Patch an inbound source",
+    dependencies=[requires(APP_WRITE)],
+)
 async def patch_source(
     app: App, source_id: str, body: SourcePatch, request: Request, ctx: Ctx, who: Who
 ) -> Response:
     current = await ctx.storage.get_source(app.id, source_id)
     given = body.model_fields_set
-    updated = replace(current, updated_at=ctx.clock())
+    changes: dict[str, Any] = {}
     if "name" in given and body.name is not None:
-        updated = replace(updated, name=body.name)
+        changes["name"] = body.name
     if "uid" in given:
-        updated = replace(updated, uid=body.uid)
-    if body.verifier is not None:
-        verifier = checked_verifier(body.verifier)
-        updated = replace(
-            updated, verifier=verifier.type, config=verifier.config,
-            secrets=tuple(verifier.secrets),
-        )  # fmt: skip
+        changes["uid"] = body.uid
     if body.dedup_window_seconds is not None:
-        updated = replace(updated, dedup_window=body.dedup_window_seconds)
+        changes["dedup_window"] = body.dedup_window_seconds
     if body.forward_headers is not None:
-        updated = replace(updated, forward_headers=body.forward_headers)
-    audit = change(who, "source.updated", current, updated, ctx)
-    await ctx.storage.update_source(updated, audit)
+        changes["forward_headers"] = body.forward_headers
+    verifier = None if body.verifier is None else verifier_draft(body.verifier)
+    updated = await sources.patch_source(ctx.storage, who, current, changes, verifier, ctx.clock())
     ctx.sources.forget(current.token)
     return respond(source_out(request, ctx, updated))
 
@@ -117,22 +114,23 @@ async def patch_source(
 @router.post(
     "/{source_id}/rotate-url", response_model=SourceOut,
     summary="Give the source a new receiving URL (the old one stops working)",
+    dependencies=[requires(APP_WRITE)],
 )  # fmt: skip
 async def rotate_url(app: App, source_id: str, request: Request, ctx: Ctx, who: Who) -> Response:
     current = await ctx.storage.get_source(app.id, source_id)
-    updated = replace(current, token=new_ingest_token(), updated_at=ctx.clock())
-    await ctx.storage.update_source(
-        updated, change(who, "source.url.rotated", current, updated, ctx)
-    )
+    updated = await sources.rotate_url(ctx.storage, who, current, ctx.clock())
     ctx.sources.forget(current.token)
     return respond(source_out(request, ctx, updated))
 
 
-@router.delete("/{source_id}", status_code=204, summary="Delete an inbound source")
+@router.delete(
+    "/{source_id}",
+    status_code=204,
+    summary="Delete an inbound source",
+    dependencies=[requires(APP_WRITE)],
+)
 async def delete_source(app: App, source_id: str, ctx: Ctx, who: Who) -> Response:
     current = await ctx.storage.get_source(app.id, source_id)
-    await ctx.storage.delete_source(
-        app.id, current.id, change(who, "source.deleted", current, None, ctx)
-    )
+    await sources.delete_source(ctx.storage, who, current, ctx.clock())
     ctx.sources.forget(current.token)
     return Response(status_code=204)

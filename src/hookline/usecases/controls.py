@@ -1,4 +1,4 @@
-"""An endpoint's delivery controls from an API body: validated, with the field at fault.
+"""An endpoint's delivery controls: validated against each other, with the field at fault.
 
 Filters and transformations are compiled here, on save, exactly as fan-out and the
 worker compile them, so a document that is stored is one that runs.
@@ -6,9 +6,9 @@ worker compile them, so a document that is stored is one that runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from hookline.api.schemas import BatchingIn, CircuitBreakerIn, OrderingIn
 from hookline.domain.controls import Batching, BreakerConfig, Controls, Ordering
 from hookline.domain.filters import FilterError, PayloadFilter, compile_filter
 from hookline.domain.routing import HANDLER_SCHEME
@@ -36,12 +36,12 @@ def checked_transformation(
 
 def build_controls(
     url: str,
-    filter_: dict[str, Any] | None,
-    transformation: dict[str, Any] | None,
-    batching: BatchingIn | None,
-    ordering: OrderingIn | None,
-    breaker: CircuitBreakerIn | None,
-    max_in_flight: int | None,
+    filter_: dict[str, Any] | None = None,
+    transformation: dict[str, Any] | None = None,
+    batching: Batching | None = None,
+    ordering: Ordering | None = None,
+    breaker: BreakerConfig | None = None,
+    max_in_flight: int | None = None,
 ) -> Controls:
     """Check the controls against each other and the URL, and build them."""
     if filter_ is not None:
@@ -58,7 +58,7 @@ def build_controls(
         raise ValidationError(
             "an endpoint cannot both batch and keep FIFO order; choose one", field=("ordering",)
         )
-    if breaker is not None and breaker.max_cooldown_seconds < breaker.cooldown_seconds:
+    if breaker is not None and breaker.max_cooldown < breaker.cooldown:
         raise ValidationError(
             "maxCooldownSeconds must not be below cooldownSeconds",
             field=("circuitBreaker", "maxCooldownSeconds"),
@@ -66,18 +66,35 @@ def build_controls(
     return Controls(
         filter=filter_ or None,
         transformation=transformation,
-        batching=None
-        if batching is None
-        else Batching(max_size=batching.max_size, max_wait=batching.max_wait_ms / 1000),
-        ordering=None if ordering is None else Ordering(key=ordering.key),
-        breaker=None
-        if breaker is None
-        else BreakerConfig(
-            failure_rate=breaker.failure_rate,
-            minimum_attempts=breaker.minimum_attempts,
-            window=breaker.window_seconds,
-            cooldown=breaker.cooldown_seconds,
-            max_cooldown=breaker.max_cooldown_seconds,
-        ),
+        batching=batching,
+        ordering=ordering,
+        breaker=breaker,
         max_in_flight=max_in_flight,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ControlsDraft:
+    """An endpoint's controls as given, checked and built by ``build`` for its URL."""
+
+    filter: dict[str, Any] | None = None
+    transformation: dict[str, Any] | None = None
+    batching: Batching | None = None
+    ordering: Ordering | None = None
+    breaker: BreakerConfig | None = None
+    max_in_flight: int | None = None
+
+    @classmethod
+    def of(cls, controls: Controls) -> ControlsDraft:
+        """The draft of controls already stored (to patch some of them)."""
+        return cls(
+            controls.filter, controls.transformation, controls.batching, controls.ordering,
+            controls.breaker, controls.max_in_flight,
+        )  # fmt: skip
+
+    def build(self, url: str) -> Controls:
+        """The controls, checked against each other and ``url``."""
+        return build_controls(
+            url, self.filter, self.transformation, self.batching, self.ordering, self.breaker,
+            self.max_in_flight,
+        )  # fmt: skip
