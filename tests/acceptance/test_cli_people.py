@@ -408,6 +408,54 @@ def test_listen_without_a_secret_answers_200_and_stops_on_ctrl_c() -> None:
         assert listen.stop(signal.SIGINT) == 0
 
 
+# --- commands that work on the database ---------------------------------------------------------
+
+
+def database_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``hookline ARGS`` in ``cwd`` with no HOOKLINE_* settings, as a person's shell runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "hookline", *args], env=env, cwd=cwd, capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("token", "create", "--name", "me"),
+        ("token", "list"),
+        ("source", "list", "--app", "acme"),
+        ("catalogue",),
+        ("export", "--app", "acme"),
+        ("rekey",),
+    ],
+)
+def test_a_database_command_in_the_wrong_folder_creates_nothing(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Run where no hookline.db is, a database command says so and makes no database or key."""
+    done = database_cli(*args, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"database: sqlite:///{tmp_path / 'hookline.db'}" in done.stderr
+    assert f"there is no database at {tmp_path / 'hookline.db'}" in done.stderr
+    assert "--create" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_token_create_makes_a_new_database_only_when_asked(tmp_path: Path) -> None:
+    """`token create --create` makes the database (and its key) and says which it used."""
+    done = database_cli("token", "create", "--name", "first", "--create", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("hk_")
+    assert f"database: sqlite:///{tmp_path / 'hookline.db'}" in done.stderr
+    assert (tmp_path / "hookline.db").is_file()
+    assert (tmp_path / "hookline.key").is_file()
+    listed = database_cli("token", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "first" in listed.stdout
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 

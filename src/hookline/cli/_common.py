@@ -50,16 +50,63 @@ db_option = click.option(
 )
 
 
+create_option = click.option(
+    "--create",
+    is_flag=True,
+    help="Make a new SQLite database if there is none at HOOKLINE_DATABASE_URL (without it, "
+    "a missing database is an error: the command was most likely run in the wrong folder).",
+)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite database URL names (None for other databases)."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def database_in_use(url: str) -> str:
+    """The database a command works on, as it tells the user: an SQLite file's absolute
+    path, or a server's URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    path = sqlite_file(url)
+    if path is not None:
+        return f"sqlite:///{path.absolute()}"
+    parts = urlsplit(url)
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urlunsplit(parts)
+
+
+def require_database(settings: Settings, create: bool = False) -> None:
+    """Say which database the command uses; stop before making a new SQLite file unless
+    ``create`` (a token made in a new database is refused by the server on the real one)."""
+    click.echo(f"database: {database_in_use(settings.database_url)}", err=True)
+    path = sqlite_file(settings.database_url)
+    if path is None or create or path.exists():
+        return
+    click.echo(
+        f"error: there is no database at {path.absolute()}. Run this in the folder where "
+        "`hookline serve` runs (its default is hookline.db there), or name the database with "
+        "--database-url or HOOKLINE_DATABASE_URL; --create makes a new one.",
+        err=True,
+    )
+    sys.exit(1)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="hookline")
 def main() -> None:
     """hookline: send and receive webhooks, durably."""
 
 
-def with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
-    """Open the database the settings name, run ``work`` on it, close it; errors exit 1."""
+def with_storage(
+    settings: Settings, work: Callable[[Storage], Awaitable[T]], *, create: bool = False
+) -> T:
+    """Open the database the settings name (an SQLite file only if it exists, or with
+    ``create``), run ``work`` on it, close it; errors exit 1."""
     from hookline.runtime import open_storage
 
+    require_database(settings, create)
     secret_box = secret_box_for(settings)
 
     async def run() -> T:

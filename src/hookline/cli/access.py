@@ -10,6 +10,7 @@ import click
 
 from hookline.cli._common import (
     config_option,
+    create_option,
     db_option,
     settings_for,
     with_storage,
@@ -29,20 +30,21 @@ def token() -> None:
 @token.command("create")
 @config_option
 @db_option
+@create_option
 @click.option("--name", required=True, help="What the token is for, e.g. 'billing service'.")
 @click.option("--app", "app_key", help="Scope the token to this application (id or uid).")
 @click.option("--read-only", is_flag=True, help="Allow only reads (GET).")
 @click.option("--expires-in", type=click.IntRange(min=60), help="Seconds until it expires.")
 def token_create(
-    config: Path | None, database_url: str | None, name: str, app_key: str | None,
-    read_only: bool, expires_in: int | None,
+    config: Path | None, database_url: str | None, create: bool, name: str,
+    app_key: str | None, read_only: bool, expires_in: int | None,
 ) -> None:  # fmt: skip
     """Create a token and print it (the only time it is shown)."""
     import time
 
     from hookline.domain import audit, ids, tokens
 
-    async def create(storage: Storage) -> str:
+    async def make(storage: Storage) -> str:
         app_id = None if app_key is None else (await storage.get_application(app_key)).id
         now = time.time()
         plaintext, record = tokens.issue(
@@ -54,7 +56,7 @@ def token_create(
         )
         return plaintext
 
-    plaintext = with_storage(settings_for(config, database_url=database_url), create)
+    plaintext = with_storage(settings_for(config, database_url=database_url), make, create=create)
     click.echo(plaintext)
 
 

@@ -11,7 +11,9 @@ import click
 
 from hookline.cli._common import (
     config_option,
+    database_in_use,
     db_option,
+    require_database,
     secret_box_for,
     settings_for,
 )
@@ -43,7 +45,7 @@ def migrate(config: Path | None, database_url: str | None) -> None:
     except HooklineError as error:
         click.echo(f"migration failed: {error.detail}", err=True)
         sys.exit(1)
-    click.echo(f"schema of {settings.database_url} is up to date")
+    click.echo(f"schema of {database_in_use(settings.database_url)} is up to date")
 
 
 @click.command()
@@ -67,6 +69,7 @@ def rekey(config: Path | None, database_url: str | None, batch_size: int) -> Non
 
     settings = settings_for(config, database_url=database_url)
     logs.configure(settings.log_level, settings.log_json)
+    require_database(settings)
     secret_box = secret_box_for(settings)
 
     async def run() -> tuple[int, int]:
