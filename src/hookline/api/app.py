@@ -38,7 +38,7 @@ from hookline.api.routes import (
 from hookline.api.versioning import EventTypeCache
 from hookline.metrics import METRICS
 from hookline.settings import Settings
-from hookline.storage.base import Storage
+from hookline.storage.base import MessageLog, Storage
 
 
 def create_app(
@@ -125,7 +125,7 @@ def create_api(
 
 
 async def scrape(
-    request: Request, settings: Settings, storage: Storage, tokens: TokenCache,
+    request: Request, settings: Settings, storage: MessageLog, tokens: TokenCache,
     clock: Callable[[], float],
 ) -> Response:  # fmt: skip
     """``/metrics``: this process's counters, and the queue read from the database now."""
