@@ -392,3 +392,19 @@ ROLES: tuple[type, ...] = (
     Lifecycle, Resources, MessageLog, DeliveryQueue, Jobs, Retention, Idempotency, Tokens,
     Audit, Sources, Sessions,
 )  # fmt: skip
+
+__all__ = [
+    "ROLES",
+    "Audit",
+    "DeliveryQueue",
+    "Idempotency",
+    "Jobs",
+    "Lifecycle",
+    "MessageLog",
+    "Resources",
+    "Retention",
+    "Sessions",
+    "Sources",
+    "Storage",
+    "Tokens",
+]

@@ -212,3 +212,22 @@ class IdempotentResponse:
     status_code: int
     body: bytes
     created_at: float
+
+
+__all__ = [
+    "BEGINNING",
+    "END_OF_TIME",
+    "AttemptFilter",
+    "Checkpoint",
+    "ClaimedDelivery",
+    "Cursor",
+    "DeliveryState",
+    "IdempotentResponse",
+    "MessageFilter",
+    "Outcome",
+    "PublishResult",
+    "QueueStats",
+    "ReceiveResult",
+    "RekeyResult",
+    "WebSession",
+]

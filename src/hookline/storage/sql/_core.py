@@ -19,7 +19,7 @@ import orjson
 
 from hookline.domain.models import Page
 from hookline.domain.secrets import SecretBox
-from hookline.errors import ConflictError
+from hookline.errors import ConflictError, NotFoundError
 from hookline.storage.records import Cursor
 
 T = TypeVar("T")
@@ -169,6 +169,13 @@ class SqlBase:
     def _all(self, conn: Connection, query: str, params: dict[str, Any]) -> list[Row]:
         rows: list[Row] = conn.execute(self.q(query), params).fetchall()
         return rows
+
+    def _get(self, conn: Connection, query: str, params: dict[str, Any], missing: str) -> Row:
+        """The row ``query`` finds, or ``NotFoundError`` saying ``missing`` was not found."""
+        row = self._one(conn, query, params)
+        if row is None:
+            raise NotFoundError(f"{missing} not found")
+        return row
 
     def _json(self, conn: Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows of a query that answers them as one JSON array in a ``found`` column."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hookline.domain.audit import AuditEntry
 from hookline.domain.models import Application, EventType, Page
-from hookline.errors import NotFoundError
 from hookline.storage.records import Cursor
 from hookline.storage.sql._core import Connection, page, reads, writes
 from hookline.storage.sql.audit import AuditTrail
@@ -29,15 +28,12 @@ class ApplicationOps(AuditTrail):
         self, conn: Connection, app: Application, audit: AuditEntry | None = None
     ) -> Application:
         what = f"an application with uid {app.uid!r}" if app.uid else "the application"
-        self._insert(conn, "insert_application", application_params(app), what)
-        self._audit(conn, audit)
+        self._change(conn, "insert_application", application_params(app), what, audit)
         return app
 
     @reads
     def get_application(self, conn: Connection, key: str) -> Application:
-        row = self._one(conn, "get_application", {"key": key})
-        if row is None:
-            raise NotFoundError(f"application {key!r} not found")
+        row = self._get(conn, "get_application", {"key": key}, f"application {key!r}")
         return application_from_row(row)
 
     @reads
@@ -50,8 +46,7 @@ class ApplicationOps(AuditTrail):
         self, conn: Connection, app: Application, audit: AuditEntry | None = None
     ) -> Application:
         what = f"an application with uid {app.uid!r}"
-        self._insert(conn, "update_application", application_params(app), what)
-        self._audit(conn, audit)
+        self._change(conn, "update_application", application_params(app), what, audit)
         return app
 
     @writes
@@ -66,18 +61,13 @@ class ApplicationOps(AuditTrail):
     def create_event_type(
         self, conn: Connection, event_type: EventType, audit: AuditEntry | None = None
     ) -> EventType:
-        self._insert(
-            conn, "insert_event_type", event_type_params(event_type),
-            f"event type {event_type.name!r}",
-        )  # fmt: skip
-        self._audit(conn, audit)
+        what = f"event type {event_type.name!r}"
+        self._change(conn, "insert_event_type", event_type_params(event_type), what, audit)
         return event_type
 
     @reads
     def get_event_type(self, conn: Connection, name: str) -> EventType:
-        row = self._one(conn, "get_event_type", {"name": name})
-        if row is None:
-            raise NotFoundError(f"event type {name!r} not found")
+        row = self._get(conn, "get_event_type", {"name": name}, f"event type {name!r}")
         return event_type_from_row(row)
 
     @reads

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hookline.domain import operational
 from hookline.domain.audit import AuditEntry
 from hookline.domain.models import Page
@@ -27,6 +29,15 @@ class AuditTrail(FanOut):
             app_uid = None if app is None else app["uid"]
             event = operational.endpoint_event(entry, event_type, app_uid)
             self._publish_operational(conn, [event], entry.created_at)
+
+    def _change(
+        self, conn: Connection, query: str, params: dict[str, Any], what: str,
+        audit: AuditEntry | None,
+    ) -> None:  # fmt: skip
+        """Insert or update a resource (a unique key it breaks: ``what`` already exists),
+        with its audit entry."""
+        self._insert(conn, query, params, what)
+        self._audit(conn, audit)
 
     @reads
     def list_audit(

@@ -9,7 +9,6 @@ from hookline.domain import pacing
 from hookline.domain.audit import AuditEntry
 from hookline.domain.circuit import CircuitState
 from hookline.domain.models import Endpoint, Page
-from hookline.errors import NotFoundError
 from hookline.storage.records import Cursor, DeliveryState
 from hookline.storage.sql._core import Connection, page, reads, writes
 from hookline.storage.sql.audit import AuditTrail
@@ -32,15 +31,13 @@ class EndpointOps(Gates, AuditTrail):
         self, conn: Connection, endpoint: Endpoint, audit: AuditEntry | None = None
     ) -> Endpoint:
         what = f"an endpoint with uid {endpoint.uid!r}" if endpoint.uid else "the endpoint"
-        self._insert(conn, "insert_endpoint", endpoint_params(endpoint, self.secret_box), what)
-        self._audit(conn, audit)
+        params = endpoint_params(endpoint, self.secret_box)
+        self._change(conn, "insert_endpoint", params, what, audit)
         return endpoint
 
     @reads
     def get_endpoint(self, conn: Connection, app_id: str, key: str) -> Endpoint:
-        row = self._one(conn, "get_endpoint", {"app_id": app_id, "key": key})
-        if row is None:
-            raise NotFoundError(f"endpoint {key!r} not found")
+        row = self._get(conn, "get_endpoint", {"app_id": app_id, "key": key}, f"endpoint {key!r}")
         return endpoint_from_row(row, self.secret_box)
 
     @reads

@@ -12,7 +12,6 @@ from hookline.domain.audit import AuditEntry
 from hookline.domain.models import Message, Page, Source
 from hookline.domain.series import SourceStats
 from hookline.domain.tokens import hash_token
-from hookline.errors import NotFoundError
 from hookline.storage.records import Checkpoint, Cursor, ReceiveResult
 from hookline.storage.sql._core import Connection, dumps, page, reads, writes
 from hookline.storage.sql.audit import AuditTrail
@@ -28,15 +27,12 @@ class InboundOps(AuditTrail):
         self, conn: Connection, source: Source, audit: AuditEntry | None = None
     ) -> Source:
         what = f"a source with uid {source.uid!r}" if source.uid else "the source"
-        self._insert(conn, "insert_source", source_params(source, self.secret_box), what)
-        self._audit(conn, audit)
+        self._change(conn, "insert_source", source_params(source, self.secret_box), what, audit)
         return source
 
     @reads
     def get_source(self, conn: Connection, app_id: str, key: str) -> Source:
-        row = self._one(conn, "get_source", {"app_id": app_id, "key": key})
-        if row is None:
-            raise NotFoundError(f"source {key!r} not found")
+        row = self._get(conn, "get_source", {"app_id": app_id, "key": key}, f"source {key!r}")
         return source_from_row(row, self.secret_box)
 
     @reads
@@ -55,8 +51,7 @@ class InboundOps(AuditTrail):
         self, conn: Connection, source: Source, audit: AuditEntry | None = None
     ) -> Source:
         params = source_params(source, self.secret_box)
-        self._insert(conn, "update_source", params, f"a source with uid {source.uid!r}")
-        self._audit(conn, audit)
+        self._change(conn, "update_source", params, f"a source with uid {source.uid!r}", audit)
         return source
 
     @writes

@@ -7,7 +7,7 @@ from dataclasses import asdict, replace
 from hookline.domain import ids, jobs
 from hookline.domain.audit import AuditEntry
 from hookline.domain.models import BackgroundTask, Delivery, DeliveryStatus, Page
-from hookline.errors import ConflictError, NotFoundError
+from hookline.errors import ConflictError
 from hookline.storage.records import Cursor
 from hookline.storage.sql._core import Connection, dumps, loads, page, reads, writes
 from hookline.storage.sql.fanout import delivery_rows, fan_out
@@ -101,9 +101,7 @@ class JobOps(MessageOps):
         The batch's work and the job's new place are one transaction: a crash
         between batches resumes at the next one, never redoes one.
         """
-        row = self._one(conn, "get_task_job", {"id": task_id})
-        if row is None:
-            raise NotFoundError(f"background task {task_id!r} not found")
+        row = self._get(conn, "get_task_job", {"id": task_id}, f"background task {task_id!r}")
         task = task_from_row(row)
         if task.status != jobs.RUNNING or row["lease_owner"] != owner:
             return task  # cancelled, or another runner took it over
@@ -193,9 +191,7 @@ class JobOps(MessageOps):
 
     @reads
     def get_task(self, conn: Connection, task_id: str) -> BackgroundTask:
-        row = self._one(conn, "get_task", {"id": task_id})
-        if row is None:
-            raise NotFoundError(f"background task {task_id!r} not found")
+        row = self._get(conn, "get_task", {"id": task_id}, f"background task {task_id!r}")
         return task_from_row(row)
 
     @reads

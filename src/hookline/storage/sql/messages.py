@@ -70,19 +70,21 @@ class MessageOps(EndpointOps):
         fails (an eventId already taken), it raises and the caller's savepoint drops
         them all.
         """
-        found: dict[str, tuple[str, int] | None] = {}
+        app_ids: dict[str, str | None] = {}  # by the key (id or uid) a message names
+        versions: dict[str, int | None] = {}  # each application's routing version, by id
         outcomes: list[Message | HooklineError] = []
         for message in messages:
             key = message.app_id
-            if key not in found:
+            if key not in app_ids:
                 row = self._one(conn, "publish_application", {"key": key})
-                found[key] = None if row is None else (row["id"], int(row["routes_version"]))
-            app = found[key]
-            if app is None:
+                app_ids[key] = None if row is None else row["id"]
+                if row is not None:
+                    versions[row["id"]] = int(row["routes_version"])
+            app_id = app_ids[key]
+            if app_id is None:
                 outcomes.append(NotFoundError(f"application {key!r} not found"))
             else:
-                outcomes.append(message if app[0] == key else replace(message, app_id=app[0]))
-        versions = {app[0]: app[1] for app in found.values() if app is not None}
+                outcomes.append(message if app_id == key else replace(message, app_id=app_id))
         stored = [outcome for outcome in outcomes if isinstance(outcome, Message)]
         counts = self._store_messages(conn, stored, versions)
         return [
@@ -93,9 +95,7 @@ class MessageOps(EndpointOps):
 
     @reads
     def get_message(self, conn: Connection, app_id: str, key: str) -> Message:
-        row = self._one(conn, "get_message", {"app_id": app_id, "key": key})
-        if row is None:
-            raise NotFoundError(f"message {key!r} not found")
+        row = self._get(conn, "get_message", {"app_id": app_id, "key": key}, f"message {key!r}")
         return message_from_row(row)
 
     @reads
@@ -147,12 +147,8 @@ class MessageOps(EndpointOps):
     @reads
     def get_attempt(self, conn: Connection, app_id: str, msg_id: str, attempt_id: str) -> Attempt:
         message = self.get_message(conn, app_id, msg_id)
-        row = self._one(
-            conn, "get_attempt", {"app_id": app_id, "msg_id": message.id, "id": attempt_id}
-        )
-        if row is None:
-            raise NotFoundError(f"attempt {attempt_id!r} not found")
-        return attempt_from_row(row)
+        params = {"app_id": app_id, "msg_id": message.id, "id": attempt_id}
+        return attempt_from_row(self._get(conn, "get_attempt", params, f"attempt {attempt_id!r}"))
 
     @reads
     def list_attempts(

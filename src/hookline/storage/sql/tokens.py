@@ -8,7 +8,6 @@ from dataclasses import replace
 from hookline.domain.audit import AuditEntry
 from hookline.domain.models import Page
 from hookline.domain.tokens import ApiToken
-from hookline.errors import NotFoundError
 from hookline.storage.records import Cursor
 from hookline.storage.sql._core import Connection, dumps, page, reads, writes
 from hookline.storage.sql.audit import AuditTrail
@@ -23,8 +22,7 @@ class TokenOps(AuditTrail):
     def create_token(
         self, conn: Connection, token: ApiToken, audit: AuditEntry | None = None
     ) -> ApiToken:
-        self._insert(conn, "insert_token", token_params(token), "the token")
-        self._audit(conn, audit)
+        self._change(conn, "insert_token", token_params(token), "the token", audit)
         return token
 
     @writes
@@ -39,10 +37,7 @@ class TokenOps(AuditTrail):
 
     @reads
     def get_token(self, conn: Connection, token_id: str) -> ApiToken:
-        row = self._one(conn, "get_token", {"id": token_id})
-        if row is None:
-            raise NotFoundError(f"token {token_id!r} not found")
-        return token_from_row(row)
+        return token_from_row(self._get(conn, "get_token", {"id": token_id}, f"token {token_id!r}"))
 
     @reads
     def list_tokens(
