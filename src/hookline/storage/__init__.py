@@ -1,4 +1,4 @@
-"""Storage: ports by role (``ports.py``; ``Storage`` is all of them), two backends
+"""Storage: ports by role (``ports/``; ``Storage`` is all of them), two backends
 (SQLite embedded, PostgreSQL scale-out) over one set of SQL operations (``sql/``)."""
 
 from __future__ import annotations

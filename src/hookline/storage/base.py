@@ -1,6 +1,6 @@
 """The storage port and its records, under the names hookline has always imported.
 
-The roles live in ``ports.py`` (``Storage`` is all of them at once), the records in
+The roles live in ``ports/`` (``Storage`` is all of them at once), the records in
 ``records.py``; this module re-exports both. Every backend (SQLite, PostgreSQL)
 implements ``Storage`` and passes the same contract suite
 (tests/integration/test_storage_contract.py). The queue lives in the same database as

@@ -1,6 +1,6 @@
 """The records the storage roles take and give: cursors, filters, claims, outcomes, stats.
 
-Plain frozen dataclasses, free of any database: the ports (``ports.py``) speak in
+Plain frozen dataclasses, free of any database: the ports (``ports/``) speak in
 them, the SQL backends build them from rows by column name (``sql/rows.py``).
 """
 

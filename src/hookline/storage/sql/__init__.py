@@ -2,7 +2,7 @@
 
 Each concern is a class of synchronous operations of an open connection, with its
 queries in ``queries/<concern>.sql``; ``SqlOperations`` is all of them at once. The
-operations marked ``@reads``/``@writes`` are the storage ports' methods (``ports.py``),
+operations marked ``@reads``/``@writes`` are the storage ports' methods (``ports/``),
 each with the port's signature after its ``conn``: the backends' async face is made
 from them (``storage/_threaded.py``).
 
