@@ -18,9 +18,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 
 from hookline.domain.secrets import SecretBox
 from hookline.errors import HooklineError, StorageError
@@ -103,6 +105,9 @@ class PostgresStorage(ThreadedSqlStorage):
         conn: _Conn | None = getattr(self._local, "conn", None)
         if conn is None or conn.raw.closed or conn.raw.broken:
             raw = psycopg.connect(self.url, autocommit=False, row_factory=dict_row)
+            # A claim answers in one JSON value of objects keyed by column name: orjson
+            # reads it several times faster than the json module psycopg uses by default.
+            set_json_loads(orjson.loads, raw)
             with self._connections_lock:
                 self._connections.append(raw)
             conn = _Conn(raw)
