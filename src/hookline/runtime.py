@@ -29,7 +29,7 @@ from hookline.domain.secrets import SecretBox
 from hookline.secret_keys import load_secret_box
 from hookline.settings import Settings
 from hookline.storage import storage_from_url
-from hookline.storage.base import Storage
+from hookline.storage.base import Retention, Storage, Tokens
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ async def prepare(settings: Settings, secret_box: SecretBox | None = None) -> st
         await storage.close()
 
 
-async def create_first_token(storage: Storage) -> str | None:
+async def create_first_token(storage: Tokens) -> str | None:
     """Create the first admin token unless one was ever created; return it in clear if so.
 
     The fixed id makes this safe when several API processes start at once: one
@@ -212,7 +212,7 @@ async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -
             raise task.exception()  # type: ignore[misc]
 
 
-async def _housekeeping(storage: Storage, settings: Settings, stop: asyncio.Event) -> None:
+async def _housekeeping(storage: Retention, settings: Settings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await storage.expire_idempotent(time.time() - settings.idempotency_ttl)

@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from hookline.domain import ids
 from hookline.domain.models import Application, Endpoint, Message, SigningKey, Source
@@ -229,9 +230,12 @@ class _Fetched:
 
 
 def _raw_connection(url: str) -> Any:
+    """A connection of the kind the operations run on: rows read by column name."""
     if dialect(url) == "sqlite":
-        return sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-    return psycopg.connect(url, autocommit=True)
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        return conn
+    return psycopg.connect(url, autocommit=True, row_factory=dict_row)
 
 
 async def test_rekey_never_overwrites_a_concurrent_rotation(database_url: str) -> None:

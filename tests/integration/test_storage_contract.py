@@ -530,9 +530,9 @@ async def test_publish_many_inserts_a_large_fan_out_in_chunks(
 ) -> None:
     """Deliveries of many messages go in several inserts once they pass the chunk size;
     every one is stored, each message counts its own."""
-    from hookline.storage import _sql
+    from hookline.storage.sql import fanout
 
-    monkeypatch.setattr(_sql, "_DELIVERY_ROWS_PER_INSERT", 5)
+    monkeypatch.setattr(fanout, "DELIVERY_ROWS_PER_INSERT", 5)
     app = await add_app(storage)
     endpoints = [await add_endpoint(storage, app, at=T0 + i) for i in range(3)]
     messages = [make_message(app, at=T0 + 10 + i) for i in range(4)]

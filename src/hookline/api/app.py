@@ -38,7 +38,7 @@ from hookline.api.routes import (
 )
 from hookline.metrics import METRICS
 from hookline.settings import Settings
-from hookline.storage.base import Storage
+from hookline.storage.base import MessageLog, Storage
 from hookline.usecases.access import Need, Reach
 from hookline.usecases.event_types import EventTypeCache
 from hookline.usecases.messages import PublishLimits
@@ -144,7 +144,7 @@ def create_api(
 
 
 async def scrape(
-    request: Request, settings: Settings, storage: Storage, tokens: TokenCache,
+    request: Request, settings: Settings, storage: MessageLog, tokens: TokenCache,
     clock: Callable[[], float],
 ) -> Response:  # fmt: skip
     """``/metrics``: this process's counters, and the queue read from the database now."""

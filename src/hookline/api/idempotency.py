@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hookline.api.asgi import read_body, replay_body
 from hookline.api.errors import error_response
 from hookline.errors import HooklineError
-from hookline.storage.base import IdempotentResponse, Storage
+from hookline.storage.base import Idempotency, IdempotentResponse
 
 MAX_KEY_LENGTH = 256
 #: How long a repeat waits for the first request with its key to finish.
@@ -42,7 +42,7 @@ class IdempotencyMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        storage: Storage,
+        storage: Idempotency,
         ttl: float,
         clock: Callable[[], float],
     ) -> None:

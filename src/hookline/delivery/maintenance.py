@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from hookline.domain import jobs
 from hookline.errors import HooklineError
-from hookline.storage.base import Storage
+from hookline.storage.base import Jobs, Retention
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class JobRunner:
     """Runs background jobs until stopped."""
 
     def __init__(
-        self, storage: Storage, name: str, poll_interval: float = 1.0,
+        self, storage: Jobs, name: str, poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
         self.storage = storage
@@ -79,7 +79,7 @@ class RetentionCleaner:
     """Removes expired payloads and old attempts, in small batches, forever."""
 
     def __init__(
-        self, storage: Storage, attempt_retention: float, interval: float, batch: int,
+        self, storage: Retention, attempt_retention: float, interval: float, batch: int,
         clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
         self.storage = storage

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 from hookline.domain.secrets import SecretBox
 from hookline.errors import HooklineError, StorageError
 from hookline.storage import migrations
-from hookline.storage._sql import Dialect, SqlOperations, load_queries
 from hookline.storage._threaded import ThreadedSqlStorage
+from hookline.storage.sql import Dialect, SqlOperations, load_queries
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,7 +99,7 @@ class SqliteStorage(ThreadedSqlStorage):
                 name="sqlite",
                 queries={
                     name: sql.replace("json_rows(", "json_each(")
-                    for name, sql in load_queries("common.sql", "sqlite.sql").items()
+                    for name, sql in load_queries("sqlite").items()
                 },
                 is_unique_violation=_is_unique_violation,
                 on_publish=self._mark_work,
@@ -123,6 +123,7 @@ class SqliteStorage(ThreadedSqlStorage):
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_SECONDS
         )
+        conn.row_factory = sqlite3.Row  # rows read by column name (in C: no cost to speak of)
         _switch_to_wal(conn)
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")

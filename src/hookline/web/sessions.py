@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from hookline.storage.base import Storage, WebSession
+from hookline.storage.base import Sessions, WebSession
 
 
 class Kind(StrEnum):
@@ -75,7 +75,7 @@ class SessionStore:
     them again, so a sign-out in another process ends a session here within that time.
     """
 
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, storage: Sessions, clock: Callable[[], float] = time.time) -> None:
         self.storage = storage
         self.clock = clock
         #: Session by id digest, with when it was last read from the database.

@@ -110,7 +110,8 @@ def apply(
         f"name TEXT NOT NULL, applied_at {_TIME_TYPE[dialect]} NOT NULL)",
         None,
     )
-    applied = {row[0] for row in execute("SELECT version FROM schema_migrations", None).fetchall()}
+    found = execute("SELECT version FROM schema_migrations", None).fetchall()
+    applied = {row["version"] for row in found}  # rows by name, on both backends
     done = []
     for migration in pending(dialect, applied):
         for statement in statements(migration.sql):

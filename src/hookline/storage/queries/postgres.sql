@@ -22,7 +22,7 @@ WITH high AS (
     ORDER BY next_attempt_at LIMIT :scan
     FOR UPDATE SKIP LOCKED
 )
-SELECT COALESCE(json_agg(json_build_array(id, endpoint_id, order_key)), '[]') FROM (
+SELECT COALESCE(json_agg(chosen), '[]') AS found FROM (
     SELECT id, endpoint_id, order_key FROM (
         SELECT id, endpoint_id, priority, next_attempt_at, order_key,
                ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY priority, next_attempt_at) AS rank,
@@ -38,16 +38,20 @@ SELECT COALESCE(json_agg(json_build_array(id, endpoint_id, order_key)), '[]') FR
 ) AS chosen;
 
 -- name: claim_details
-SELECT COALESCE(json_agg(json_build_array(
-    d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.scheduled_at, d.manual,
-    m.event_type, convert_from(m.payload, 'UTF8'), m.created_at,
-    e.url, e.disabled, e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since,
-    m.headers, e.version, e.controls, et.versioning, d.order_key, e.rate_limit, m.trace_parent)), '[]')
-FROM deliveries d
-JOIN messages m ON m.id = d.msg_id
-JOIN endpoints e ON e.id = d.endpoint_id
-LEFT JOIN event_types et ON et.name = m.event_type
-WHERE d.lease_owner = :worker AND d.id IN (SELECT value FROM json_each(:ids));
+-- One JSON object per leased delivery, keyed by its column names (json_agg of the rows:
+-- as fast as arrays, where json_build_object with the names spelt out is slower).
+SELECT COALESCE(json_agg(claimed), '[]') AS found FROM (
+    SELECT d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.scheduled_at, d.manual,
+           m.event_type, convert_from(m.payload, 'UTF8') AS payload, e.url, e.disabled,
+           e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since,
+           m.headers AS message_headers, e.version, e.controls, et.versioning, d.order_key,
+           e.rate_limit, m.trace_parent
+    FROM deliveries d
+    JOIN messages m ON m.id = d.msg_id
+    JOIN endpoints e ON e.id = d.endpoint_id
+    LEFT JOIN event_types et ON et.name = m.event_type
+    WHERE d.lease_owner = :worker AND d.id IN (SELECT value FROM json_each(:ids))
+) AS claimed;
 
 -- name: batch_fill_ids
 -- As SQLite's, with SKIP LOCKED: two workers never fill their batches with the same rows.

@@ -6,7 +6,8 @@
 -- Highest priority first, then oldest due first, but at most :cap in flight per endpoint:
 -- :busy maps endpoint ids to what this worker already has in flight to them. Each
 -- priority is a range of the due index, and a window of :scan rows bounds the cost.
-SELECT json_group_array(json_array(id, endpoint_id, order_key)) FROM (
+SELECT json_group_array(json_object('id', id, 'endpoint_id', endpoint_id, 'order_key', order_key))
+       AS found FROM (
     SELECT id, endpoint_id, order_key FROM (
         SELECT id, endpoint_id, priority, next_attempt_at, order_key,
                ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY priority, next_attempt_at) AS rank,
@@ -36,11 +37,16 @@ SELECT json_group_array(json_array(id, endpoint_id, order_key)) FROM (
 );
 
 -- name: claim_details
-SELECT json_group_array(json_array(
-    d.id, d.msg_id, d.endpoint_id, d.app_id, d.attempts, d.scheduled_at, d.manual,
-    m.event_type, CAST(m.payload AS TEXT), m.created_at,
-    e.url, e.disabled, e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since,
-    m.headers, e.version, e.controls, et.versioning, d.order_key, e.rate_limit, m.trace_parent))
+-- One JSON object per leased delivery, keyed by column name.
+SELECT json_group_array(json_object(
+    'id', d.id, 'msg_id', d.msg_id, 'endpoint_id', d.endpoint_id, 'app_id', d.app_id,
+    'attempts', d.attempts, 'scheduled_at', d.scheduled_at, 'manual', d.manual,
+    'event_type', m.event_type, 'payload', CAST(m.payload AS TEXT), 'url', e.url,
+    'disabled', e.disabled, 'headers', e.headers, 'secret', e.secret,
+    'old_secrets', e.old_secrets, 'retry_schedule', e.retry_schedule,
+    'failing_since', e.failing_since, 'message_headers', m.headers, 'version', e.version,
+    'controls', e.controls, 'versioning', et.versioning, 'order_key', d.order_key,
+    'rate_limit', e.rate_limit, 'trace_parent', m.trace_parent)) AS found
 FROM deliveries d
 JOIN messages m ON m.id = d.msg_id
 JOIN endpoints e ON e.id = d.endpoint_id

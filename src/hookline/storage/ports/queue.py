@@ -1,16 +1,11 @@
-"""The storage roles: each part of hookline takes only the role it needs.
-
-A backend implements every role; ``Storage`` (in ``base.py``) is all of them at once.
-Code that only delivers (the worker) takes a ``DeliveryQueue`` and never sees the
-resource, audit or session operations.
-"""
+"""The worker's role: the delivery queue."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from hookline.storage.base import ClaimedDelivery, Outcome
+from hookline.storage.records import ClaimedDelivery, Outcome
 
 
 class DeliveryQueue(Protocol):

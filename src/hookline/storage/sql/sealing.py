@@ -1,0 +1,55 @@
+"""Secrets sealed at the storage boundary: the columns hold only ciphertext, and every
+record handed out (an Endpoint, a ClaimedDelivery, a Source) holds plaintext."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+
+from hookline.domain.models import SigningKey
+from hookline.domain.secrets import SecretBox
+
+
+def secret_context(endpoint_id: str, column: str) -> str:
+    """The associated data binding a sealed secret to its endpoint and column."""
+    return f"endpoint:{endpoint_id}:{column}"
+
+
+def source_context(source_id: str, column: str) -> str:
+    """The associated data binding a sealed source value to its source and column."""
+    return f"source:{source_id}:{column}"
+
+
+def seal_secrets(
+    box: SecretBox, endpoint_id: str, secret: str, old_secrets: Sequence[SigningKey]
+) -> tuple[str, str]:
+    """The ``secret`` and ``old_secrets`` columns of an endpoint, sealed."""
+    old_context = secret_context(endpoint_id, "old_secrets")
+    sealed_old = [
+        {"secret": box.seal(key.secret, old_context), "expires_at": key.expires_at}
+        for key in old_secrets
+    ]
+    sealed = box.seal(secret, secret_context(endpoint_id, "secret"))
+    return sealed, orjson.dumps(sealed_old).decode()
+
+
+def unseal_secret(box: SecretBox, endpoint_id: str, stored: str) -> str:
+    """An endpoint's current signing secret from its column."""
+    return box.unseal(stored, secret_context(endpoint_id, "secret"))
+
+
+def unseal_old_secrets(box: SecretBox, endpoint_id: str, stored: str) -> tuple[SigningKey, ...]:
+    """An endpoint's previous signing secrets (during a rotation) from their column."""
+    keys = orjson.loads(stored)
+    if not keys:
+        return ()
+    context = secret_context(endpoint_id, "old_secrets")
+    return tuple(SigningKey(box.unseal(k["secret"], context), k.get("expires_at")) for k in keys)
+
+
+def sealed_under_current_key(box: SecretBox, secret: str, old_secrets: str) -> bool:
+    """Whether an endpoint's secret columns are all sealed under the box's sealing key."""
+    return box.is_current(secret) and all(
+        box.is_current(key["secret"]) for key in orjson.loads(old_secrets)
+    )
