@@ -36,6 +36,7 @@ from hookline.api.routes import (
     sources,
 )
 from hookline.api.versioning import EventTypeCache
+from hookline.domain.throttle import FailureThrottle
 from hookline.metrics import METRICS
 from hookline.settings import Settings
 from hookline.storage.base import Storage
@@ -86,6 +87,7 @@ def create_api(
         receiver=receive_batcher(storage), publisher=publish_batcher(storage),
         event_types=EventTypeCache(storage, settings.auth_cache_seconds),
         rejections=RejectionCounter(storage),
+        failures=FailureThrottle(settings.auth_failure_limit, settings.auth_failure_window),
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
@@ -116,6 +118,7 @@ def create_api(
         tokens=tokens,
         limiter=RateLimiter(settings.api_rate_limit, settings.api_rate_burst),
         clock=clock,
+        failures=app.state.context.failures,
     )
     # Outermost: the dashboard's and the portal's paths go to the web app (hookline.web).
     from hookline.web import WebFront  # here, not at the top: hookline.web imports the API

@@ -25,6 +25,7 @@ from hookline.domain import audit
 from hookline.domain.audit import Audited, AuditEntry
 from hookline.domain.models import Application, Message
 from hookline.domain.models import Page as RecordPage
+from hookline.domain.throttle import FailureThrottle
 from hookline.domain.tokens import Principal
 from hookline.errors import ValidationError
 from hookline.settings import Settings
@@ -46,6 +47,8 @@ class Context:
     publisher: WriteBatcher[Message, PublishResult]
     event_types: EventTypeCache
     rejections: RejectionCounter
+    #: Failed authentications per client address, API and web faces alike.
+    failures: FailureThrottle
 
 
 async def context(request: Request) -> Context:

@@ -3,6 +3,7 @@ and the checks a write must pass (same origin, CSRF token, a token that may writ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -192,6 +193,14 @@ async def writing(
     if not visit.can_write and not read_only_allowed:
         raise Refused(403, "this token is read-only")
     return visit, form
+
+
+def failed_sign_in(request: Request) -> int:
+    """Count a failed sign-in from the request's address (with the API's failed tokens):
+    0, or the seconds it must wait before trying again (answer 429)."""
+    address = request.client.host if request.client else ""
+    wait = web_of(request).context.failures.failed(address)
+    return max(1, math.ceil(wait)) if wait > 0 else 0
 
 
 async def start_session(request: Request, kind: Kind, token: str, target: str) -> Response:

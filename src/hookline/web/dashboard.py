@@ -24,6 +24,7 @@ from hookline.web.core import (
     Visit,
     cursor_from,
     end_session,
+    failed_sign_in,
     moment_input,
     parse_moment,
     read_form,
@@ -81,6 +82,11 @@ async def sign_in(request: Request) -> Response:
             "An application's users open its portal link instead."
         )
     if error is not None:
+        if wait := failed_sign_in(request):
+            error = f"Too many failed sign-ins from this address: try again in {wait} seconds."
+            answer = page(request, "sign_in.html", None, 429, target=target, error=error)
+            answer.headers["Retry-After"] = str(wait)
+            return answer
         return page(request, "sign_in.html", None, 401, target=target, error=error)
     return await start_session(request, Kind.DASHBOARD, text, target)
 

@@ -32,6 +32,7 @@ from hookline.web.core import (
     attempt_page_values,
     cursor_from,
     end_session,
+    failed_sign_in,
     read_form,
     same_origin,
     see_other,
@@ -75,6 +76,10 @@ async def open_session(request: Request) -> Response:
     text = form.text("token")
     found = await web.context.tokens.find(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
     if found is None or found.app_id is None or found.problem(web.clock()) is not None:
+        if wait := failed_sign_in(request):
+            answer = page(request, "portal/ended.html", None, 429, invalid=True, wait=wait)
+            answer.headers["Retry-After"] = str(wait)
+            return answer
         return page(request, "portal/ended.html", None, 401, invalid=True)
     return await start_session(request, Kind.PORTAL, text, f"{HOME}/home")
 
