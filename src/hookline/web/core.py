@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from hookline.api.context import Context
@@ -118,10 +118,13 @@ async def read_form(request: Request) -> Form:
     if kind != "application/x-www-form-urlencoded":
         raise Refused(415, "forms are sent as application/x-www-form-urlencoded")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise Refused(413, "the form is too large")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise Refused(413, "the form is too large")
+    except ClientDisconnect:  # gone, or cut off by the server's body timeout: no one to tell
+        raise Refused(400, "the form was not received whole") from None
     try:
         pairs = parse_qsl(
             body.decode("utf-8", errors="replace"), keep_blank_values=True,
