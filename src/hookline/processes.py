@@ -93,21 +93,29 @@ def run(
     # which happens while they load, before any code of theirs runs.
     os.environ[METRICS_DIR_VARIABLE] = metrics_dir
     child_settings = settings.model_copy(update={"port": port})
-    group = _Group(
+    group = Group(
         settings.api_processes, _api,
         lambda index: (child_settings, workers and index == 0, handlers_spec),
         settings.shutdown_grace,
     )  # fmt: skip
+    try:
+        return supervise(group, lambda: on_ready(f"http://{host}:{port}"))
+    finally:
+        sock.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def supervise(group: Group, on_ready: Callable[[], None]) -> int:
+    """Start ``group``, call ``on_ready``, keep it whole until SIGTERM or SIGINT, stop it;
+    the exit code (0: stopped by a signal)."""
     stop = _stop_on_signals()
     try:
         if not group.start(stop):
             return 0 if stop.is_set() else 1
-        on_ready(f"http://{host}:{port}")
+        on_ready()
         return group.watch(stop)
     finally:
-        group.stop(settings.shutdown_grace + STOP_MARGIN)
-        sock.close()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        group.stop(group.grace + STOP_MARGIN)
 
 
 def _hold_port(host: str, port: int) -> socket.socket:
@@ -127,7 +135,7 @@ def _hold_port(host: str, port: int) -> socket.socket:
     return runtime.bind_socket(host, port, reuse_port=True, listen=False)
 
 
-class _Group:
+class Group:
     """The children, by index; started, watched, replaced and stopped together.
 
     Each child runs ``target(*arguments(index), on_ready=...)`` under ``_child``. The
