@@ -187,6 +187,8 @@ class GuardedProtocol(HttpToolsProtocol):
     chunk_bytes = 0
     #: Requests whose headers this connection has read.
     requests = 0
+    #: Whether the deadline is an idle connection's (the keep-alive timeout's).
+    idle = False
     #: The client address counted for this connection (None: not counted).
     address: str | None = None
 
@@ -225,8 +227,9 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self.deadline == math.inf:  # a kept-alive connection's next request
+        if self.deadline == math.inf or self.idle:  # a kept-alive connection's next request
             self.deadline = self.loop.time() + self.guard.limits.header_timeout
+            self.idle = False
 
     def on_headers_complete(self) -> None:
         limits = self.guard.limits
@@ -254,7 +257,13 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self.reading_headers = True
-        self.deadline = math.inf  # the application's turn; then the keep-alive timeout's
+        if self.cycle.response_complete:
+            # Answered before its body ended (a 401 to a POST, say): uvicorn armed its
+            # keep-alive timer at the answer, and the body's bytes cancelled it.
+            self.deadline = self.loop.time() + self.guard.limits.keep_alive_timeout
+            self.idle = True
+        else:
+            self.deadline = math.inf  # the application's turn; then the keep-alive timeout's
 
     def _parsed_header_bytes(self) -> int:
         lines = sum(len(name) + len(value) + _LINE_OVERHEAD for name, value in self.headers)

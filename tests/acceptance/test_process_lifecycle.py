@@ -84,36 +84,50 @@ def parent_process(run: str, *options: str) -> Iterator[subprocess.Popen[str]]:
             os.kill(pid, signal.SIGKILL)
 
 
-def ready_pids(parent: subprocess.Popen[str]) -> list[int]:
-    """The children's pids, once the parent says every one is ready."""
+def next_line(parent: subprocess.Popen[str], prefix: str) -> list[int]:
+    """The pids on the parent's next output line starting with ``prefix``."""
     assert parent.stdout is not None
-    line = parent.stdout.readline()
-    assert line.startswith("ready "), f"the parent ended before its children were ready: {line!r}"
-    return [int(pid) for pid in line.split()[1:]]
+    for line in parent.stdout:
+        if line.startswith(prefix):
+            return [int(pid) for pid in line.split()[1:]]
+    raise AssertionError(f"the parent ended before a {prefix!r} line")
+
+
+#: The moments a parent dies at: ``kill`` or ``term`` (SIGTERM), at a random point of
+#: its start, or while it replaces a child, at a random point of the replacement's
+#: start or inside its window between its SIGTERM handler and its readiness.
+MOMENTS = [
+    ("kill", "while starting"), ("kill", "replacing"), ("kill", "replacing, in the window"),
+    ("term", "replacing"), ("term", "replacing, in the window"),
+]  # fmt: skip
 
 
 def one_death(seed: int) -> str:
     """Kill one parent at a moment ``seed`` picks; '' if it left nothing, else what it left."""
     chance = random.Random(seed)
     run = uuid.uuid4().hex
-    way = chance.choice(["while starting", "while replacing", "sigterm while replacing"])
+    how, when = chance.choice(MOMENTS)
     with parent_process(run) as parent:
-        if way == "while starting":
-            time.sleep(chance.uniform(0, 1.0))
+        if when == "while starting":
+            time.sleep(chance.uniform(0, 1.5))
         else:
-            children = ready_pids(parent)
+            children = next_line(parent, "ready ")
             os.kill(chance.choice(children), signal.SIGKILL)
-            time.sleep(chance.uniform(0, 1.0))
-        if way.startswith("sigterm"):
+            if when.endswith("window"):
+                next_line(parent, "started ")  # the replacement's handler is set
+                time.sleep(chance.uniform(0, STARTUP))
+            else:
+                time.sleep(chance.uniform(0, 1.0))
+        if how == "term":
             parent.send_signal(signal.SIGTERM)
             code = parent.wait(1.0 + STOP_MARGIN + 5)
             if code != 0:
-                return f"run {seed} ({way}): the parent exited {code}"
+                return f"run {seed} ({how} {when}): the parent exited {code}"
         else:
             parent.kill()
             parent.wait(10)
         left = gone(run, GONE_WITHIN)
-        return f"run {seed} ({way}): processes {left} outlived the parent" if left else ""
+        return f"run {seed} ({how} {when}): {left} outlived the parent" if left else ""
 
 
 @contextmanager
@@ -131,8 +145,9 @@ def busy_cpu(seconds: float) -> Iterator[None]:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_no_child_outlives_a_parent_killed_at_any_moment_a_hundred_times() -> None:
-    """A parent killed while it spawns, while children start, or while it replaces one,
-    or stopped by SIGTERM then, leaves no process behind, 100 runs out of 100."""
+    """A parent killed while it spawns, while children start, or while it replaces one
+    (also just before the replacement is ready), or stopped by SIGTERM then, leaves no
+    process behind, 100 runs out of 100."""
     seed = random.randrange(1 << 30)
     with busy_cpu(240), ThreadPoolExecutor(AT_ONCE) as pool:
         problems = [p for p in pool.map(one_death, range(seed, seed + RUNS)) if p]
@@ -145,7 +160,7 @@ def test_a_child_deaf_to_sigterm_still_ends_after_the_grace_when_the_parent_dies
     grace plus the margin after its parent's death."""
     run = uuid.uuid4().hex
     with parent_process(run, "--stubborn", "--grace", "0") as parent:
-        children = ready_pids(parent)
+        children = next_line(parent, "ready ")
         parent.kill()
         parent.wait(10)
         killed_at = time.monotonic()

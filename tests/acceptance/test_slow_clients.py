@@ -245,6 +245,20 @@ def test_a_kept_alive_connection_is_closed_after_its_requests_or_when_idle(
     assert closed_at - started < 1 + SLACK
 
 
+def test_a_connection_answered_before_its_body_ended_is_closed_when_idle(
+    server: HooklineProcess,
+) -> None:
+    """A POST refused before its body is read (401), whose body then arrives, is closed
+    after the keep-alive timeout like any idle connection."""
+    sock = connect(server, "127.0.0.7")
+    sock.sendall(b"POST /api/v1/app HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+    assert status(sock.recv(65536)) == 401
+    sock.sendall(b"0123456789")
+    started = time.monotonic()
+    _, closed_at = until_closed(sock)
+    assert closed_at - started < 1 + SLACK
+
+
 def test_failed_tokens_are_throttled_per_address_and_valid_ones_pass(
     server: HooklineProcess,
 ) -> None:

@@ -5,8 +5,9 @@
 dying with the parent), but each child runs ``serve_until_stopped`` instead of a
 whole server: it starts as ``runtime.serve`` does (a SIGTERM handler on an event
 loop, then a start-up that takes a while, then ``on_ready``) in a fraction of the
-time, so a test can kill a hundred parents in a minute. Once every child is
-ready the parent prints ``ready <pid> <pid>...``.
+time, so a test can kill a hundred parents in a minute. On the parent's standard
+output, each child prints ``started <pid>`` once its handler is set, and the parent
+``ready <pid> <pid>...`` once every child is ready.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def serve_until_stopped(startup: float, stubborn: bool, *, on_ready: Callable[[]
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         if stubborn:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print(f"started {os.getpid()}", flush=True)  # the parent's stdout: the test reads it
         # Blocking on purpose, as building the app is: a SIGTERM now waits for it.
         time.sleep(startup)  # noqa: ASYNC251
         on_ready()

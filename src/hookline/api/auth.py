@@ -163,7 +163,7 @@ class AuthMiddleware:
         self.tokens = tokens
         self.limiter = limiter
         self.clock = clock
-        self.failures = failures or FailureThrottle(0, 1.0)
+        self.failures = failures if failures is not None else FailureThrottle(0, 1.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")

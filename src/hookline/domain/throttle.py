@@ -72,6 +72,10 @@ class FailureThrottle:
         self._full_at[key] = after
         return 0.0
 
+    def __len__(self) -> int:
+        """How many addresses are remembered."""
+        return len(self._full_at)
+
     def _forget(self, now: float) -> None:
         """Make room: drop refilled buckets, else the oldest half."""
         for key in [k for k, full_at in self._full_at.items() if full_at <= now]:
