@@ -173,7 +173,8 @@ class AuthMiddleware:
         try:
             principal = await self._authenticate(scope)
         except _Refused as refused:
-            if refused.status == 401:  # a failed authentication: throttled per address
+            if refused.status == 401 and _header(scope, b"authorization") is not None:
+                # A credential that failed (not a missing one): throttled per address.
                 refused = _throttled(self.failures, scope) or refused
             await refused.response(scope, receive, send)
             return

@@ -198,9 +198,12 @@ async def writing(
     return visit, form
 
 
-def failed_sign_in(request: Request) -> int:
-    """Count a failed sign-in from the request's address (with the API's failed tokens):
-    0, or the seconds it must wait before trying again (answer 429)."""
+def failed_sign_in(request: Request, token: str) -> int:
+    """Count a failed sign-in with ``token`` from the request's address (with the API's
+    failed tokens; an empty form is no attempt): 0, or the seconds it must wait before
+    trying again (answer 429)."""
+    if not token:
+        return 0
     address = request.client.host if request.client else ""
     wait = web_of(request).context.failures.failed(address)
     return max(1, math.ceil(wait)) if wait > 0 else 0

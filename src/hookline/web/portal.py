@@ -75,8 +75,9 @@ async def open_session(request: Request) -> Response:
     form = await read_form(request)
     text = form.text("token")
     found = await web.context.tokens.find(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
-    if found is None or found.app_id is None or found.problem(web.clock()) is not None:
-        if wait := failed_sign_in(request):
+    broken = found is None or found.problem(web.clock()) is not None
+    if found is None or broken or found.app_id is None:  # the portal takes application tokens
+        if broken and (wait := failed_sign_in(request, text)):
             answer = page(request, "portal/ended.html", None, 429, invalid=True, wait=wait)
             answer.headers["Retry-After"] = str(wait)
             return answer
