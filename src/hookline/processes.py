@@ -16,8 +16,13 @@ the delivery workers.
 - A child that dies after it was ready is started again; one that dies before
   it was ready stops the group, since it would only die again.
 - SIGTERM or SIGINT to the parent reaches every child, which shuts down as a
-  single process does; children also die with the parent (Linux), so a
-  ``kill -9`` of the parent leaves no orphans.
+  single process does (SIGKILL after the grace and ``STOP_MARGIN``).
+- Children die with the parent however it ends, ``kill -9`` included, even one
+  spawned as it died: Linux sends them SIGTERM (``PR_SET_PDEATHSIG``; a child
+  whose parent died before it asked sees another parent in ``getppid`` and
+  exits), and each watches its link to the parent, whose end closes when the
+  parent dies: then it stops as on SIGTERM, and a kernel alarm ends it if it is
+  still there after the grace and the margin.
 """
 
 from __future__ import annotations
@@ -38,16 +43,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
-from multiprocessing.synchronize import Event
+from typing import TYPE_CHECKING, Any
 
-from hookline import runtime
-from hookline.settings import Settings
+if TYPE_CHECKING:  # the children import only what they run: runtime in an API child
+    from hookline.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 #: How long a child may take to start listening.
 START_TIMEOUT = 60.0
+#: Seconds past the shutdown grace after which a stopping child is killed.
+STOP_MARGIN = 10.0
+#: What a child sends its parent once it listens.
+_READY = b"ready"
 #: prometheus_client's switch to its multiprocess mode (read when it is imported).
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 _PR_SET_PDEATHSIG = 1
@@ -66,6 +77,8 @@ def run(
     ``workers``: child 0 also runs the delivery workers (with ``handlers_spec``,
     the Python handlers it names, loaded in that child).
     """
+    from hookline import runtime
+
     first = asyncio.run(runtime.prepare(settings))
     if first is not None:
         on_first_token(first)
@@ -80,17 +93,29 @@ def run(
     # which happens while they load, before any code of theirs runs.
     os.environ[METRICS_DIR_VARIABLE] = metrics_dir
     child_settings = settings.model_copy(update={"port": port})
-    group = _Group(child_settings, workers, handlers_spec)
+    group = Group(
+        settings.api_processes, _api,
+        lambda index: (child_settings, workers and index == 0, handlers_spec),
+        settings.shutdown_grace,
+    )  # fmt: skip
+    try:
+        return supervise(group, lambda: on_ready(f"http://{host}:{port}"))
+    finally:
+        sock.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def supervise(group: Group, on_ready: Callable[[], None]) -> int:
+    """Start ``group``, call ``on_ready``, keep it whole until SIGTERM or SIGINT, stop it;
+    the exit code (0: stopped by a signal)."""
     stop = _stop_on_signals()
     try:
         if not group.start(stop):
-            return 1
-        on_ready(f"http://{host}:{port}")
+            return 0 if stop.is_set() else 1
+        on_ready()
         return group.watch(stop)
     finally:
-        group.stop(settings.shutdown_grace + 10)
-        sock.close()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        group.stop(group.grace + STOP_MARGIN)
 
 
 def _hold_port(host: str, port: int) -> socket.socket:
@@ -102,70 +127,83 @@ def _hold_port(host: str, port: int) -> socket.socket:
     ``SO_REUSEPORT`` for as long as the group runs, so port 0 resolves once and no
     other program takes the port while a child is being replaced.
     """
+    from hookline import runtime
+
     probe = runtime.bind_socket(host, port, listen=False)
     port = probe.getsockname()[1]
     probe.close()
     return runtime.bind_socket(host, port, reuse_port=True, listen=False)
 
 
-class _Group:
-    """The children, by index; started, watched, replaced and stopped together."""
+class Group:
+    """The children, by index; started, watched, replaced and stopped together.
 
-    def __init__(self, settings: Settings, workers: bool, handlers_spec: str | None) -> None:
-        self.settings = settings
-        self.workers = workers
-        self.handlers_spec = handlers_spec
+    Each child runs ``target(*arguments(index), on_ready=...)`` under ``_child``. The
+    parent learns that a child is ready, and a child that its parent is gone, through
+    one socket pair per child (``_Child.link``): never through a lock or an event a
+    dead parent could leave held (a ``multiprocessing.Event`` did: docs/decisions.md).
+    """
+
+    def __init__(
+        self,
+        count: int,
+        target: Callable[..., None],
+        arguments: Callable[[int], tuple[Any, ...]],
+        grace: float,
+    ) -> None:
+        self.count = count
+        self.target = target
+        self.arguments = arguments
+        self.grace = grace
         self.context = multiprocessing.get_context("spawn")
-        self.children: list[tuple[SpawnProcess, Event]] = []
+        self.children: list[_Child] = []
 
-    def _spawn(self, index: int) -> tuple[SpawnProcess, Event]:
-        ready = self.context.Event()
+    def _spawn(self, index: int) -> _Child:
+        link, child_end = self.context.Pipe(duplex=True)
         process = self.context.Process(
             target=_child,
-            args=(
-                self.settings, self.workers and index == 0, self.handlers_spec, ready,
-                os.getpid(),
-            ),
+            args=(child_end, os.getpid(), self.grace, self.target, self.arguments(index)),
             name=f"hookline-api-{index}",
-        )  # fmt: skip
-        process.start()
+        )
+        try:
+            process.start()
+        finally:
+            child_end.close()  # the child has its own copy; the parent keeps only its end
         logger.info("API process started", extra={"index": index, "pid": process.pid})
-        return process, ready
+        return _Child(process, link)
 
     def start(self, stop: threading.Event) -> bool:
         """Spawn every child and wait until each listens (False: one could not start)."""
-        self.children = [self._spawn(index) for index in range(self.settings.api_processes)]
-        return all(self._wait_ready(index, stop) for index in range(len(self.children)))
+        for index in range(self.count):
+            self.children.append(self._spawn(index))
+        return all(self._wait_ready(index, stop) for index in range(self.count))
 
     def _wait_ready(self, index: int, stop: threading.Event) -> bool:
-        process, ready = self.children[index]
+        child = self.children[index]
         deadline = time.monotonic() + START_TIMEOUT
-        while not ready.wait(0.1):
-            if stop.is_set():
-                return False
-            if not process.is_alive() or time.monotonic() > deadline:
-                logger.error(
-                    "API process did not start",
-                    extra={"index": index, "pid": process.pid, "exitcode": process.exitcode},
-                )
-                return False
-        return True
+        while not stop.is_set() and time.monotonic() < deadline:
+            if child.link in multiprocessing.connection.wait([child.link], timeout=0.1):
+                with contextlib.suppress(EOFError, OSError):
+                    if child.link.recv_bytes() == _READY:
+                        return True
+                break  # the child closed its end: it died, or is dying
+        if not stop.is_set():
+            logger.error("API process did not start", extra=child.described(index))
+        return False
 
     def watch(self, stop: threading.Event) -> int:
         """Until ``stop``: replace a child that dies; 1 if a replacement cannot start."""
         while not stop.is_set():
-            sentinels = [process.sentinel for process, _ in self.children]
+            sentinels = [child.process.sentinel for child in self.children]
             ended = multiprocessing.connection.wait(sentinels, timeout=0.5)
             if stop.is_set():
                 break
-            for index, (process, _) in enumerate(self.children):
-                if process.sentinel not in ended:
+            for index, child in enumerate(self.children):
+                if child.process.sentinel not in ended:
                     continue
-                process.join()
-                logger.warning(
-                    "API process exited; starting another",
-                    extra={"index": index, "pid": process.pid, "exitcode": process.exitcode},
-                )
+                child.process.join()
+                child.link.close()
+                logger.warning("API process exited; starting another", extra=child.described(index))
                 self.children[index] = self._spawn(index)
                 if not self._wait_ready(index, stop):
                     return 0 if stop.is_set() else 1
@@ -173,17 +211,32 @@ class _Group:
 
     def stop(self, timeout: float) -> None:
         """SIGTERM every child; SIGKILL those still running after ``timeout`` seconds."""
-        for process, _ in self.children:
-            if process.is_alive() and process.pid is not None:
+        for child in self.children:
+            if child.process.is_alive() and child.process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)
+                    os.kill(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for process, _ in self.children:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                logger.error("API process did not stop; killing it", extra={"pid": process.pid})
-                process.kill()
-                process.join()
+        for child in self.children:
+            child.process.join(max(0.0, deadline - time.monotonic()))
+            if child.process.is_alive():
+                logger.error(
+                    "API process did not stop; killing it", extra={"pid": child.process.pid}
+                )
+                child.process.kill()
+                child.process.join()
+            child.link.close()
+
+
+@dataclass(frozen=True)
+class _Child:
+    """A child process and the parent's end of its link."""
+
+    process: SpawnProcess
+    link: Connection
+
+    def described(self, index: int) -> dict[str, Any]:
+        """The child's fields in a log line."""
+        return {"index": index, "pid": self.process.pid, "exitcode": self.process.exitcode}
 
 
 def _stop_on_signals() -> threading.Event:
@@ -199,11 +252,30 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _child(
-    settings: Settings, workers: bool, handlers_spec: str | None, ready: Event, parent_pid: int
+    link: Connection,
+    parent_pid: int,
+    grace: float,
+    target: Callable[..., None],
+    arguments: tuple[Any, ...],
 ) -> None:
-    """One API process (run by ``multiprocessing`` in a fresh interpreter)."""
+    """A child's life (run by ``multiprocessing`` in a fresh interpreter): tied to the
+    parent first, then ``target``, which calls ``on_ready`` once it serves."""
     _die_with_parent(parent_pid)
-    from hookline import logs
+    _watch_parent(link, grace)
+
+    def on_ready() -> None:
+        # A dead parent's end is closed: the write fails at once, it never blocks.
+        with contextlib.suppress(OSError):
+            link.send_bytes(_READY)
+
+    target(*arguments, on_ready=on_ready)
+
+
+def _api(
+    settings: Settings, workers: bool, handlers_spec: str | None, *, on_ready: Callable[[], None]
+) -> None:
+    """One API process: ``runtime.run`` on its own socket bound to the shared port."""
+    from hookline import logs, runtime
 
     logs.configure(settings.log_level, settings.log_json)
     handlers = None
@@ -215,15 +287,37 @@ def _child(
     sock = runtime.bind_socket(settings.host, settings.port, reuse_port=True)
     runtime.run(
         settings, api=True, workers=workers, sock=sock, handlers=handlers,
-        on_ready=lambda url: ready.set(),
+        on_ready=lambda url: on_ready(),
     )  # fmt: skip
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux for SIGTERM when the parent dies; exit now if it already has."""
+    """Ask Linux for SIGTERM when the parent dies; exit now if it already has.
+
+    The parent may die before the request is made: then this process was already
+    handed to another parent, which ``getppid`` shows. (Linux sends the signal when
+    the parent's *thread* that spawned the child ends: the parent spawns from its
+    main thread, which ends last.)
+    """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent_pid:
-        sys.exit(1)
+        os._exit(1)
+
+
+def _watch_parent(link: Connection, grace: float) -> None:
+    """When the parent is gone (its end of ``link`` closes, however it died), stop as
+    SIGTERM stops a process, and end for sure ``grace`` + ``STOP_MARGIN`` seconds
+    later: the kernel's alarm, which no stuck Python code can hold back, ends it."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            while True:
+                link.recv_bytes()  # the parent sends nothing: this returns at its end
+        signal.setitimer(signal.ITIMER_REAL, grace + STOP_MARGIN)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="hookline-parent-watch", daemon=True).start()

@@ -27,6 +27,7 @@ from hookline.domain import tokens
 from hookline.domain.handlers import Handlers
 from hookline.domain.secrets import SecretBox
 from hookline.secret_keys import load_secret_box
+from hookline.server_limits import server_config
 from hookline.settings import Settings
 from hookline.storage import storage_from_url
 from hookline.storage.base import Retention, Storage, Tokens
@@ -122,10 +123,7 @@ async def serve(
 
             app = create_app(settings, storage)
             sock = sock or bind_socket(settings.host, settings.port)
-            config = uvicorn.Config(
-                app, log_config=None, lifespan="off", access_log=False, timeout_graceful_shutdown=5
-            )
-            server = _Server(config)
+            server = _Server(server_config(app, settings, timeout_graceful_shutdown=5))
             tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name="hookline-api"))
             host, port = sock.getsockname()[:2]
             url = f"http://{host}:{port}"
@@ -153,9 +151,9 @@ def _metrics_server(settings: Settings, storage: Storage) -> _Server:
     """``/metrics`` of a worker-only process: where its delivery counters can be scraped."""
     from hookline.api import create_metrics_app
 
-    config = uvicorn.Config(
-        create_metrics_app(settings, storage), host=settings.host, port=settings.metrics_port,
-        log_config=None, lifespan="off", access_log=False,
+    config = server_config(
+        create_metrics_app(settings, storage), settings, host=settings.host,
+        port=settings.metrics_port,
     )  # fmt: skip
     logger.info(
         "metrics served", extra={"url": f"http://{settings.host}:{settings.metrics_port}/metrics"}

@@ -28,6 +28,6 @@ def create_app(
     web = create_web(
         storage, settings, clock=clock, find_token=context.tokens.find,
         event_types=context.event_types, submit=context.publisher.submit,
-        publish_limits=context.publish_limits,
+        publish_limits=context.publish_limits, failures=context.failures,
     )  # fmt: skip
     return Gateway(WebFront(api, web), context, settings.max_request_bytes)

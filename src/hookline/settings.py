@@ -58,6 +58,37 @@ class Settings(BaseSettings):
     )  # fmt: skip
     idempotency_ttl: float = Field(86400, gt=0, description="seconds an Idempotency-Key is kept")
 
+    # HTTP server: the API, the inbound gateway and the web faces share these limits
+    header_timeout: float = Field(
+        10.0, gt=0,
+        description="seconds a client has to send a request line and headers (from connecting, "
+        "or from a kept-alive request's first byte); then 408 and the connection is closed",
+    )  # fmt: skip
+    body_timeout: float = Field(
+        30.0, gt=0,
+        description="seconds a client has to send a request's whole body once its headers are "
+        "in; then 408 and the connection is closed",
+    )  # fmt: skip
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="largest request line and headers together (431 beyond)"
+    )
+    max_connections: int = Field(
+        10_000, ge=1,
+        description="open connections per API process; one more is answered 503 and closed",
+    )  # fmt: skip
+    max_connections_per_address: int = Field(
+        256, ge=0,
+        description="open connections per client address and API process; one more is "
+        "answered 503 and closed (0: no cap; behind a proxy, raise it: clients share its address)",
+    )  # fmt: skip
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="seconds an idle kept-alive connection stays open"
+    )
+    max_requests_per_connection: int = Field(
+        1000, ge=0,
+        description="requests one connection may send; the last answer closes it (0: no limit)",
+    )  # fmt: skip
+
     # Observability
     metrics_port: int = Field(
         0,
@@ -103,6 +134,15 @@ class Settings(BaseSettings):
         1000, ge=0, description="API requests per second per token and process (0: no limit)"
     )
     api_rate_burst: int = Field(2000, ge=1, description="requests a token may send at once")
+    auth_failure_limit: int = Field(
+        20, ge=0,
+        description="failed authentications (API tokens, dashboard and portal sign-ins) a client "
+        "address may make per auth_failure_window; more fail with 429 and Retry-After, while "
+        "valid tokens still pass (0: no limit)",
+    )  # fmt: skip
+    auth_failure_window: float = Field(
+        60.0, gt=0, description="seconds over which auth_failure_limit counts failures"
+    )
     max_request_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="largest API request body (413 beyond)"
     )

@@ -138,6 +138,23 @@ def test_a_dead_api_process_is_replaced_and_none_outlives_the_parent(
     wait_until(lambda: not [pid for pid in replaced if _running(pid)], timeout=30)
 
 
+def test_a_parent_killed_while_a_replacement_starts_leaves_no_process(
+    start_server: ServerFactory,
+) -> None:
+    """kill -9 of the parent while it waits for a replacement to start (the moment that
+    once left the replacement serving for good) takes every child with it."""
+    server = start_server(args=("--processes", "2"))
+    _, second = wait_until(lambda: len(api_processes(server)) == 2 and api_processes(server))
+
+    os.kill(second, signal.SIGKILL)
+    replacing = wait_until(
+        lambda: (now := api_processes(server)) and len(now) == 2 and second not in now and now,
+        timeout=30,
+    )
+    server.kill()  # the replacement is still starting: it has not said it is ready
+    wait_until(lambda: not [pid for pid in replacing if _running(pid)], timeout=30)
+
+
 def _running(pid: int) -> bool:
     """Alive and not a zombie waiting for its (dead) parent's reaper."""
     try:

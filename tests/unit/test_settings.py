@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hookline.errors import ConfigError
+from hookline.server_limits import ServerLimits
 from hookline.settings import Settings, load_settings
 
 DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"
@@ -49,3 +50,20 @@ def test_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     settings = load_settings(config_file=config)
     assert settings.port == 7000
     assert settings.claim_batch == 9
+
+
+def test_server_limits_come_from_the_settings_with_bounds() -> None:
+    """The HTTP server's limits are settings with sane defaults; nonsense values are
+    refused with the variable's name."""
+    limits = ServerLimits.from_settings(load_settings())
+    assert limits == ServerLimits(
+        header_timeout=10.0, body_timeout=30.0, max_header_bytes=32768, max_connections=10_000,
+        max_connections_per_address=256, keep_alive_timeout=5.0, max_requests_per_connection=1000,
+    )  # fmt: skip
+    assert limits.tick == 1.0
+    small = ServerLimits.from_settings(load_settings({"header_timeout": 0.4}))
+    assert small.tick == pytest.approx(0.1)
+    for name, value in [("max_header_bytes", 100), ("header_timeout", 0), ("body_timeout", -1),
+                        ("max_connections", 0), ("auth_failure_window", 0)]:  # fmt: skip
+        with pytest.raises(ConfigError, match=f"HOOKLINE_{name.upper()}"):
+            load_settings({name: value})

@@ -36,6 +36,7 @@ from hookline.api.routes import (
     routing,
     sources,
 )
+from hookline.domain.throttle import FailureThrottle
 from hookline.metrics import METRICS
 from hookline.settings import Settings
 from hookline.storage.base import MessageLog, Storage
@@ -102,6 +103,7 @@ def create_api(
             max_payload_bytes=settings.max_payload_bytes,
             retention_days=settings.payload_retention_days, log_payloads=settings.log_payloads,
         ),
+        failures=FailureThrottle(settings.auth_failure_limit, settings.auth_failure_window),
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
@@ -139,6 +141,7 @@ def create_api(
         tokens=tokens,
         limiter=RateLimiter(settings.api_rate_limit, settings.api_rate_burst),
         clock=clock,
+        failures=app.state.context.failures,
     )
     return app
 

@@ -21,6 +21,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hookline.api.errors import error_response
+from hookline.domain.throttle import FailureThrottle
 from hookline.domain.tokens import ApiToken, Principal, hash_token
 from hookline.errors import AuthenticationError, HooklineError
 from hookline.storage.base import Storage
@@ -135,11 +136,13 @@ class AuthMiddleware:
         tokens: TokenCache,
         limiter: RateLimiter,
         clock: Callable[[], float],
+        failures: FailureThrottle | None = None,
     ) -> None:
         self.app = app
         self.tokens = tokens
         self.limiter = limiter
         self.clock = clock
+        self.failures = failures if failures is not None else FailureThrottle(0, 1.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -149,6 +152,9 @@ class AuthMiddleware:
         try:
             principal = await self._authenticate(scope)
         except _Refused as refused:
+            if refused.status == 401 and _header(scope, b"authorization") is not None:
+                # A credential that failed (not a missing one): throttled per address.
+                refused = _throttled(self.failures, scope) or refused
             await refused.response(scope, receive, send)
             return
         except HooklineError:
@@ -200,6 +206,18 @@ class _Refused(Exception):
             answer.headers["WWW-Authenticate"] = "Bearer"
         answer.headers.update(self.headers)
         return answer
+
+
+def _throttled(failures: FailureThrottle, scope: Scope) -> _Refused | None:
+    """429 if the caller's address failed too often (the failure is counted), else None."""
+    client = scope.get("client")
+    wait = failures.failed(client[0] if client else "")
+    if wait <= 0:
+        return None
+    return _Refused(
+        429, "too many failed authentications from this address; wait and check the token",
+        {"Retry-After": str(max(1, math.ceil(wait)))},
+    )  # fmt: skip
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -22,6 +22,7 @@ from hookline.api.inbound import RejectionCounter, SourceCache
 from hookline.api.schemas import ListResponse
 from hookline.domain.models import Application, Message
 from hookline.domain.models import Page as RecordPage
+from hookline.domain.throttle import FailureThrottle
 from hookline.domain.tokens import Principal
 from hookline.errors import ValidationError
 from hookline.settings import Settings
@@ -46,6 +47,8 @@ class Context:
     event_types: EventTypeCache
     rejections: RejectionCounter
     publish_limits: PublishLimits
+    #: Failed authentications per client address, API and web faces alike.
+    failures: FailureThrottle
 
 
 async def context(request: Request) -> Context:

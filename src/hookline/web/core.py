@@ -3,16 +3,18 @@ and the checks a write must pass (same origin, CSRF token, a token that may writ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from hookline.domain.models import Endpoint
+from hookline.domain.throttle import FailureThrottle
 from hookline.domain.tokens import ApiToken, Principal
 from hookline.errors import HooklineError, NotFoundError, ValidationError
 from hookline.settings import Settings
@@ -46,6 +48,8 @@ class Web:
     submit: Submit
     publish_limits: PublishLimits
     sessions: SessionStore
+    #: Failed sign-ins and API tokens per client address (the API's throttle, shared).
+    failures: FailureThrottle
 
 
 def web_of(request: Request) -> Web:
@@ -115,10 +119,13 @@ async def read_form(request: Request) -> Form:
     if kind != "application/x-www-form-urlencoded":
         raise Refused(415, "forms are sent as application/x-www-form-urlencoded")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise Refused(413, "the form is too large")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise Refused(413, "the form is too large")
+    except ClientDisconnect:  # gone, or cut off by the server's body timeout: no one to tell
+        raise Refused(400, "the form was not received whole") from None
     try:
         pairs = parse_qsl(
             body.decode("utf-8", errors="replace"), keep_blank_values=True,
@@ -190,6 +197,17 @@ async def writing(
     if not visit.can_write and not read_only_allowed:
         raise Refused(403, "this token is read-only")
     return visit, form
+
+
+def failed_sign_in(request: Request, token: str) -> int:
+    """Count a failed sign-in with ``token`` from the request's address (with the API's
+    failed tokens; an empty form is no attempt): 0, or the seconds it must wait before
+    trying again (answer 429)."""
+    if not token:
+        return 0
+    address = request.client.host if request.client else ""
+    wait = web_of(request).failures.failed(address)
+    return max(1, math.ceil(wait)) if wait > 0 else 0
 
 
 async def start_session(request: Request, kind: Kind, token: str, target: str) -> Response:

@@ -22,6 +22,7 @@ from hookline.web.core import (
     Visit,
     cursor_from,
     end_session,
+    failed_sign_in,
     moment_input,
     parse_moment,
     read_form,
@@ -79,6 +80,12 @@ async def sign_in(request: Request) -> Response:
             "An application's users open its portal link instead."
         )
     if error is not None:
+        # Only a token that does not work counts as a failure (not an application's).
+        if (found is None or problem is not None) and (wait := failed_sign_in(request, text)):
+            error = f"Too many failed sign-ins from this address: try again in {wait} seconds."
+            answer = page(request, "sign_in.html", None, 429, target=target, error=error)
+            answer.headers["Retry-After"] = str(wait)
+            return answer
         return page(request, "sign_in.html", None, 401, target=target, error=error)
     return await start_session(request, Kind.DASHBOARD, text, target)
 

@@ -33,6 +33,7 @@ from hookline.web.core import (
     attempt_page_values,
     cursor_from,
     end_session,
+    failed_sign_in,
     read_form,
     same_origin,
     see_other,
@@ -75,7 +76,12 @@ async def open_session(request: Request) -> Response:
     form = await read_form(request)
     text = form.text("token")
     found = await web.find_token(text) if 0 < len(text) <= MAX_TOKEN_LENGTH else None
-    if found is None or found.app_id is None or found.problem(web.clock()) is not None:
+    broken = found is None or found.problem(web.clock()) is not None
+    if found is None or broken or found.app_id is None:  # the portal takes application tokens
+        if broken and (wait := failed_sign_in(request, text)):
+            answer = page(request, "portal/ended.html", None, 429, invalid=True, wait=wait)
+            answer.headers["Retry-After"] = str(wait)
+            return answer
         return page(request, "portal/ended.html", None, 401, invalid=True)
     return await start_session(request, Kind.PORTAL, text, f"{HOME}/home")
 

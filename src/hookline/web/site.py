@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hookline.domain.throttle import FailureThrottle
 from hookline.errors import (
     AuthenticationError,
     ConflictError,
@@ -133,6 +134,7 @@ def web_routes() -> list[BaseRoute]:
 def create_web(
     storage: Storage, settings: Settings, *, clock: Callable[[], float], find_token: FindToken,
     event_types: EventTypeCache, submit: Submit, publish_limits: PublishLimits,
+    failures: FailureThrottle,
 ) -> ASGIApp:  # fmt: skip
     """The dashboard and the portal over their collaborators (``hookline.server`` gives
     them the API's token cache, event type cache and publish batcher)."""
@@ -146,7 +148,7 @@ def create_web(
     app.state.web = Web(
         storage=storage, settings=settings, clock=clock, find_token=find_token,
         event_types=event_types, submit=submit, publish_limits=publish_limits,
-        sessions=SessionStore(storage),
+        sessions=SessionStore(storage), failures=failures,
     )  # fmt: skip
     return SecurityHeaders(app)
 
