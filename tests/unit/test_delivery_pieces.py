@@ -12,8 +12,9 @@ from hookline.delivery.request import RequestConfig, build, recorded, requests, 
 from hookline.delivery.slots import Slots
 from hookline.domain import signing
 from hookline.domain.controls import Batching, Controls
+from hookline.domain.destinations import Destination
 from hookline.domain.models import SigningKey
-from hookline.domain.outcome import MASKED, AttemptResult
+from hookline.domain.outcome import MASKED, AttemptResult, ErrorClass
 from hookline.domain.shaping import BATCH_SIZE_HEADER
 from hookline.storage.base import ClaimedDelivery
 
@@ -177,3 +178,23 @@ def test_the_endpoints_kind_chooses_its_channel() -> None:
     assert channels.for_delivery(claimed(url="no-scheme")) is http
     assert not channels.batches(claimed(url="handler:billing"))
     assert Channels(http).for_delivery(claimed(url="handler:x")) is http
+
+
+def test_a_destination_goes_to_the_channel_of_its_kind() -> None:
+    """A delivery with a destination is carried by the channel registered for its kind."""
+    http, broker = Named("http", True), Named("broker", True)
+    channels = Channels(http, by_kind={"rabbitMq": broker})
+    queued = claimed(destination=Destination("rabbitMq", {"routingKey": "invoices"}))
+    assert channels.for_delivery(queued) is broker
+    assert channels.for_delivery(claimed()) is http
+
+
+async def test_a_destination_kind_without_a_channel_fails_its_attempt_unsent() -> None:
+    """A kind this worker has no channel for is a failed attempt naming it, not a drop."""
+    channels = Channels(Named("http", True))
+    queued = claimed(destination=Destination("mqtt", {"topic": "t"}))
+    result, sent = await channels.for_delivery(queued).send([queued], NOW)
+    assert sent is None
+    assert result.error_class is ErrorClass.NO_CHANNEL
+    assert "'mqtt'" in result.response_body
+    assert not result.succeeded

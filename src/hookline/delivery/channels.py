@@ -55,16 +55,25 @@ class DeliveryChannel(Protocol):
 
 
 class Channels:
-    """The channel for each kind of endpoint: HTTP unless its URL's scheme names another."""
+    """The channel for each kind of endpoint: a destination's channel by its kind, else
+    HTTP unless the URL's scheme names another (``handler:``)."""
 
     def __init__(
-        self, http: DeliveryChannel, by_scheme: Mapping[str, DeliveryChannel] | None = None
+        self,
+        http: DeliveryChannel,
+        by_scheme: Mapping[str, DeliveryChannel] | None = None,
+        by_kind: Mapping[str, DeliveryChannel] | None = None,
     ) -> None:
         self.http = http
         self.by_scheme = dict(by_scheme or {})
+        self.by_kind = dict(by_kind or {})
 
     def for_delivery(self, delivery: ClaimedDelivery) -> DeliveryChannel:
-        """The channel that carries ``delivery``."""
+        """The channel that carries ``delivery`` (for a destination kind this worker has no
+        channel for, one that fails each attempt saying so: retried, never dropped)."""
+        if delivery.destination is not None:
+            kind = delivery.destination.kind
+            return self.by_kind.get(kind) or MissingChannel(kind)
         url = delivery.url
         if self.by_scheme:
             colon = url.find(":")
@@ -125,6 +134,23 @@ class HttpChannel:
             result = await self.transport.send(first.url, request.body, headers)
             tracing.record_outcome(span, result.status_code, result.error_class)
         return result, requests.recorded(request, first, headers)
+
+
+class MissingChannel:
+    """A destination kind with no channel here: each attempt fails, saying which kind."""
+
+    batches = False
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    async def send(self, group: Sequence[ClaimedDelivery], sent_at: float) -> Sent:
+        """Fail the attempt without sending anything."""
+        del group, sent_at
+        return AttemptResult(
+            status_code=0, response_body=f"this worker has no channel for {self.kind!r}",
+            response_headers={}, duration_ms=0, error_class=ErrorClass.NO_CHANNEL,
+        ), None  # fmt: skip
 
 
 class HandlerChannel:

@@ -31,6 +31,7 @@ class ErrorClass(enum.StrEnum):
     NO_HANDLER = "no_handler"  # no worker here runs handlers of that group
     SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - the secret did not unseal: not sent
     TRANSFORM = "transform_error"  # the endpoint's transformation failed on this payload: not sent
+    NO_CHANNEL = "no_channel"  # no channel for the destination's kind in this worker: not sent
     ERROR = "error"  # anything else the transport raised
 
 

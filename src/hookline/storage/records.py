@@ -12,6 +12,7 @@ from typing import Any
 
 from hookline.domain.circuit import Circuit
 from hookline.domain.controls import NO_CONTROLS, Controls
+from hookline.domain.destinations import Destination
 from hookline.domain.models import Message, SigningKey
 
 # What to write back for one claimed delivery is decided by the pure delivery policy;
@@ -140,6 +141,9 @@ class ClaimedDelivery:
     send_at: float | None = None
     #: The publish's traceparent (tracing on): the attempt's span joins its trace.
     trace_parent: str | None = None
+    #: Not an HTTP endpoint: the destination (a broker, a database) the delivery goes to,
+    #: its configuration unsealed; the channel registered under its kind carries it.
+    destination: Destination | None = None
 
 
 @dataclass(frozen=True, slots=True)
