@@ -53,7 +53,7 @@ class Metrics:
         )  # fmt: skip
         self.inbound = Counter(
             "hookline_inbound_requests",
-            "Provider requests at /in/, by result (stored, duplicate, rejected).",
+            "Provider requests at /in/ by result: stored, duplicate, rejected, forbidden, limited.",
             ["result"], registry=registry,
         )  # fmt: skip
         self.queue = Gauge(

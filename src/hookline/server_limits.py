@@ -79,9 +79,13 @@ class ServerLimits:
 def server_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration for ``app`` under the settings' limits (``options``:
     uvicorn's own, such as ``timeout_graceful_shutdown``)."""
+    # Forwarding headers are believed only from the proxies the operator names: uvicorn's
+    # default (trust 127.0.0.1) would let any local client pick its own address.
+    proxies = settings.trusted_proxy_list
     return uvicorn.Config(
         app, http=guarded_protocol(ServerLimits.from_settings(settings)), ws="none",
-        log_config=None, lifespan="off", access_log=False, **options,
+        log_config=None, lifespan="off", access_log=False,
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None, **options,
     )  # fmt: skip
 
 

@@ -14,9 +14,10 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hookline.domain import ingress
 from hookline.domain.retry import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
 from hookline.domain.ssrf import DestinationPolicy
-from hookline.errors import ConfigError
+from hookline.errors import ConfigError, HooklineError
 
 
 class Settings(BaseSettings):
@@ -210,6 +211,14 @@ class Settings(BaseSettings):
     )
     https_only: bool = Field(False, description="refuse http:// endpoint URLs")
 
+    # Inbound
+    trusted_proxies: str = Field(
+        "",
+        description="CIDRs of the proxies in front of hookline whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (the client's address for sources' allowlists and the "
+        "failed-authentication throttle); empty: the socket's peer is the client",
+    )
+
     # Logging
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(True, description="one JSON object per log line")
@@ -239,6 +248,21 @@ class Settings(BaseSettings):
     def _networks_parse(cls, value: str) -> str:
         DestinationPolicy.from_strings(value.split(","))
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        try:
+            ingress.parse_networks([v for v in value.split(",") if v.strip()], field=())
+        except HooklineError as error:
+            raise ValueError(error.detail) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The proxies whose ``X-Forwarded-For`` and ``-Proto`` are believed, as CIDRs."""
+        given = [v for v in self.trusted_proxies.split(",") if v.strip()]
+        return list(ingress.parse_networks(given, ()))
 
     @model_validator(mode="after")
     def _lease_outlasts_attempt(self) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from hookline.backfill import BackfillEvent, Fetcher, OutOfOrder, backfill
 from hookline.domain import ids
 from hookline.domain.inbound import received_message
 from hookline.domain.models import Application, Endpoint, Source
-from hookline.domain.series import SourceStats
+from hookline.domain.series import Refusals, SourceStats
 from hookline.errors import NotFoundError
 from hookline.storage import Storage
 from hookline.storage.base import Checkpoint, Cursor, MessageFilter
@@ -175,17 +176,25 @@ async def test_sources_count_what_they_receive(storage: Storage) -> None:
     other = received_message(source, b'{"id": "evt_2"}', {}, "e", T0 + 2)
     await storage.receive_many([(first, "evt_1", 60.0), (again, "evt_1", 60.0)])
     await storage.receive(other, "evt_2", 60.0)
-    await storage.count_rejected({source.id: 3})
-    await storage.count_rejected({source.id: 1})
+    await storage.count_refused({source.id: Refusals(rejected=3, forbidden=2)})
+    await storage.count_refused({source.id: Refusals(rejected=1, limited=5)})
     stats = await storage.source_stats([source.id, "src_unknown"])
-    assert stats == {source.id: SourceStats(2, 1, 4, T0 + 2)}
+    assert stats == {source.id: SourceStats(2, 1, 4, T0 + 2, forbidden=2, limited=5)}
+
+
+async def test_a_sources_allowlist_and_rate_limit_are_kept(storage: Storage) -> None:
+    source = await make_source(storage)
+    changed = replace(source, allowed_networks=("10.0.0.0/8", "2001:db8::/32"), rate_limit=40)
+    await storage.update_source(changed)
+    assert await storage.get_source(source.app_id, source.id) == changed
+    assert await storage.find_source(source.token) == changed
 
 
 async def test_deleting_an_application_leaves_nothing_of_its_sources(storage: Storage) -> None:
     source = await make_source(storage)
     message = received_message(source, b'{"id": "evt_1"}', {}, "e", T0)
     await storage.receive(message, "evt_1", 60.0)
-    await storage.count_rejected({source.id: 2})
+    await storage.count_refused({source.id: Refusals(rejected=2)})
     await storage.save_checkpoint(source.id, "run", Checkpoint(T0, 1, False), T0)
     endpoint = (await storage.list_endpoints(source.app_id, Cursor())).data[0]
     await storage.recover(source.app_id, endpoint.id, T0, T0 + 1, T0)

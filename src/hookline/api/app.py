@@ -21,7 +21,7 @@ from hookline.api.batching import publish_batcher, receive_batcher
 from hookline.api.context import Context
 from hookline.api.fast_publish import PublishFastPath
 from hookline.api.idempotency import IdempotencyMiddleware
-from hookline.api.inbound import Gateway, RejectionCounter, SourceCache
+from hookline.api.inbound import Gateway, RefusalCounter, SourceCache
 from hookline.api.limits import BodyLimitMiddleware
 from hookline.api.routes import (
     applications,
@@ -36,6 +36,7 @@ from hookline.api.routes import (
     routing,
     sources,
 )
+from hookline.domain.ingress import SourceRates
 from hookline.domain.throttle import FailureThrottle
 from hookline.metrics import METRICS
 from hookline.settings import Settings
@@ -98,7 +99,8 @@ def create_api(
         sources=SourceCache(storage, settings.auth_cache_seconds),
         receiver=receive_batcher(storage), publisher=publish_batcher(storage),
         event_types=EventTypeCache(storage, settings.auth_cache_seconds),
-        rejections=RejectionCounter(storage),
+        rejections=RefusalCounter(storage),
+        source_rates=SourceRates(share=settings.api_processes),
         publish_limits=PublishLimits(
             max_payload_bytes=settings.max_payload_bytes,
             retention_days=settings.payload_retention_days, log_payloads=settings.log_payloads,

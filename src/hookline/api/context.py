@@ -18,8 +18,9 @@ from starlette.responses import Response
 
 from hookline.api.auth import TokenCache, principal_of
 from hookline.api.batching import Received, WriteBatcher
-from hookline.api.inbound import RejectionCounter, SourceCache
+from hookline.api.inbound import RefusalCounter, SourceCache
 from hookline.api.schemas import ListResponse
+from hookline.domain.ingress import SourceRates
 from hookline.domain.models import Application, Message
 from hookline.domain.models import Page as RecordPage
 from hookline.domain.throttle import FailureThrottle
@@ -45,7 +46,9 @@ class Context:
     receiver: WriteBatcher[Received, ReceiveResult]
     publisher: WriteBatcher[Message, PublishResult]
     event_types: EventTypeCache
-    rejections: RejectionCounter
+    rejections: RefusalCounter
+    #: Each source's rate limit, this process's share of it.
+    source_rates: SourceRates
     publish_limits: PublishLimits
     #: Failed authentications per client address, API and web faces alike.
     failures: FailureThrottle

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 from starlette.datastructures import URL
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hookline.domain import ingress
 from hookline.domain.inbound import dedup_key, received_message
 from hookline.domain.models import Message, Source
+from hookline.domain.series import Refusals
 from hookline.domain.verifiers import (
     VERIFIERS,
     InboundRequest,
@@ -79,33 +82,43 @@ class SourceCache:
             del self._cached[token]
 
 
-class RejectionCounter:
-    """Counts requests that failed verification per source, written every few seconds.
+#: Why a source refused a request: a bad signature (401), an address not on its
+#: allowlist (403), over its rate (429). Also the ``result`` label of the metric.
+REJECTED, FORBIDDEN, LIMITED = "rejected", "forbidden", "limited"
 
-    A rejected request must cost next to nothing (it may be an attack), so it only
+
+class RefusalCounter:
+    """Counts refused requests per source and reason, written every few seconds.
+
+    A refused request must cost next to nothing (it may be an attack), so it only
     bumps a number here; one write carries them all to ``source_stats``.
     """
 
     def __init__(self, storage: Storage, every: float = 2.0) -> None:
         self.storage = storage
         self.every = every
-        self._counts: Counter[str] = Counter()
+        self._counts: Counter[tuple[str, str]] = Counter()
         self._flush: asyncio.Task[None] | None = None
 
-    def add(self, source_id: str) -> None:
-        """Count one rejected request; a write follows within ``every`` seconds."""
-        self._counts[source_id] += 1
+    def add(self, source_id: str, why: str = REJECTED) -> None:
+        """Count one refused request; a write follows within ``every`` seconds."""
+        self._counts[(source_id, why)] += 1
         if self._flush is None or self._flush.done():
             self._flush = asyncio.get_running_loop().create_task(self._write_soon())
 
     async def _write_soon(self) -> None:
         await asyncio.sleep(self.every)
         counts, self._counts = self._counts, Counter()
+        by_source: dict[str, dict[str, int]] = {}
+        for (source_id, why), n in counts.items():
+            by_source.setdefault(source_id, {})[why] = n
         try:
-            await self.storage.count_rejected(counts)
+            await self.storage.count_refused(
+                {source_id: Refusals(**whys) for source_id, whys in by_source.items()}
+            )
         except HooklineError as error:
             # Counts are a report, not data to protect: a failed write loses them.
-            logger.warning("rejected-request counts not written", extra={"error": error.detail})
+            logger.warning("refused-request counts not written", extra={"error": error.detail})
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +127,8 @@ class Answer:
 
     status: int
     body: bytes
+    #: Headers beside the JSON content type (a 429's ``Retry-After``).
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @classmethod
     def of(cls, status: int, content: dict[str, object]) -> Answer:
@@ -159,10 +174,42 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
     return answer
 
 
+def _admit(arrival: Arrival, source: Source, context: Any) -> Answer | None:
+    """The answer that refuses a request from outside the source's allowlist (403) or
+    over its rate (429), or None; checked before the signature, which costs more."""
+    if source.allowed_networks:
+        client = arrival.scope.get("client")
+        address = ingress.client_address(client[0] if client else None)
+        if not ingress.allowed(address, ingress.networks(source.allowed_networks)):
+            return _refused(context, source, FORBIDDEN, Answer.of(403, {
+                "detail": "this address may not send to this source",
+            }))  # fmt: skip
+    wait = context.source_rates.wait(source.id, source.rate_limit)
+    if wait > 0:
+        seconds = str(max(1, math.ceil(wait)))
+        answer = Answer.of(
+            429, {"detail": f"too many requests to this source; retry in {seconds} s"}
+        )
+        return _refused(
+            context, source, LIMITED, replace(answer, headers=((b"retry-after", seconds.encode()),))
+        )
+    return None
+
+
+def _refused(context: Any, source: Source, why: str, answer: Answer) -> Answer:
+    METRICS.inbound.labels(why).inc()
+    context.rejections.add(source.id, why)
+    return answer
+
+
 def _check(
     arrival: Arrival, source: Source, verifier: Verifier, context: Any, now: float
 ) -> VerifiedEvent | Answer:
-    """The verified event, or the answer that ends the request (405, 401, a handshake)."""
+    """The verified event, or the answer that ends the request (403 and 429 by the source's
+    limits, 405, 401, a handshake)."""
+    refused = _admit(arrival, source, context)
+    if refused is not None:
+        return refused
     spec = VERIFIERS.get(source.verifier)
     if arrival.method not in _METHODS and (spec is None or arrival.method not in spec.methods):
         return Answer.of(405, {"detail": "method not allowed"})
@@ -172,8 +219,8 @@ def _check(
     try:
         event = verifier.verify(request, now)
     except VerificationFailed as failed:
-        METRICS.inbound.labels("rejected").inc()
-        context.rejections.add(source.id)
+        METRICS.inbound.labels(REJECTED).inc()
+        context.rejections.add(source.id, REJECTED)
         logger.warning(
             "inbound request rejected", extra={"source_id": source.id, "reason": failed.reason}
         )
@@ -255,7 +302,8 @@ class Gateway:
         except Exception:  # never a bare 500 page to a provider; the cause goes to the log
             logger.exception("inbound request failed")
             answer = Answer.of(500, {"detail": "internal error; retry later"})
-        await send({"type": "http.response.start", "status": answer.status, "headers": _JSON})
+        headers = [*_JSON, *answer.headers] if answer.headers else _JSON
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
 
     async def _answer(self, scope: Scope, receive: Receive, token: str) -> Answer:

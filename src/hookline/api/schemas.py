@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from hookline.domain.ingress import MAX_NETWORKS, MAX_RATE
 from hookline.errors import ValidationError
 
 T = TypeVar("T")
@@ -597,6 +598,16 @@ class VerifierIn(_In):
     ] = Field(default_factory=list)
 
 
+#: CIDRs a source's provider sends from (empty: anyone); checked by ``domain.ingress``.
+Networks = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
+    Field(max_length=MAX_NETWORKS, description="CIDRs the provider sends from; empty: anyone"),
+]
+SourceRate = Annotated[
+    int, Field(ge=1, le=MAX_RATE, description="requests per second taken; more answer 429")
+]
+
+
 class SourceIn(_In):
     """Create a source: where a provider's webhooks arrive and how they are checked."""
 
@@ -605,6 +616,8 @@ class SourceIn(_In):
     verifier: VerifierIn
     dedup_window_seconds: Annotated[float, Field(ge=0, le=MAX_DEDUP_WINDOW)] = 86400
     forward_headers: bool = True
+    allowed_networks: Networks = Field(default_factory=list)
+    rate_limit: SourceRate | None = None
 
 
 class SourcePatch(_In):
@@ -615,6 +628,9 @@ class SourcePatch(_In):
     verifier: VerifierIn | None = None
     dedup_window_seconds: Annotated[float, Field(ge=0, le=MAX_DEDUP_WINDOW)] | None = None
     forward_headers: bool | None = None
+    allowed_networks: Networks | None = None
+    #: null removes the limit.
+    rate_limit: SourceRate | None = None
 
 
 class VerifierOut(_Out):
@@ -635,6 +651,8 @@ class SourceOut(_Out):
     verifier: VerifierOut
     dedup_window_seconds: float
     forward_headers: bool
+    allowed_networks: list[str]
+    rate_limit: int | None
     created_at: datetime
     updated_at: datetime
 

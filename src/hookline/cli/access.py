@@ -16,6 +16,7 @@ from hookline.cli._common import (
     with_storage,
 )
 from hookline.console import commands as console_commands
+from hookline.domain.ingress import MAX_RATE
 from hookline.errors import HooklineError
 
 if TYPE_CHECKING:
@@ -143,35 +144,38 @@ def _config_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
 )
 @click.option("--config-value", "pairs", multiple=True, help="A verifier setting, key=value.")
 @click.option("--uid", help="Your own name for the source.")
+@click.option(
+    "--allow-from", "networks", multiple=True,
+    help="A network the provider sends from, in CIDR notation (repeat; none: anyone).",
+)  # fmt: skip
+@click.option(
+    "--rate-limit", type=click.IntRange(1, MAX_RATE), help="Requests per second taken (429 beyond)."
+)
 def source_create(
     config: Path | None, database_url: str | None, app_key: str, name: str, kind: str,
     secrets: tuple[str, ...], pairs: tuple[str, ...], uid: str | None,
+    networks: tuple[str, ...], rate_limit: int | None,
 ) -> None:  # fmt: skip
     """Create a source and print the path providers post to (/in/<token>)."""
     import time
 
-    from hookline.domain import audit, ids, tokens
+    from hookline.domain import tokens
     from hookline.domain.models import Source
-    from hookline.domain.verifiers import build_verifier
-    from hookline.usecases.sources import new_ingest_token
+    from hookline.usecases import sources
 
     settings = settings_for(config, database_url=database_url)
-    values = _config_pairs(pairs)
-    try:
-        build_verifier(kind, values, list(secrets))
+    draft = sources.VerifierDraft(kind, _config_pairs(pairs), secrets)
+    limits = sources.Ingress(networks, rate_limit)
+    try:  # checked before a database is opened, so a typo changes nothing
+        sources.checked_verifier(draft)
+        sources.checked_networks(networks)
     except HooklineError as error:
         raise click.UsageError(error.detail) from None
 
     async def create(storage: Storage) -> Source:
         app = await storage.get_application(app_key)
-        now = time.time()
-        made = Source(
-            id=ids.new_id(ids.SOURCE, now), app_id=app.id, name=name, uid=uid,
-            token=new_ingest_token(), verifier=kind, config=dict(values), secrets=secrets,
-            created_at=now, updated_at=now,
-        )  # fmt: skip
-        return await storage.create_source(
-            made, audit.change(tokens.CLI, "source.created", None, made, now)
+        return await sources.create_source(
+            storage, tokens.CLI, app.id, name, uid, draft, 86400.0, True, time.time(), limits
         )
 
     made = with_storage(settings, create)

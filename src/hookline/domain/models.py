@@ -146,6 +146,10 @@ class Source:
     uid: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    #: CIDRs the provider may send from (``domain.ingress``); empty: from anywhere.
+    allowed_networks: tuple[str, ...] = ()
+    #: Requests per second the gateway takes for this source; None: no limit.
+    rate_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

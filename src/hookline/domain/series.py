@@ -31,12 +31,24 @@ def percentile(sorted_values: list[int], fraction: float) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class SourceStats:
-    """What an inbound source received: stored events, duplicate copies, rejected requests."""
+    """What an inbound source received: stored events, duplicate copies, rejected requests
+    (bad signatures), forbidden ones (not on its allowlist) and limited ones (over its rate)."""
 
     received: int = 0
     duplicates: int = 0
     rejected: int = 0
     last_received_at: float | None = None
+    forbidden: int = 0
+    limited: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Refusals:
+    """Requests a source refused since the last count: why, how many."""
+
+    rejected: int = 0
+    forbidden: int = 0
+    limited: int = 0
 
 
 def bucketed(

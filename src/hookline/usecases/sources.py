@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hookline.domain import audit, ids
+from hookline.domain import audit, ids, ingress
 from hookline.domain.models import Source
 from hookline.domain.tokens import Principal
 from hookline.domain.verifiers import build_verifier
@@ -42,17 +42,33 @@ def checked_verifier(draft: VerifierDraft) -> VerifierDraft:
     return draft
 
 
+@dataclass(frozen=True, slots=True)
+class Ingress:
+    """Who may send to a source and how often (``domain.ingress``)."""
+
+    allowed_networks: Sequence[str] = ()
+    rate_limit: int | None = None
+
+
+def checked_networks(values: Sequence[str]) -> tuple[str, ...]:
+    """The allowlist normalised, or a ValidationError naming ``allowedNetworks[i]``."""
+    return ingress.parse_networks(values, field=("allowedNetworks",))
+
+
 async def create_source(
     storage: Storage, who: Principal, app_id: str, name: str, uid: str | None,
     verifier: VerifierDraft, dedup_window: float, forward_headers: bool, now: float,
+    limits: Ingress | None = None,
 ) -> Source:  # fmt: skip
-    """Check the verifier and store a new source with a new receiving URL."""
+    """Check the verifier and the allowlist, and store a new source with a new receiving URL."""
     checked = checked_verifier(verifier)
+    limits = limits or Ingress()
     source = Source(
         id=ids.new_id(ids.SOURCE, now), app_id=app_id, name=name, uid=uid,
         token=new_ingest_token(), verifier=checked.kind, config=checked.config,
         secrets=tuple(checked.secrets), dedup_window=dedup_window,
         forward_headers=forward_headers, created_at=now, updated_at=now,
+        allowed_networks=checked_networks(limits.allowed_networks), rate_limit=limits.rate_limit,
     )  # fmt: skip
     return await storage.create_source(
         source, audit.change(who, "source.created", None, source, now)
@@ -64,7 +80,9 @@ async def patch_source(
     verifier: VerifierDraft | None, now: float,
 ) -> Source:  # fmt: skip
     """Change some fields of ``current`` (by ``Source`` field name); a new verifier
-    replaces the whole verifier, checked first."""
+    replaces the whole verifier, checked first, and a new allowlist is checked too."""
+    if "allowed_networks" in changes:
+        changes = {**changes, "allowed_networks": checked_networks(changes["allowed_networks"])}
     updated = replace(current, updated_at=now, **changes)
     if verifier is not None:
         checked = checked_verifier(verifier)

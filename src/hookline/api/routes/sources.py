@@ -20,7 +20,7 @@ from hookline.api.schemas import (
 )
 from hookline.domain.models import Source
 from hookline.usecases import sources
-from hookline.usecases.sources import VerifierDraft
+from hookline.usecases.sources import Ingress, VerifierDraft
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/source", tags=["Inbound Source"])
 
@@ -45,6 +45,7 @@ def source_out(request: Request, ctx: Ctx, source: Source) -> SourceOut:
             type=source.verifier, config=source.config, secret_count=len(source.secrets)
         ),
         dedup_window_seconds=source.dedup_window, forward_headers=source.forward_headers,
+        allowed_networks=list(source.allowed_networks), rate_limit=source.rate_limit,
         created_at=utc(source.created_at), updated_at=utc(source.updated_at),
     )  # fmt: skip
 
@@ -60,6 +61,7 @@ async def create_source(app: App, body: SourceIn, request: Request, ctx: Ctx, wh
     source = await sources.create_source(
         ctx.storage, who, app.id, body.name, body.uid, verifier_draft(body.verifier),
         body.dedup_window_seconds, body.forward_headers, ctx.clock(),
+        Ingress(body.allowed_networks, body.rate_limit),
     )  # fmt: skip
     return respond(source_out(request, ctx, source), 201)
 
@@ -105,6 +107,10 @@ async def patch_source(
         changes["dedup_window"] = body.dedup_window_seconds
     if body.forward_headers is not None:
         changes["forward_headers"] = body.forward_headers
+    if body.allowed_networks is not None:
+        changes["allowed_networks"] = body.allowed_networks
+    if "rate_limit" in given:
+        changes["rate_limit"] = body.rate_limit
     verifier = None if body.verifier is None else verifier_draft(body.verifier)
     updated = await sources.patch_source(ctx.storage, who, current, changes, verifier, ctx.clock())
     ctx.sources.forget(current.token)

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from hookline.domain.audit import AuditEntry
 from hookline.domain.models import Message, Page, Source
-from hookline.domain.series import SourceStats
+from hookline.domain.series import Refusals, SourceStats
 from hookline.storage.records import Checkpoint, Cursor, ReceiveResult
 
 
@@ -41,8 +41,9 @@ class Sources(Protocol):
         Copies of one event within ``items`` are stored once, like concurrent copies.
         """
 
-    async def count_rejected(self, rejected: Mapping[str, int]) -> None:
-        """Add requests that failed verification to their sources' counts."""
+    async def count_refused(self, refused: Mapping[str, Refusals]) -> None:
+        """Add refused requests (bad signature, not allowed, over the rate) to their
+        sources' counts."""
 
     async def source_stats(self, source_ids: Sequence[str]) -> dict[str, SourceStats]:
         """Received, duplicate and rejected counts of these sources (absent: none yet)."""

@@ -10,7 +10,7 @@ import orjson
 
 from hookline.domain.audit import AuditEntry
 from hookline.domain.models import Message, Page, Source
-from hookline.domain.series import SourceStats
+from hookline.domain.series import Refusals, SourceStats
 from hookline.domain.tokens import hash_token
 from hookline.storage.records import Checkpoint, Cursor, ReceiveResult
 from hookline.storage.sql._core import Connection, dumps, page, reads, writes
@@ -140,17 +140,28 @@ class InboundOps(AuditTrail):
             row["at"] = message.created_at
         self._count_traffic(
             conn,
-            [[r["source_id"], r["received"], r["duplicates"], 0, r["at"]] for r in counts.values()],
+            [
+                [r["source_id"], r["received"], r["duplicates"], 0, r["at"], 0, 0]
+                for r in counts.values()
+            ],
         )
 
     def _count_traffic(self, conn: Connection, rows: list[list[Any]]) -> None:
-        """Add to sources' counts: rows of [source id, received, duplicates, rejected, at]."""
+        """Add to sources' counts: rows of [source id, received, duplicates, rejected, at,
+        forbidden, limited]."""
         if rows:
             conn.execute(self.q("count_source_traffic"), {"rows": orjson.dumps(rows).decode()})
 
     @writes
-    def count_rejected(self, conn: Connection, rejected: Mapping[str, int]) -> None:
-        self._count_traffic(conn, [[source, 0, 0, n, None] for source, n in rejected.items() if n])
+    def count_refused(self, conn: Connection, refused: Mapping[str, Refusals]) -> None:
+        self._count_traffic(
+            conn,
+            [
+                [source, 0, 0, n.rejected, None, n.forbidden, n.limited]
+                for source, n in refused.items()
+                if n.rejected or n.forbidden or n.limited
+            ],
+        )
 
     @reads
     def source_stats(self, conn: Connection, source_ids: Sequence[str]) -> dict[str, SourceStats]:
@@ -158,7 +169,7 @@ class InboundOps(AuditTrail):
         return {
             r["source_id"]: SourceStats(
                 int(r["received"]), int(r["duplicates"]), int(r["rejected"]),
-                r["last_received_at"],
+                r["last_received_at"], int(r["forbidden"]), int(r["limited"]),
             )
             for r in found
         }  # fmt: skip

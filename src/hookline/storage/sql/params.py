@@ -62,6 +62,7 @@ def source_params(source: Source, box: SecretBox) -> dict[str, Any]:
         "verifier": source.verifier, "config": dumps(source.config), "secrets": sealed_secrets,
         "dedup_window": source.dedup_window, "forward_headers": int(source.forward_headers),
         "created_at": source.created_at, "updated_at": source.updated_at,
+        "allowed_networks": dumps(list(source.allowed_networks)), "rate_limit": source.rate_limit,
     }  # fmt: skip
 
 

@@ -212,6 +212,7 @@ def source_from_row(row: Row, box: SecretBox) -> Source:
         verifier=row["verifier"], config=loads(row["config"]), secrets=tuple(secrets),
         dedup_window=row["dedup_window"], forward_headers=bool(row["forward_headers"]),
         created_at=row["created_at"], updated_at=row["updated_at"],
+        allowed_networks=tuple(loads(row["allowed_networks"])), rate_limit=row["rate_limit"],
     )  # fmt: skip
 
 
