@@ -35,6 +35,7 @@ from hookline.api.routes import (
     operational,
     routing,
     sources,
+    statistics,
 )
 from hookline.domain.throttle import FailureThrottle
 from hookline.metrics import METRICS
@@ -107,7 +108,7 @@ def create_api(
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
-               audit_log, sources, routing, operational)  # fmt: skip
+               audit_log, sources, routing, operational, statistics)  # fmt: skip
     for module in routers:
         # Each route declares what it needs beside itself (``api.access.requires``).
         app.include_router(module.router)

@@ -18,6 +18,7 @@ from them (``storage/_threaded.py``).
     messages      publishing, and the log of messages, deliveries and attempts
     queue         claims, admission, batch fills, probes, releases
     recording     what follows an attempt (``record``)
+    operations    the rest of Svix's log operations; the jobs over applications
     jobs          resend, recover, background jobs
     retention     expunging payloads, deleting attempts, expiring keys
     idempotency   idempotency keys
