@@ -3,10 +3,10 @@
 ``js/check.mjs`` creates an application and an endpoint, publishes, verifies the
 delivery it receives, lists attempts with dates in the query, lists with empty lists,
 uses percent-encoded path parameters, prechecks and sends an example, asserting each
-answer: the wire details in which the JavaScript SDK differs from the Python one. The SDKs are installed into
-``js/node_modules`` (gitignored) from ``js/package-lock.json`` with ``npm ci``; without
-node or npm, or when the install fails, the test skips, except under ``CI=true``, where
-it fails.
+answer: the wire details in which the JavaScript SDK differs from the Python one. The
+SDKs are installed into ``js/node_modules`` (gitignored) from ``js/package-lock.json``
+with ``npm ci``; without node or npm, or when the install fails, the test skips, except
+under ``CI=true``, where it fails.
 """
 
 from __future__ import annotations

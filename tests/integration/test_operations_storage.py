@@ -4,6 +4,7 @@ to one endpoint, expunging, and the purge, usage and event-type jobs run in batc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,10 +16,11 @@ from hookline.domain.models import (
     AttemptStatus,
     DeliveryStatus,
     Endpoint,
+    EventType,
     Message,
     TriggerType,
 )
-from hookline.errors import NotFoundError
+from hookline.errors import ConflictError, NotFoundError
 from hookline.storage import Storage
 from hookline.storage.base import AttemptFilter, Cursor, MessageFilter, Outcome
 
@@ -226,3 +228,32 @@ async def test_the_jobs_over_applications_run_in_batches(storage: Storage) -> No
     assert batches == 2
     left = await storage.list_messages(quiet.id, Cursor(), MessageFilter())
     assert all(m.payload == b'{"a":1}' for m in left.data)  # another application's stay
+
+
+async def test_an_environment_import_is_one_transaction(storage: Storage) -> None:
+    """Imported resources are added and then updated in place; a conflict stores nothing."""
+    app = Application(id=ids.new_id(ids.APPLICATION, T0), name="Moved", uid="moved", created_at=T0)
+    endpoint = Endpoint(
+        id=ids.new_id(ids.ENDPOINT, T0), app_id=app.id, url="https://example.com/in",
+        secret="whsec_" + "B" * 32, uid="hook", created_at=T0, updated_at=T0,
+    )  # fmt: skip
+    kinds = [EventType(name="moved.type", created_at=T0, updated_at=T0)]
+    first = await storage.import_environment(kinds, [app], [endpoint], with_secrets=True)
+    assert (first.created, first.updated) == (3, 0)
+    renamed = replace(app, name="Renamed")
+    rotated = replace(endpoint, secret="whsec_" + "C" * 32)
+    again = await storage.import_environment(kinds, [renamed], [rotated], with_secrets=False)
+    assert (again.created, again.updated) == (0, 3)
+    assert (await storage.get_application("moved")).name == "Renamed"
+    assert (await storage.get_endpoint(app.id, "hook")).secret == endpoint.secret  # kept
+
+    other = Application(id=ids.new_id(ids.APPLICATION, T0 + 1), name="Clash", uid="moved-2")
+    clash = replace(endpoint, id=endpoint.id, app_id=other.id)  # that id is another app's
+    with pytest.raises(ConflictError):
+        await storage.import_environment(
+            [EventType(name="never.stored")], [other], [clash], with_secrets=True
+        )
+    with pytest.raises(NotFoundError):
+        await storage.get_event_type("never.stored")
+    with pytest.raises(NotFoundError):
+        await storage.get_application("moved-2")

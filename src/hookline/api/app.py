@@ -31,6 +31,7 @@ from hookline.api.routes import (
     auth,
     background_tasks,
     endpoints,
+    environment,
     event_types,
     messages,
     operational,
@@ -109,7 +110,7 @@ def create_api(
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
-               audit_log, sources, routing, operational, statistics)  # fmt: skip
+               audit_log, sources, routing, operational, statistics, environment)  # fmt: skip
     for module in routers:
         # Each route declares what it needs beside itself (``api.access.requires``).
         app.include_router(module.router)

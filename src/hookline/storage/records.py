@@ -200,6 +200,14 @@ class AttemptCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """What an environment import did: resources created, and resources updated."""
+
+    created: int
+    updated: int
+
+
+@dataclass(frozen=True, slots=True)
 class MessageDestination:
     """An endpoint a message was fanned out to, and where its delivery stands."""
 
@@ -218,6 +226,7 @@ __all__ = [
     "Cursor",
     "DeliveryState",
     "IdempotentResponse",
+    "ImportCounts",
     "MessageDestination",
     "MessageFilter",
     "Outcome",

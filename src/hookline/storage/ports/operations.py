@@ -1,12 +1,20 @@
-"""The rest of Svix's operations on the log: figures, destinations, examples, expunging."""
+"""The rest of Svix's operations: figures, destinations, examples, expunging, and the
+environment import."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
-from hookline.domain.models import Message, Page
-from hookline.storage.records import AttemptCounts, Cursor, MessageDestination, PublishResult
+from hookline.domain.audit import AuditEntry
+from hookline.domain.models import Application, Endpoint, EventType, Message, Page
+from hookline.storage.records import (
+    AttemptCounts,
+    Cursor,
+    ImportCounts,
+    MessageDestination,
+    PublishResult,
+)
 
 
 class Operations(Protocol):
@@ -35,3 +43,12 @@ class Operations(Protocol):
     async def expunge_attempt_content(self, app_id: str, msg_id: str, attempt_id: str) -> None:
         """Remove what one attempt recorded of the exchange: the response body and the
         request body sent."""
+
+    async def import_environment(
+        self, event_types: Sequence[EventType], applications: Sequence[Application],
+        endpoints: Sequence[Endpoint], with_secrets: bool, audit: AuditEntry | None = None,
+    ) -> ImportCounts:  # fmt: skip
+        """Add or update, in one transaction, the event types (by name), the applications
+        (by id, else uid) and their endpoints (by id, else uid, within the application
+        their ``app_id`` names in ``applications``); nothing is deleted. Without
+        ``with_secrets``, an endpoint that exists keeps its secrets and headers."""
