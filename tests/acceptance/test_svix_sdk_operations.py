@@ -342,6 +342,11 @@ def test_usage_statistics_run_as_background_tasks(svix: Svix, receiver: Receiver
     )
     counts = {s["appId"]: s["messageDestinations"] for s in every.data["appStats"]}
     assert counts == {busy.id: 5, quiet.id: 0}
+    # A window to the year 9999 (past what ids can name) counts everything, and the
+    # worker that runs it stays up.
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    forever = svix.statistics.aggregate_app_stats(AppUsageStatsIn(since=since, until=far))
+    assert len(finished(svix, forever.id).data["appStats"]) == 2
     with pytest.raises(HTTPValidationError) as unresolved:
         svix.statistics.aggregate_app_stats(
             AppUsageStatsIn(since=since, until=until, app_ids=["nope"])
