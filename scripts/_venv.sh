@@ -51,3 +51,19 @@ ensure_go() {
 ensure_promtool() {
   ensure_debian_program promtool prometheus "the alert rules' tests"
 }
+
+# The JavaScript SDKs (npm svix, standardwebhooks) for tests/acceptance/test_svix_js_sdk.py,
+# installed from its package-lock.json into tests/acceptance/js/node_modules (gitignored).
+# Without node and npm the test skips, except under CI=true, where it fails.
+ensure_js_sdk() {
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "note: npm is missing (apt-get install nodejs npm); the JavaScript SDK's test will skip" >&2
+    return 0
+  fi
+  local folder=tests/acceptance/js
+  [ -f "$folder/node_modules/.package-lock.json" ] \
+    && [ ! "$folder/package-lock.json" -nt "$folder/node_modules/.package-lock.json" ] && return 0
+  echo "== installing the JavaScript SDKs (npm ci in $folder)"
+  (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error) \
+    || echo "note: npm ci failed; the JavaScript SDK's test will retry it (and fail under CI=true)" >&2
+}

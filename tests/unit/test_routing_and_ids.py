@@ -94,3 +94,10 @@ def test_pooled_random_bytes_do_not_repeat_across_refills_threads_or_forks() -> 
     os.close(read)
     assert len(from_child) == 13
     assert from_child != ids.pooled_random(13)
+
+
+def test_a_floor_id_past_the_last_id_time_is_the_highest_bound() -> None:
+    """floor_id takes any far-future bound (year 9999) as the last second ids can name."""
+    far = ids.floor_id(ids.MESSAGE, 253_402_300_799.0)
+    assert far == ids.floor_id(ids.MESSAGE, ids.LAST_ID_TIME)
+    assert far > ids.new_id(ids.MESSAGE, 2_000_000_000.0)

@@ -361,13 +361,14 @@ def test_exponential_output_is_refused_promptly(levels: int) -> None:
     ],
 )
 def test_exponential_work_is_bounded(tail: str) -> None:
-    """Work exponential in the expression's length stops at the cost or size limit."""
+    """Work exponential in the expression's length stops at the cost or size limit.
+
+    Unbounded, each of these would do 2**40 steps and never return: that the error comes
+    back at all is the proof (no wall-clock bound: it would only measure the machine)."""
     body = "{a: {k: `1`} | " + dag(40) + ", b: {k: `1`} | " + dag(40) + "} | " + tail
     transformation = compile_transformation({"body": body})
-    started = time.perf_counter()
     with pytest.raises(TransformError, match=r"cost limit|exceeds"):
         transformation.apply({"x": 1})
-    assert time.perf_counter() - started < 1
 
 
 def test_repeated_doubling_is_bounded() -> None:

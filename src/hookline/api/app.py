@@ -19,6 +19,7 @@ from hookline.api.access import PUBLIC, declare, requires
 from hookline.api.auth import AuthMiddleware, RateLimiter, TokenCache
 from hookline.api.batching import publish_batcher, receive_batcher
 from hookline.api.context import Context
+from hookline.api.encoded_paths import EncodedSlashGuard
 from hookline.api.fast_publish import PublishFastPath
 from hookline.api.idempotency import IdempotencyMiddleware
 from hookline.api.inbound import Gateway, RefusalCounter, SourceCache
@@ -30,11 +31,13 @@ from hookline.api.routes import (
     auth,
     background_tasks,
     endpoints,
+    environment,
     event_types,
     messages,
     operational,
     routing,
     sources,
+    statistics,
 )
 from hookline.domain.ingress import SourceRates
 from hookline.domain.throttle import FailureThrottle
@@ -109,7 +112,7 @@ def create_api(
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
-               audit_log, sources, routing, operational)  # fmt: skip
+               audit_log, sources, routing, operational, statistics, environment)  # fmt: skip
     for module in routers:
         # Each route declares what it needs beside itself (``api.access.requires``).
         app.include_router(module.router)
@@ -131,9 +134,11 @@ def create_api(
 
     _document_bearer_auth(app)
     # Added innermost first: an API request meets authentication, then the body
-    # limit, then idempotency (whose keys are scoped by the caller's token), then
-    # (publishes only) the fast path past the router.
+    # limit, then idempotency (whose keys are scoped by the caller's token), then the
+    # refusal of an encoded "/", then (publishes only) the fast path past the router.
     app.add_middleware(PublishFastPath, context=app.state.context)
+    # Outside the fast path, whose path pattern would take a decoded %2F as a separator.
+    app.add_middleware(EncodedSlashGuard)
     app.add_middleware(
         IdempotencyMiddleware, storage=storage, ttl=settings.idempotency_ttl, clock=clock
     )

@@ -96,9 +96,17 @@ def new_id(
     return f"{prefix}_{_base62(body)}"
 
 
+#: The last moment a KSUID's 32-bit seconds can name (early 2150).
+LAST_ID_TIME = _KSUID_EPOCH + 2**32 - 1
+
+
 def floor_id(prefix: str, at: float) -> str:
-    """The smallest id of ``prefix`` made at ``at``: a lower bound for ids by time."""
-    return new_id(prefix, at, random_bytes=bytes)
+    """The smallest id of ``prefix`` made at ``at``: a lower bound for ids by time.
+
+    A time past ``LAST_ID_TIME`` (a bound a caller may give, like the year 9999) is
+    taken as that last second, whose ids are above every id made before it.
+    """
+    return new_id(prefix, min(at, LAST_ID_TIME), random_bytes=bytes)
 
 
 def looks_like_id(value: str, prefix: str) -> bool:

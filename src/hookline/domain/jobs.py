@@ -16,8 +16,15 @@ from typing import Any
 RECOVER = "endpoint.recover"  # re-send an endpoint's failed (and held) deliveries
 REPLAY = "endpoint.replay"  # send an endpoint the messages it never got (replay-missing)
 BULK_REPLAY = "endpoint.bulk-replay"  # re-send an endpoint's deliveries, by filter
+PURGE_CONTENT = "application.purge_content"  # expunge every payload of an application
+APP_STATS = "application.stats"  # count each application's message destinations in a window
+EVENT_TYPE_AGGREGATE = "event-type.aggregate"  # the event types each application listens to
 
-KINDS = (RECOVER, REPLAY, BULK_REPLAY)
+#: The jobs that re-send deliveries (their data counts ``messagesSent``).
+RESENDING = (RECOVER, REPLAY, BULK_REPLAY)
+#: The jobs over applications rather than one endpoint (``JobParams.extra`` says which).
+OVER_APPLICATIONS = (PURGE_CONTENT, APP_STATS, EVENT_TYPE_AGGREGATE)
+KINDS = RESENDING + OVER_APPLICATIONS
 
 RUNNING = "running"
 FINISHED = "finished"
@@ -48,6 +55,7 @@ class JobParams:
             "endpoint_id": self.endpoint_id, "since": self.since, "until": self.until,
             "event_types": None if self.event_types is None else list(self.event_types),
             "channel": self.channel, "status": self.status, "after": list(self.after),
+            **({"extra": self.extra} if self.extra else {}),
         }  # fmt: skip
 
     @classmethod
@@ -59,6 +67,7 @@ class JobParams:
             endpoint_id=stored["endpoint_id"], since=stored["since"], until=stored["until"],
             event_types=None if types is None else tuple(types), channel=stored.get("channel"),
             status=stored.get("status"), after=(float(after[0]), str(after[1])),
+            extra=dict(stored.get("extra") or {}),
         )  # fmt: skip
 
 
@@ -69,3 +78,14 @@ def statuses_resent(kind: str, status: str | None) -> Sequence[str]:
     if status == "success":
         return ("success",)
     return ("success", "failed", "held")
+
+
+def initial_data(kind: str) -> dict[str, Any]:
+    """A new job's data, in Svix's names: what it counts or gathers as it goes."""
+    if kind == PURGE_CONTENT:
+        return {"messagesPurged": 0}
+    if kind == APP_STATS:
+        return {"appStats": []}
+    if kind == EVENT_TYPE_AGGREGATE:
+        return {"event_types": []}  # snake_case, as Svix's own task answers it
+    return {"messagesSent": 0}

@@ -13,7 +13,7 @@ from typing import Any
 from hookline.domain.circuit import Circuit
 from hookline.domain.controls import NO_CONTROLS, Controls
 from hookline.domain.destinations import Destination
-from hookline.domain.models import Message, SigningKey
+from hookline.domain.models import AttemptStatus, Endpoint, Message, SigningKey
 
 # What to write back for one claimed delivery is decided by the pure delivery policy;
 # re-exported, so code that persists it imports it with the rest of the records.
@@ -190,15 +190,44 @@ class IdempotentResponse:
     created_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptCounts:
+    """An endpoint's attempts in a window by outcome (Svix's ``EndpointAttemptStats``)."""
+
+    success: int
+    fail: int
+    canceled: int = 0  # hookline never cancels an attempt
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """What an environment import did: resources created, and resources updated."""
+
+    created: int
+    updated: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDestination:
+    """An endpoint a message was fanned out to, and where its delivery stands."""
+
+    endpoint: Endpoint
+    status: AttemptStatus
+    next_attempt_at: float | None
+
+
 __all__ = [
     "BEGINNING",
     "END_OF_TIME",
+    "AttemptCounts",
     "AttemptFilter",
     "Checkpoint",
     "ClaimedDelivery",
     "Cursor",
     "DeliveryState",
     "IdempotentResponse",
+    "ImportCounts",
+    "MessageDestination",
     "MessageFilter",
     "Outcome",
     "PublishResult",

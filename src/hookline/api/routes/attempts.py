@@ -1,4 +1,5 @@
-"""Message attempts: list by endpoint or message, get one, resend."""
+"""Message attempts: list by endpoint or message, get one, resend, remove one's content;
+an endpoint's messages and a message's endpoints with their delivery status."""
 
 from __future__ import annotations
 
@@ -20,11 +21,18 @@ from hookline.api.context import (
     respond,
     split_list,
 )
-from hookline.api.convert import attempt_out, endpoint_message_out
-from hookline.api.schemas import EmptyOut, EndpointMessageOut, ListResponse, MessageAttemptOut
+from hookline.api.convert import STATUS_TEXT, attempt_out, endpoint_message_out, endpoint_out
+from hookline.api.schemas import (
+    EmptyOut,
+    EndpointMessageOut,
+    ListResponse,
+    MessageAttemptOut,
+    utc,
+)
+from hookline.api.schemas.operations import MessageEndpointOut
 from hookline.domain.models import AttemptStatus, Message
 from hookline.errors import ValidationError
-from hookline.storage.base import END_OF_TIME, AttemptFilter
+from hookline.storage.base import END_OF_TIME, AttemptFilter, MessageDestination, MessageFilter
 from hookline.usecases import replays
 
 router = APIRouter(prefix="/api/v1/app/{app_id}", tags=["Message Attempt"])
@@ -139,8 +147,42 @@ async def list_attempted_messages(
         return respond(
             ListResponse[EndpointMessageOut](data=[], iterator=None, prev_iterator=None, done=True)
         )
+    narrow = MessageFilter(event_types=where.event_types, channel=where.channel, tag=where.tag)
     page = await ctx.storage.list_endpoint_messages(
-        app.id, endpoint_id, cursor, status, where.since, where.until
+        app.id, endpoint_id, cursor, status, where.since, where.until, narrow
     )
     data = [endpoint_message_out(item, with_content) for item in page.data]
     return listed(ListResponse[EndpointMessageOut], page, data)
+
+
+@router.get(
+    "/msg/{msg_id}/endpoint", response_model=ListResponse[MessageEndpointOut],
+    summary="List the endpoints a message was sent to, with their delivery status",
+    dependencies=[requires(APP_READ)],
+)  # fmt: skip
+async def list_attempted_destinations(app: App, msg_id: str, ctx: Ctx, cursor: Page) -> Response:
+    """Ascending by endpoint id (as Svix), one row per delivery of the message."""
+    page = await ctx.storage.list_destinations(app.id, msg_id, cursor)
+    data = [_destination_out(d) for d in page.data]
+    return listed(ListResponse[MessageEndpointOut], page, data)
+
+
+def _destination_out(destination: MessageDestination) -> MessageEndpointOut:
+    next_at = destination.next_attempt_at
+    return MessageEndpointOut(
+        **endpoint_out(destination.endpoint).model_dump(),
+        status=int(destination.status), status_text=STATUS_TEXT[destination.status],
+        next_attempt=None
+        if next_at is None or destination.status == AttemptStatus.SUCCESS else utc(next_at),
+    )  # fmt: skip
+
+
+@router.delete(
+    "/msg/{msg_id}/attempt/{attempt_id}/content", status_code=204,
+    summary="Remove what an attempt recorded of the response and the request body",
+    dependencies=[requires(APP_WRITE)],
+)  # fmt: skip
+async def expunge_attempt_content(app: App, msg_id: str, attempt_id: str, ctx: Ctx) -> Response:
+    """The attempt stays, with its status and timing; its response body is empty."""
+    await ctx.storage.expunge_attempt_content(app.id, msg_id, attempt_id)
+    return Response(status_code=204)

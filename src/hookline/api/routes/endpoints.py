@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from hookline.api.access import APP_READ, APP_WRITE, requires
 from hookline.api.context import App, Ctx, Page, Who, listed, parse_time, respond
-from hookline.api.convert import delivery_state_out, endpoint_out, task_out
+from hookline.api.convert import delivery_state_out, endpoint_out, message_out, task_out
 from hookline.api.schemas import (
     CREATED_BY_PUT,
     BackgroundTaskOut,
@@ -28,14 +28,16 @@ from hookline.api.schemas import (
     EndpointStatsOut,
     EndpointUpdate,
     ListResponse,
+    MessageOut,
     RecoverIn,
     check_headers,
 )
+from hookline.api.schemas.operations import EndpointAttemptStatsOut, EventExampleIn
 from hookline.domain.controls import Batching, BreakerConfig, Ordering
 from hookline.domain.models import Application, Endpoint
 from hookline.errors import ValidationError
 from hookline.storage.base import BEGINNING, END_OF_TIME
-from hookline.usecases import endpoints, replays
+from hookline.usecases import endpoints, log_operations, replays
 from hookline.usecases.controls import ControlsDraft
 from hookline.usecases.endpoints import EndpointDraft
 
@@ -355,6 +357,46 @@ async def stats(
             fail=counts.fail, canceled=0,
         )
     )  # fmt: skip
+
+
+@router.get(
+    "/{endpoint_id}/attempt-stats", response_model=EndpointAttemptStatsOut,
+    summary="Attempt counts by outcome",
+    dependencies=[requires(APP_READ)],
+)  # fmt: skip
+async def attempt_stats(
+    app: App,
+    endpoint_id: str,
+    ctx: Ctx,
+    since: Annotated[str | None, Query()] = None,
+    until: Annotated[str | None, Query()] = None,
+) -> Response:
+    """The attempts made in [since, until): succeeded, failed (canceled is always 0)."""
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    start = parse_time(since, "since") or BEGINNING
+    end = parse_time(until, "until") or END_OF_TIME
+    if end < start:
+        raise ValidationError("until must not be before since", field=("query", "until"))
+    counts = await ctx.storage.attempt_counts(app.id, endpoint.id, start, end)
+    return respond(
+        EndpointAttemptStatsOut(success=counts.success, fail=counts.fail, canceled=counts.canceled)
+    )
+
+
+@router.post(
+    "/{endpoint_id}/send-example", response_model=MessageOut, status_code=202,
+    summary="Send the endpoint an example event",
+    dependencies=[requires(APP_WRITE)],
+)  # fmt: skip
+async def send_example(app: App, endpoint_id: str, body: EventExampleIn, ctx: Ctx) -> Response:
+    """A message of the event type, to this endpoint only: the payload given, or the
+    schema's ``examples[exampleIndex]``, or an example made from the schema."""
+    endpoint = await _endpoint(app, endpoint_id, ctx)
+    message = await log_operations.send_example(
+        ctx.storage, ctx.event_types, ctx.publish_limits, endpoint, body.event_type,
+        body.example_index, body.payload, ctx.clock(),
+    )  # fmt: skip
+    return respond(message_out(message, with_content=True), 202)
 
 
 # pause, resume and the state of the delivery controls -----------------------------

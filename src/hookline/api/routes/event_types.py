@@ -18,8 +18,14 @@ from hookline.api.schemas import (
     EventTypeUpdate,
     ListResponse,
 )
+from hookline.api.schemas.operations import (
+    EventTypeFromOpenApiOut,
+    EventTypeImportOpenApiData,
+    EventTypeImportOpenApiIn,
+    EventTypeImportOpenApiOut,
+)
 from hookline.domain.models import EventType
-from hookline.usecases import event_types
+from hookline.usecases import event_types, openapi_import
 
 router = APIRouter(prefix="/api/v1/event-type", tags=["Event Type"])
 
@@ -40,6 +46,34 @@ async def list_event_types(
     return listed(
         ListResponse[EventTypeOut], page, [event_type_out(e, with_content) for e in page.data]
     )
+
+
+@router.post(
+    "/import/openapi", response_model=EventTypeImportOpenApiOut,
+    summary="Create or update event types from an OpenAPI document's webhooks",
+    dependencies=[requires(ADMIN_WRITE)],
+)  # fmt: skip
+async def import_openapi(body: EventTypeImportOpenApiIn, ctx: Ctx, who: Who) -> Response:
+    """Each webhook of ``webhooks`` (3.1) or ``x-webhooks`` (3.0) is an event type: its
+    name the key, its schema the ``post`` body's. ``replaceAll`` archives the live types
+    the document leaves out; ``dryRun`` only says what would change."""
+    document = openapi_import.parse_document(body.spec, body.spec_raw)
+    modified, changing = await openapi_import.import_openapi(
+        ctx.storage, ctx.event_types, who, document, dry_run=body.dry_run,
+        replace_all=body.replace_all, now=ctx.clock(),
+    )  # fmt: skip
+    to_modify = [
+        EventTypeFromOpenApiOut(
+            name=e.name, description=e.description, schemas=e.schemas, deprecated=e.deprecated,
+            group_name=e.group_name,
+            feature_flags=None if e.feature_flags is None else list(e.feature_flags),
+        )
+        for e in changing
+    ]  # fmt: skip
+    data = EventTypeImportOpenApiData(
+        modified=modified, to_modify=to_modify if body.dry_run else None
+    )
+    return respond(EventTypeImportOpenApiOut(data=data))
 
 
 @router.post(

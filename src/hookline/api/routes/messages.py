@@ -1,4 +1,5 @@
-"""Messages: ``/api/v1/app/{app_id}/msg``: publish (with fan-out), list and get."""
+"""Messages: ``/api/v1/app/{app_id}/msg``: publish (with fan-out), list and get, precheck,
+and removing payloads (one, some, or all of an application's)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,19 @@ from hookline.api.context import (
     respond,
     split_list,
 )
-from hookline.api.convert import message_out
+from hookline.api.convert import message_out, task_out
 from hookline.api.routes.applications import application_draft
-from hookline.api.schemas import ListResponse, MessageIn, MessageOut
+from hookline.api.schemas import BackgroundTaskOut, ListResponse, MessageIn, MessageOut
+from hookline.api.schemas.operations import (
+    BulkExpungeContentsIn,
+    BulkExpungeContentsOut,
+    MessagePrecheckIn,
+    MessagePrecheckOut,
+)
 from hookline.domain.controls import PRIORITIES
 from hookline.domain.tokens import Principal
 from hookline.storage.base import END_OF_TIME, MessageFilter
-from hookline.usecases import messages
+from hookline.usecases import log_operations, messages
 from hookline.usecases.access import Need
 from hookline.usecases.messages import MessageDraft
 
@@ -95,6 +102,44 @@ async def list_messages(
     )  # fmt: skip
     page = await ctx.storage.list_messages(app.id, cursor, where)
     return listed(ListResponse[MessageOut], page, [message_out(m, with_content) for m in page.data])
+
+
+@router.post(
+    "/precheck/active", response_model=MessagePrecheckOut,
+    summary="Whether an enabled endpoint would get such a message",
+    # A POST, so the middleware refuses read-only tokens: declared as what it is.
+    dependencies=[requires(APP_WRITE)],
+)  # fmt: skip
+async def precheck(app_id: str, body: MessagePrecheckIn, ctx: Ctx) -> Response:
+    """By event type and channels only: payload filters have no payload to judge yet."""
+    app = await ctx.storage.get_application(app_id)
+    active = await log_operations.precheck(ctx.storage, app.id, body.event_type, body.channels)
+    return respond(MessagePrecheckOut(active=active))
+
+
+@router.post(
+    "/bulk-expunge", response_model=BulkExpungeContentsOut,
+    summary="Remove the payloads of some messages",
+    dependencies=[requires(APP_WRITE)],
+)  # fmt: skip
+async def bulk_expunge(app_id: str, body: BulkExpungeContentsIn, ctx: Ctx) -> Response:
+    """In one transaction; each id (or eventId) given is answered expunged or not-found."""
+    app = await ctx.storage.get_application(app_id)
+    found = await ctx.storage.expunge_messages(app.id, body.ids)
+    results = {key: "expunged" if hit else "not-found" for key, hit in found.items()}
+    return respond(BulkExpungeContentsOut(results=results))
+
+
+@router.post(
+    "/expunge-all-contents", response_model=BackgroundTaskOut, status_code=202,
+    summary="Remove every payload of the application (a background task)",
+    dependencies=[requires(APP_WRITE)],
+)  # fmt: skip
+async def expunge_all_contents(app_id: str, ctx: Ctx, who: Who) -> Response:
+    """An ``application.purge_content`` task; its data counts ``messagesPurged``."""
+    app = await ctx.storage.get_application(app_id)
+    task = await log_operations.purge_contents(ctx.storage, who, app.id, ctx.clock())
+    return respond(task_out(task), 202)
 
 
 @router.get(

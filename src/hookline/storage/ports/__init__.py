@@ -17,13 +17,14 @@ from hookline.storage.ports.access import Audit, Idempotency, Sessions, Tokens
 from hookline.storage.ports.inbound import Sources
 from hookline.storage.ports.jobs import Jobs, Retention
 from hookline.storage.ports.messages import MessageLog
+from hookline.storage.ports.operations import Operations
 from hookline.storage.ports.queue import DeliveryQueue
 from hookline.storage.ports.resources import Lifecycle, Resources
 
 
 class Storage(
     Lifecycle, Resources, MessageLog, DeliveryQueue, Jobs, Retention, Idempotency, Tokens,
-    Audit, Sources, Sessions, Protocol,
+    Audit, Sources, Sessions, Operations, Protocol,
 ):  # fmt: skip
     """One database holding the resources, the queue and the attempt log: every role."""
 
@@ -35,6 +36,7 @@ __all__ = [
     "Jobs",
     "Lifecycle",
     "MessageLog",
+    "Operations",
     "Resources",
     "Retention",
     "Sessions",

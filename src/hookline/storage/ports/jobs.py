@@ -29,10 +29,11 @@ class Jobs(Protocol):
         """
 
     async def start_job(
-        self, app_id: str, kind: str, params: JobParams, now: float,
+        self, app_id: str | None, kind: str, params: JobParams, now: float,
         audit: AuditEntry | None = None,
     ) -> BackgroundTask:  # fmt: skip
-        """Record a job (``domain.jobs``) for a worker to run: a running background task."""
+        """Record a job (``domain.jobs``) for a worker to run: a running background task
+        (``app_id`` None: a job over every application, that only admin tokens see)."""
 
     async def claim_job(self, owner: str, now: float, lease_until: float) -> str | None:
         """Lease the oldest running job nobody holds; its id, or None."""

@@ -55,11 +55,14 @@ class MessageLog(Protocol):
         status: AttemptStatus | None = None,
         since: float = BEGINNING,
         until: float = END_OF_TIME,
+        where: MessageFilter | None = None,
     ) -> Page[EndpointMessage]:
         """The endpoint's messages, newest first, with where each delivery stands.
 
         ``status`` filters by Svix's status: success, pending (queued), fail (failed
-        or held: the dead-letter list) or sending (leased by a worker).
+        or held: the dead-letter list) or sending (leased by a worker). ``where`` narrows
+        by the messages' event types, channel and tag, in the query (so pages stay
+        full); the window is ``since`` and ``until``, not ``where``'s.
         """
 
     async def get_attempt(self, app_id: str, msg_id: str, attempt_id: str) -> Attempt: ...

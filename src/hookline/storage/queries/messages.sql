@@ -77,6 +77,11 @@ WHERE d.endpoint_id = :endpoint_id AND d.msg_id > :after AND d.msg_id < :before
         WHEN d.status = 'pending' THEN 3
         ELSE 2 END)
   AND m.created_at >= :since AND m.created_at < :until
+  AND (CAST(:event_types AS TEXT) IS NULL OR m.event_type IN (SELECT value FROM json_each(:event_types)))
+  AND (CAST(:channel AS TEXT) IS NULL
+       OR (m.channels IS NOT NULL AND :channel IN (SELECT value FROM json_each(m.channels))))
+  AND (CAST(:tag AS TEXT) IS NULL
+       OR (m.tags IS NOT NULL AND :tag IN (SELECT value FROM json_each(m.tags))))
 ORDER BY d.msg_id DESC LIMIT :limit;
 
 -- name: queue_stats

@@ -18,7 +18,9 @@ from them (``storage/_threaded.py``).
     messages      publishing, and the log of messages, deliveries and attempts
     queue         claims, admission, batch fills, probes, releases
     recording     what follows an attempt (``record``)
+    operations    the rest of Svix's log operations; the jobs over applications
     jobs          resend, recover, background jobs
+    environment   an environment imported in one transaction
     retention     expunging payloads, deleting attempts, expiring keys
     idempotency   idempotency keys
     tokens        API tokens
@@ -38,6 +40,7 @@ from hookline.storage.sql._core import (
     load_queries,
 )
 from hookline.storage.sql.applications import ApplicationOps
+from hookline.storage.sql.environment import EnvironmentOps
 from hookline.storage.sql.idempotency import IdempotencyOps
 from hookline.storage.sql.inbound import InboundOps
 from hookline.storage.sql.jobs import JobOps
@@ -50,8 +53,8 @@ from hookline.storage.sql.tokens import TokenOps
 
 
 class SqlOperations(
-    ApplicationOps, JobOps, RetentionOps, QueueOps, RecordingOps, IdempotencyOps, TokenOps,
-    InboundOps, SessionOps, RekeyOps,
+    EnvironmentOps, ApplicationOps, JobOps, RetentionOps, QueueOps, RecordingOps, IdempotencyOps,
+    TokenOps, InboundOps, SessionOps, RekeyOps,
 ):  # fmt: skip
     """Every storage operation as a synchronous function of a connection."""
 

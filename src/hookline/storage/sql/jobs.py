@@ -11,11 +11,11 @@ from hookline.errors import ConflictError
 from hookline.storage.records import Cursor
 from hookline.storage.sql._core import Connection, dumps, loads, page, reads, writes
 from hookline.storage.sql.fanout import delivery_rows, fan_out
-from hookline.storage.sql.messages import MessageOps
+from hookline.storage.sql.operations import OperationOps
 from hookline.storage.sql.rows import delivery_from_row, message_from_row, task_from_row
 
 
-class JobOps(MessageOps):
+class JobOps(OperationOps):
     """Resend, recover and the jobs that run them."""
 
     @writes
@@ -66,14 +66,14 @@ class JobOps(MessageOps):
 
     @writes
     def start_job(
-        self, conn: Connection, app_id: str, kind: str, params: jobs.JobParams, now: float,
+        self, conn: Connection, app_id: str | None, kind: str, params: jobs.JobParams, now: float,
         audit: AuditEntry | None = None,
     ) -> BackgroundTask:  # fmt: skip
         """Record a job to run (a worker takes it up): a running background task, and
         ``audit``, the entry of who asked for it, in the same transaction."""
         task = BackgroundTask(
             id=ids.new_id(ids.TASK, now), app_id=app_id, task=kind, status=jobs.RUNNING,
-            data={"messagesSent": 0}, created_at=now, updated_at=now,
+            data=jobs.initial_data(kind), created_at=now, updated_at=now,
         )  # fmt: skip
         conn.execute(
             self.q("insert_task"),
@@ -106,11 +106,15 @@ class JobOps(MessageOps):
         if task.status != jobs.RUNNING or row["lease_owner"] != owner:
             return task  # cancelled, or another runner took it over
         params = jobs.JobParams.from_json(loads(row["params"]))
-        if task.task == jobs.REPLAY:
-            sent, params, done = self._replay_batch(conn, task, params, now)
+        sent = 0
+        if task.task in jobs.OVER_APPLICATIONS:
+            data, params, done = self._application_batch(conn, task, params, now)
         else:
-            sent, params, done = self._resend_batch(conn, task.task, params, now)
-        data = {**task.data, "messagesSent": int(task.data.get("messagesSent", 0)) + sent}
+            if task.task == jobs.REPLAY:
+                sent, params, done = self._replay_batch(conn, task, params, now)
+            else:
+                sent, params, done = self._resend_batch(conn, task.task, params, now)
+            data = {**task.data, "messagesSent": int(task.data.get("messagesSent", 0)) + sent}
         status = jobs.FINISHED if done else jobs.RUNNING
         conn.execute(
             self.q("save_task_progress"),

@@ -127,12 +127,16 @@ class MessageOps(EndpointOps):
         status: AttemptStatus | None = None,
         since: float = BEGINNING,
         until: float = END_OF_TIME,
+        where: MessageFilter | None = None,
     ) -> Page[EndpointMessage]:
         endpoint = self.get_endpoint(conn, app_id, endpoint_id)
+        narrow = where or MessageFilter()
         found = self._list(
             conn, "list_endpoint_messages", cursor, endpoint_id=endpoint.id,
             status=None if status is None else int(status),
             since=since, until=until,
+            event_types=dumps(list(narrow.event_types)) if narrow.event_types else None,
+            channel=narrow.channel, tag=narrow.tag,
         )  # fmt: skip
         rows = [
             EndpointMessage(
