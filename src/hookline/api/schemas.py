@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from hookline.api.auth_schemas import ClientTlsIn, EndpointAuthIn
 from hookline.errors import ValidationError
 
 T = TypeVar("T")
@@ -304,6 +305,9 @@ class _EndpointFields(_Controls):
     retry_schedule: RetrySchedule | None = None
 
     url: Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+    # hookline's credentials toward the endpoint (api/auth_schemas.py).
+    auth: EndpointAuthIn | None = None
+    tls: ClientTlsIn | None = None
 
 
 class EndpointIn(_EndpointFields):
@@ -330,6 +334,8 @@ class EndpointPatch(_Controls):
     metadata: Metadata | None = None
     throttle_rate: RateLimit | None = Field(None, validation_alias=_THROTTLE)
     retry_schedule: RetrySchedule | None = None
+    auth: EndpointAuthIn | None = None
+    tls: ClientTlsIn | None = None
 
 
 class EndpointOut(_Out):
@@ -358,6 +364,9 @@ class EndpointOut(_Out):
     circuit_breaker: CircuitBreakerIn | None = None
     max_in_flight: int | None = None
     paused: bool = False
+    # hookline's credentials toward the endpoint, secrets masked (api/auth_schemas.py).
+    auth: EndpointAuthIn | None = None
+    tls: ClientTlsIn | None = None
 
 
 class CircuitOut(_Out):
