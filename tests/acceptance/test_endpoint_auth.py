@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 from test_delivery import attempts_of, publish
 
+from support.oauth2 import TokenServer
 from support.polling import wait_until
-from support.receiver import Receiver
+from support.receiver import Answer, Received, Receiver
 from support.server import HooklineProcess
 
 PASSWORD = "pa55-word-never-shown"
@@ -115,3 +116,47 @@ def test_bad_credentials_are_refused_clearly(server: HooklineProcess, receiver: 
         assert refused.status_code == 422
         assert "clientCertificate" in refused.text
         assert api.get(base).json()["data"] == []
+
+
+def test_oauth2_endpoint_gets_tokens_from_a_real_token_endpoint(
+    server: HooklineProcess, tmp_path: Path
+) -> None:
+    """Deliveries carry one cached token; a refused client is a token_error attempt."""
+    tokens = TokenServer("acme-client", "acme-secret").start()
+
+    def behaviour(request: Received, count: int) -> Answer:
+        valid = tokens.valid(request.headers.get("Authorization"))
+        return Answer() if valid else Answer(status=401)
+
+    receiver = Receiver(behaviour).start()
+    try:
+        with server.client() as api:
+            app_id = api.post("/api/v1/app", json={"name": "Acme"}).json()["id"]
+            base = f"/api/v1/app/{app_id}/endpoint"
+            auth = {
+                "type": "oauth2", "tokenUrl": tokens.url, "clientId": "acme-client",
+                "clientSecret": "acme-secret", "scope": "webhooks", "clientAuth": "form",
+            }  # fmt: skip
+            made = api.post(base, json={"url": receiver.url, "auth": auth})
+            assert made.status_code == 201, made.text
+            assert made.json()["auth"]["clientSecret"] == "<masked>"
+            ids = [publish(api, app_id, {"n": n}) for n in range(3)]
+            receiver.wait_for(3)
+            for msg_id in ids:
+                wait_until(lambda m=msg_id: attempts_of(api, app_id, m), what="an attempt")
+                assert [a["status"] for a in attempts_of(api, app_id, msg_id)] == [0]
+            assert tokens.granted == 1
+            assert {r.scope for r in tokens.requests} == {"webhooks"}
+
+            endpoint = f"{base}/{made.json()['id']}"
+            wrong = {**auth, "clientSecret": "not-the-acme-secret"}
+            assert api.patch(endpoint, json={"auth": wrong}).status_code == 200
+            msg_id = publish(api, app_id, {"n": 9})
+            [attempt] = wait_until(lambda: attempts_of(api, app_id, msg_id), what="an attempt")
+            assert attempt["errorClass"] == "token_error"
+            assert "invalid_client" in attempt["response"]
+            assert len(receiver.snapshot()) == 3  # nothing sent without a token
+    finally:
+        receiver.stop()
+        tokens.stop()
+    assert "acme-secret" not in server.logs()
