@@ -14,10 +14,11 @@ from typing import Any
 import orjson
 from test_delivery import attempts_of, publish
 
+from support.certs import Authority, server_context
 from support.oauth2 import TokenServer
 from support.polling import wait_until
 from support.receiver import Answer, Received, Receiver
-from support.server import HooklineProcess
+from support.server import HooklineProcess, ServerFactory
 
 PASSWORD = "pa55-word-never-shown"
 TOKEN = "static-bearer-token-never-shown"
@@ -160,3 +161,45 @@ def test_oauth2_endpoint_gets_tokens_from_a_real_token_endpoint(
         receiver.stop()
         tokens.stop()
     assert "acme-secret" not in server.logs()
+
+
+def test_mutual_tls_end_to_end_and_its_refusals(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """An endpoint with a client certificate reaches a receiver that requires one; its key
+    is masked; tls on an http URL, or with the aiohttp client, is a clear 422."""
+    server_ca, client_ca = Authority("server CA"), Authority("client CA")
+    context = server_context(server_ca.issue("receiver", server=True), client_ca, tmp_path)
+    receiver = Receiver(ssl_context=context).start()
+    client = client_ca.issue("hookline", server=False)
+    tls = {"clientCertificate": client.certificate, "clientKey": client.key,
+           "caBundle": server_ca.certificate}  # fmt: skip
+    try:
+        server = start_server(retry_schedule="1s", retry_jitter="0")
+        with server.client() as api:
+            app_id = api.post("/api/v1/app", json={"name": "Acme"}).json()["id"]
+            base = f"/api/v1/app/{app_id}/endpoint"
+            made = api.post(base, json={"url": f"{receiver.url}/mtls", "tls": tls})
+            assert made.status_code == 201, made.text
+            assert made.json()["tls"]["clientKey"] == "<masked>"
+            assert made.json()["tls"]["clientCertificate"] == client.certificate
+            msg_id = publish(api, app_id, {"n": 1})
+            [request] = receiver.wait_for(1)
+            assert request.path == "/mtls"
+            wait_until(lambda: attempts_of(api, app_id, msg_id), what="an attempt")
+            plain = api.post(base, json={"url": "http://127.0.0.1:9/hook", "tls": tls})
+            assert plain.status_code == 422
+            assert "https" in plain.text
+        aiohttp = start_server(http_client="aiohttp")
+        with aiohttp.client() as api:
+            app_id = api.post("/api/v1/app", json={"name": "Acme"}).json()["id"]
+            refused = api.post(f"/api/v1/app/{app_id}/endpoint",
+                               json={"url": f"{receiver.url}/mtls", "tls": tls})  # fmt: skip
+            assert refused.status_code == 422
+            assert "pyreqwest" in refused.text
+    finally:
+        receiver.stop()
+    key_body = client.key.splitlines()[1]
+    assert key_body not in server.logs()
+    database = b"".join(p.read_bytes() for p in tmp_path.glob("hookline.db*"))
+    assert key_body.encode() not in database

@@ -34,6 +34,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 from pyreqwest import exceptions as px
@@ -126,8 +127,9 @@ class PyreqwestTransport:
         if tls is not None:
             if tls.has_identity:
                 builder = builder.identity_pem(tls.identity_pem())
-            for certificate in split_pem_certificates(tls.ca_bundle or ""):
-                builder = builder.add_root_certificate_pem(certificate)
+            if tls.ca_bundle:
+                for certificate in split_pem_certificates(tls.ca_bundle):
+                    builder = builder.add_root_certificate_pem(certificate)
         return builder
 
     def _base_builder(self) -> ClientBuilder:
@@ -261,7 +263,8 @@ class PyreqwestTransport:
                 response_headers = dict(response.headers.items())
                 status = response.status
         except (px.PyreqwestError, OSError, ValueError) as error:
-            return _failure(error, classify(error, https), started)
+            failed = _failure(error, classify(error, https), started)
+            return _with_tls_hint(failed, https, tls)
         return answered(status, bytes(raw), response_headers, started)
 
     async def close(self) -> None:
@@ -272,6 +275,29 @@ class PyreqwestTransport:
         self._retired.clear()
         self._literal = {}
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+#: What reqwest says when a TLS server hangs up on the request (TLS 1.3 servers check the
+#: client certificate after the handshake, so a refusal often arrives as this, or an alert).
+_HUNG_UP = (
+    "peer closed connection without sending tls close_notify",
+    "certificaterequired", "certificate required", "bad certificate", "badcertificate",
+    "unknown ca", "unknownca",
+)  # fmt: skip
+
+
+def _with_tls_hint(result: AttemptResult, https: bool, tls: ClientTls | None) -> AttemptResult:
+    """``result`` with the likely reason first when a TLS server hung up on the request:
+    a client certificate refused, or one required and none configured."""
+    text = result.response_body.lower()
+    if not https or not any(words in text for words in _HUNG_UP):
+        return result
+    if tls is not None and tls.has_identity:
+        hint = "the server ended the TLS connection: it did not accept the client certificate"
+    else:
+        hint = "the server ended the TLS connection: it may require a client certificate (none set)"
+    body = f"{hint} | {result.response_body}"[:1000]
+    return replace(result, response_body=body, error_class=ErrorClass.TLS)
 
 
 def _identity_key(tls: ClientTls | None) -> str:
