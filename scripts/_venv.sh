@@ -51,3 +51,9 @@ ensure_go() {
 ensure_promtool() {
   ensure_debian_program promtool prometheus "the alert rules' tests"
 }
+
+# tinyproxy, the real forward (CONNECT) proxy the egress proxy tests send through
+# (tests/integration/test_egress_proxy.py).
+ensure_tinyproxy() {
+  ensure_debian_program tinyproxy tinyproxy "the egress proxy tests"
+}

@@ -81,14 +81,16 @@ class Authority:
         return Issued(cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem)
 
 
-def server_context(server: Issued, client_ca: Authority, folder: Path) -> ssl.SSLContext:
+def server_context(server: Issued, client_ca: Authority | None, folder: Path) -> ssl.SSLContext:
     """A TLS server context presenting ``server`` and requiring a client certificate
-    issued by ``client_ca`` (``ssl`` loads identities from files: written to ``folder``)."""
+    issued by ``client_ca`` (none required without it); ``ssl`` loads identities from
+    files, written to ``folder``."""
     cert_file, key_file = folder / "server.pem", folder / "server.key"
     cert_file.write_text(server.certificate)
     key_file.write_text(server.key)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
-    context.load_verify_locations(cadata=client_ca.certificate)
-    context.verify_mode = ssl.CERT_REQUIRED
+    if client_ca is not None:
+        context.load_verify_locations(cadata=client_ca.certificate)
+        context.verify_mode = ssl.CERT_REQUIRED
     return context

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hookline.domain import audit
+from hookline.domain.egress import EgressProxy, parse_proxy_url
 from hookline.domain.endpoint_auth import (
     MASKED,
     BasicAuth,
@@ -34,7 +35,8 @@ from hookline.domain.oauth2 import (
     refresh_time,
     token_request,
 )
-from hookline.errors import ValidationError
+from hookline.errors import ConfigError, ValidationError
+from hookline.settings import load_settings
 
 OAUTH2 = OAuth2ClientCredentials(
     token_url="https://auth.example.com/token", client_id="client one",
@@ -182,3 +184,22 @@ def test_tokens_are_refreshed_before_they_expire() -> None:
     assert cache_key("ep_1", OAUTH2) != cache_key("ep_2", OAUTH2)
     other_secret = OAuth2ClientCredentials(OAUTH2.token_url, OAUTH2.client_id, "new")
     assert cache_key("ep_1", OAUTH2) != cache_key("ep_1", other_secret)
+
+
+def test_proxy_urls_parse_and_bad_ones_are_named_without_their_password() -> None:
+    """HOOKLINE_PROXY_URL: credentials apart from the URL; malformed ones refused clearly."""
+    proxy = parse_proxy_url("http://us%40er:p%3Ass@proxy.internal:3128")
+    assert proxy == EgressProxy("http://proxy.internal:3128", "us@er", "p:ss")
+    assert "p:ss" not in repr(proxy)
+    assert parse_proxy_url("") is None
+    assert parse_proxy_url("http://[::1]:8080") == EgressProxy("http://[::1]:8080")
+    for bad in ("socks5://h:1", "http://h", "http://h:1/path", "proxy:3128"):
+        with pytest.raises(ConfigError, match="HOOKLINE_PROXY_URL"):
+            parse_proxy_url(bad)
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"proxy_url": "http://u:hunter2@h"})
+    assert "hunter2" not in str(refused.value)
+    with pytest.raises(ConfigError, match="pyreqwest"):
+        load_settings({"proxy_url": "http://h:1", "http_client": "aiohttp"})
+    settings = load_settings({"proxy_url": "http://u:p@h:1"})
+    assert settings.egress_proxy == EgressProxy("http://h:1", "u", "p")

@@ -23,7 +23,9 @@ pyreqwest 0.15 has no resolver hook (reqwest's ``dns_resolver`` is not exposed),
 connection pool) per host name, rebuilt every ``dns_ttl`` seconds. Only one address per
 name can be pinned (a second ``resolve()`` for the same name replaces the first), so
 there is no fail-over to a second A record. Proxies from the environment are disabled
-(``no_proxy()``): through a proxy, the proxy would resolve the name, not us.
+(``no_proxy()``); the egress proxy of ``HOOKLINE_PROXY_URL`` is the only one used. Through
+it, a name is still resolved and judged here before the request (the same check), but the
+proxy resolves it again to connect: pinning the checked address is not possible then.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from datetime import timedelta
 from pyreqwest import exceptions as px
 from pyreqwest.client import Client, ClientBuilder
 from pyreqwest.http import Url
+from pyreqwest.proxy import ProxyBuilder
 
+from hookline.domain.egress import EgressProxy
 from hookline.domain.endpoint_auth import ClientTls, split_pem_certificates
 from hookline.domain.outcome import AttemptResult, ErrorClass
 from hookline.domain.ssrf import (
@@ -102,6 +106,7 @@ class PyreqwestTransport:
         policy: DestinationPolicy | None = None,
         dns_ttl: float = 60.0,
         max_pinned: int = 1024,
+        proxy: EgressProxy | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.total_timeout = total_timeout
@@ -109,6 +114,9 @@ class PyreqwestTransport:
         self.policy = policy or DestinationPolicy()
         self.dns_ttl = dns_ttl
         self.max_pinned = max_pinned
+        #: Every request goes through this proxy when set (names are still resolved and
+        #: judged here first: the SSRF defence applies to the real destination).
+        self.proxy = proxy
         #: Verdicts of the pre-DNS check by URL: (refusal, name to pin, https).
         self._checked: dict[str, tuple[str | None, str | None, bool]] = {}
         #: The clients for IP-literal URLs (no DNS happens for them), by TLS identity.
@@ -134,7 +142,7 @@ class PyreqwestTransport:
 
     def _base_builder(self) -> ClientBuilder:
         # No connection limit: the worker bounds concurrency itself, as with aiohttp.
-        return (
+        builder = (
             ClientBuilder()
             .follow_redirects(False)
             .no_proxy()
@@ -148,6 +156,12 @@ class PyreqwestTransport:
             .timeout(timedelta(seconds=self.total_timeout))
             .pool_idle_timeout(timedelta(seconds=15))  # aiohttp's keepalive_timeout
         )
+        if self.proxy is not None:
+            proxy = ProxyBuilder.all(self.proxy.url)
+            if self.proxy.username is not None:
+                proxy = proxy.basic_auth(self.proxy.username, self.proxy.password or "")
+            builder = builder.proxy(proxy)
+        return builder
 
     def _check(self, url: str) -> tuple[str | None, str | None, bool]:
         """(refusal, name to pin or None for an IP literal, https) for ``url``, cached.
