@@ -31,6 +31,7 @@ proxy resolves it again to connect: pinning the checked address is not possible 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import ipaddress
 import socket
@@ -318,6 +319,13 @@ def _identity_key(tls: ClientTls | None) -> str:
     """What tells clients with different TLS identities or CAs apart ("" for none)."""
     if tls is None:
         return ""
+    return _digest_of(tls)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest_of(tls: ClientTls) -> str:
+    # Cached: claims hand out one ClientTls object per stored value, whose string hashes
+    # Python keeps, so a send pays a dictionary lookup, not a SHA-256 of its PEMs.
     material = "\x00".join((tls.certificate or "", tls.key or "", tls.ca_bundle or ""))
     return hashlib.sha256(material.encode()).hexdigest()
 
