@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448
 from cryptography.x509.oid import NameOID
 
 from hookline.domain import audit
@@ -59,6 +59,21 @@ def _identity(name: str) -> tuple[str, str]:
         serialization.NoEncryption(),
     ).decode()  # fmt: skip
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def _encrypted(key_pem: str) -> str:
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"passphrase"),
+    ).decode()  # fmt: skip
+
+
+def _ed448() -> str:
+    return ed448.Ed448PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()  # fmt: skip
 
 
 def test_every_kind_round_trips_through_its_stored_form() -> None:
@@ -124,6 +139,8 @@ def test_tls_identity_is_checked() -> None:
         (ClientTls(certificate="nonsense", key=key), "clientCertificate"),
         (ClientTls(certificate=cert, key="nonsense"), "clientKey"),
         (ClientTls(ca_bundle="nonsense"), "caBundle"),
+        (ClientTls(certificate=cert, key=_encrypted(key)), "clientKey"),
+        (ClientTls(certificate=cert, key=_ed448()), "clientKey"),
     ]
     for tls, field in cases:
         with pytest.raises(ValidationError) as refused:

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hookline.errors import ValidationError
 
@@ -239,28 +241,38 @@ def check_tls(tls: ClientTls) -> None:
         certificates = _certificates(tls.certificate, "clientCertificate")
         try:
             key = serialization.load_pem_private_key(tls.key.encode(), password=None)
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as error:
             raise ValidationError(
                 f"not an unencrypted PEM private key ({error})", field=("tls", "clientKey")
             ) from None
-        public = (
-            certificates[0]
-            .public_key()
-            .public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        if not isinstance(key, _TLS_KEYS):
+            raise ValidationError(
+                "clientKey must be an RSA, ECDSA or Ed25519 key", field=("tls", "clientKey")
             )
-        )
-        if (
-            key.public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            != public
-        ):
+        try:
+            public = certificates[0].public_key()
+        except (ValueError, UnsupportedAlgorithm) as error:
+            raise ValidationError(
+                f"clientCertificate's key is not usable ({error})",
+                field=("tls", "clientCertificate"),
+            ) from None
+        if _spki(key.public_key()) != _spki(public):
             raise ValidationError(
                 "clientKey is not the key of clientCertificate", field=("tls", "clientKey")
             )
     if tls.ca_bundle is not None:
         _certificates(tls.ca_bundle, "caBundle")
+
+
+#: The key types TLS client authentication takes (rustls' identities).
+_TLS_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
+
+
+def _spki(key: Any) -> bytes:
+    encoded: bytes = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return encoded
 
 
 def _certificates(pem: str, name: str) -> list[x509.Certificate]:
