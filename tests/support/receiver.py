@@ -98,6 +98,9 @@ class Receiver:
         """Stop serving and end the thread."""
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            # Connections a peer still held (a proxy's keep-alive upstream) finish closing
+            # on the loop's next turns: let them, so none is left to the garbage collector.
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(0.05), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
