@@ -67,3 +67,9 @@ ensure_js_sdk() {
   (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error) \
     || echo "note: npm ci failed; the JavaScript SDK's test will retry it (and fail under CI=true)" >&2
 }
+
+# tinyproxy, the real forward (CONNECT) proxy the egress proxy tests send through
+# (tests/integration/test_egress_proxy.py).
+ensure_tinyproxy() {
+  ensure_debian_program tinyproxy tinyproxy "the egress proxy tests"
+}

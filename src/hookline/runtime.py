@@ -72,7 +72,7 @@ def make_transport(settings: Settings) -> Transport:
     if settings.http_client == "pyreqwest":
         from hookline.delivery.pyreqwest_transport import PyreqwestTransport
 
-        return PyreqwestTransport(*arguments)
+        return PyreqwestTransport(*arguments, proxy=settings.egress_proxy)
     return AiohttpTransport(*arguments)
 
 

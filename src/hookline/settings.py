@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hookline.domain import ingress
+from hookline.domain.egress import EgressProxy, parse_proxy_url
 from hookline.domain.retry import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
 from hookline.domain.ssrf import DestinationPolicy
 from hookline.errors import ConfigError, HooklineError
@@ -202,6 +203,12 @@ class Settings(BaseSettings):
         description="outbound HTTP client: pyreqwest (measured faster), or aiohttp (the fallback)",
     )
 
+    proxy_url: SecretStr = Field(
+        SecretStr(""),
+        description="egress proxy for every outbound request, http://[user:pass@]host:port "
+        "(HTTP CONNECT for https; needs the pyreqwest client)",
+    )
+
     # Destinations (SSRF defence)
     ssrf_protection: bool = Field(
         True, description="refuse private, loopback, link-local, metadata... destinations"
@@ -263,6 +270,28 @@ class Settings(BaseSettings):
         """The proxies whose ``X-Forwarded-For`` and ``-Proto`` are believed, as CIDRs."""
         given = [v for v in self.trusted_proxies.split(",") if v.strip()]
         return list(ingress.parse_networks(given, ()))
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_parses(cls, value: SecretStr) -> SecretStr:
+        try:
+            parse_proxy_url(value.get_secret_value())
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _proxy_needs_pyreqwest(self) -> Settings:
+        # aiohttp does not resolve a proxied destination's name, so the SSRF defence could
+        # not judge it: only the pyreqwest transport goes through the proxy.
+        if self.proxy_url.get_secret_value() and self.http_client != "pyreqwest":
+            raise ValueError("HOOKLINE_PROXY_URL needs HOOKLINE_HTTP_CLIENT=pyreqwest")
+        return self
+
+    @property
+    def egress_proxy(self) -> EgressProxy | None:
+        """The egress proxy outbound requests go through (None: direct)."""
+        return parse_proxy_url(self.proxy_url.get_secret_value())
 
     @model_validator(mode="after")
     def _lease_outlasts_attempt(self) -> Settings:

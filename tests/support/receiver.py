@@ -7,6 +7,7 @@ it. A test sets ``behaviour`` to decide each answer (status, delay, headers).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -46,8 +47,12 @@ def always_ok(request: Received, count: int) -> Answer:
 class Receiver:
     """Start with ``start()``; ``url`` is where to point endpoints."""
 
-    def __init__(self, behaviour: Behaviour = always_ok) -> None:
+    def __init__(
+        self, behaviour: Behaviour = always_ok, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.behaviour = behaviour
+        #: Serve https with this context (for example one that requires client certificates).
+        self.ssl_context = ssl_context
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -58,7 +63,8 @@ class Receiver:
     @property
     def url(self) -> str:
         """Base URL of the receiver."""
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -76,7 +82,7 @@ class Receiver:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         server = site._server
         assert server is not None
@@ -92,6 +98,9 @@ class Receiver:
         """Stop serving and end the thread."""
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            # Connections a peer still held (a proxy's keep-alive upstream) finish closing
+            # on the loop's next turns: let them, so none is left to the garbage collector.
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(0.05), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()

@@ -14,6 +14,7 @@ from hookline.delivery.handlers import HandlerRunner
 from hookline.delivery.worker import DeliveryWorker, WorkerConfig
 from hookline.domain import ids, operational, signing
 from hookline.domain.controls import Batching, BreakerConfig, Controls
+from hookline.domain.endpoint_auth import ClientTls
 from hookline.domain.handlers import Handlers, InboundEvent
 from hookline.domain.models import DeliveryStatus, Endpoint, Message
 from hookline.domain.outcome import AttemptResult, ErrorClass
@@ -55,7 +56,9 @@ class ScriptedTransport:
     retry_after: float | None = None
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
+    async def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], tls: ClientTls | None = None
+    ) -> AttemptResult:
         self.sent.append(Request(url, body, dict(headers), time.time()))
         steps = self.script.get(url, [200])
         step = steps.pop(0) if len(steps) > 1 else steps[0]

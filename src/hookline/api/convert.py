@@ -23,6 +23,7 @@ from hookline.api.schemas import (
     OrderingIn,
     utc,
 )
+from hookline.api.schemas.endpoint_auth import auth_out
 from hookline.domain.audit import AuditEntry
 from hookline.domain.controls import PRIORITY_NAMES, Controls
 from hookline.domain.models import (
@@ -79,7 +80,7 @@ def endpoint_out(ep: Endpoint) -> EndpointOut:
         metadata=ep.metadata, throttle_rate=ep.rate_limit, rate_limit=ep.rate_limit,
         retry_schedule=list(ep.retry_schedule) if ep.retry_schedule is not None else None,
         created_at=utc(ep.created_at), updated_at=utc(ep.updated_at), paused=ep.paused,
-        **_controls_out(ep.controls),
+        **_controls_out(ep.controls), **auth_out(ep.auth),
     )  # fmt: skip
 
 

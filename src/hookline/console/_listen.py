@@ -2,7 +2,10 @@
 
 It binds to 127.0.0.1 only. Each request is verified (with ``--secret``), shown, and
 (with ``--forward-to``) sent on with the exact body bytes and the same headers; the
-sender gets the forward's status. SIGINT and SIGTERM stop it cleanly.
+sender gets the forward's status. It answers both endpoint verification handshakes
+itself (``domain/verification.py``): a CloudEvents abuse-protection ``OPTIONS``
+(allowing the origin), and a Standard Webhooks ``webhook-challenge`` (with
+``--secret``); neither is forwarded. SIGINT and SIGTERM stop it cleanly.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from rich.text import Text
 
 from hookline.console._output import print_body
 from hookline.console._text import Verdict, check_signature, event_type_of, preview_body, short_time
+from hookline.domain import verification
 
 #: Headers that belong to one connection, not to the webhook: never forwarded.
 _HOP_BY_HOP = frozenset(
@@ -84,12 +88,15 @@ class Listener:
         if self._session is not None:
             await self._session.close()
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Verify, show, forward; answer 200, 401 or the forward's status."""
+    async def handle(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 - one return per answer
+        """Answer a handshake; verify, show, forward: 200, 401 or the forward's status."""
         if not under(request.path, self.options.path):
             return web.Response(status=404, text="not under --path\n")
         body = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
+        handshake = self._handshake(request, headers, body)
+        if handshake is not None:
+            return handshake
         verdict = None
         if self.options.secret is not None:
             verdict = check_signature(
@@ -98,6 +105,8 @@ class Listener:
         if verdict is not None and not verdict.ok:
             self._show(request, headers, body, verdict, "answered 401, not forwarded")
             return web.Response(status=401, text=verdict.reason + "\n")
+        if verification.CHALLENGE_HEADER in headers:
+            return self._challenge(request, headers, body, verdict)
         if self.options.forward_to is None:
             self._show(request, headers, body, verdict, "answered 200")
             return web.Response(status=200, text="ok\n")
@@ -107,6 +116,29 @@ class Listener:
             return web.Response(status=502, text=f"forward failed: {answer}\n")
         status, content, content_type = answer
         return web.Response(status=status, body=content, content_type=content_type)
+
+    def _handshake(
+        self, request: web.Request, headers: dict[str, str], body: bytes
+    ) -> web.Response | None:
+        """Answer a CloudEvents abuse-protection request, allowing its origin (None: not one)."""
+        allowed = verification.answer_handshake(headers) if request.method == "OPTIONS" else None
+        if allowed is None:
+            return None
+        origin = allowed[verification.ALLOWED_ORIGIN]
+        self._show(request, headers, body, None, f"CloudEvents handshake: allowed {origin}")
+        return web.Response(status=200, headers=allowed)
+
+    def _challenge(
+        self, request: web.Request, headers: dict[str, str], body: bytes, verdict: Verdict | None
+    ) -> web.Response:
+        """Answer a Standard Webhooks verification challenge (it needs the secret)."""
+        if self.options.secret is None:
+            self._show(request, headers, body, verdict, "a challenge, not answered: no --secret")
+            return web.Response(status=400, text="a webhook-challenge needs --secret\n")
+        answer = verification.answer_challenge(self.options.secret, headers)
+        assert answer is not None  # the header is there
+        self._show(request, headers, body, verdict, "answered the verification challenge")
+        return web.Response(status=200, headers=answer, text="ok\n")
 
     async def _forward(self, request: web.Request, body: bytes) -> tuple[int, bytes, str] | str:
         """Send the body on; (status, body, content type), or why it failed."""

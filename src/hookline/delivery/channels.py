@@ -23,7 +23,9 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from hookline import tracing
+from hookline.domain.endpoint_auth import AuthMethod, OAuth2ClientCredentials, static_authorization
 from hookline.domain.handlers import InboundEvent
+from hookline.domain.oauth2 import TokenError
 from hookline.domain.outcome import AttemptResult, ErrorClass, SentRequest
 from hookline.domain.routing import HANDLER_SCHEME
 from hookline.domain.shaping import Shaped
@@ -32,6 +34,7 @@ from hookline.storage.base import ClaimedDelivery
 
 from . import request as requests
 from .handlers import HandlerRunner
+from .oauth2 import TokenCache
 from .transport import Transport
 
 #: Transformation cost units a delivery may spend on the event loop (a few milliseconds
@@ -108,13 +111,26 @@ async def shape_group(group: Sequence[ClaimedDelivery]) -> list[Shaped] | Attemp
 
 
 class HttpChannel:
-    """Signed POSTs through a transport; a batch is one POST of a batch body."""
+    """Signed POSTs through a transport; a batch is one POST of a batch body. An endpoint's
+    credentials add its ``Authorization`` (an OAuth2 token from ``tokens``, refreshed once
+    on a 401) and its TLS identity."""
 
     batches = True
 
     def __init__(self, transport: Transport, config: requests.RequestConfig) -> None:
         self.transport = transport
         self.config = config
+        self.tokens = TokenCache(transport)
+
+    async def _authorization(
+        self, delivery: ClaimedDelivery, method: AuthMethod, stale: str | None = None
+    ) -> str:
+        """The ``Authorization`` value of the endpoint's method (raises ``TokenError``)."""
+        if isinstance(method, OAuth2ClientCredentials):
+            return await self.tokens.authorization(delivery.endpoint_id, method, stale)
+        value = static_authorization(method)
+        assert value is not None  # Basic and bearer need no fetch
+        return value
 
     async def send(self, group: Sequence[ClaimedDelivery], sent_at: float) -> Sent:
         """Shape, sign and POST the group's request."""
@@ -128,12 +144,39 @@ class HttpChannel:
             "hookline.msg_id": request.msg_id, "hookline.endpoint_id": first.endpoint_id,
             "hookline.attempt": first.attempts + 1, "hookline.batch_size": len(group),
         }  # fmt: skip
+        auth = first.auth
+        method = auth.method if auth is not None else None
+        tls = auth.tls if auth is not None else None
+        if method is not None:
+            try:
+                headers = requests.with_authorization(
+                    headers, await self._authorization(first, method)
+                )
+            except TokenError as error:
+                return _token_failure(error), None
         with tracing.attempt_span(first.trace_parent, traced) as (trace_headers, span):
             if trace_headers:
                 headers = {**headers, **trace_headers}
-            result = await self.transport.send(first.url, request.body, headers)
+            result = await self.transport.send(first.url, request.body, headers, tls)
+            if result.status_code == 401 and isinstance(method, OAuth2ClientCredentials):
+                # The token may have been revoked early: one fresh token, one more try.
+                try:
+                    fresh = await self._authorization(first, method, headers["authorization"])
+                except TokenError as error:
+                    result = _token_failure(error)
+                else:
+                    headers = requests.with_authorization(headers, fresh)
+                    result = await self.transport.send(first.url, request.body, headers, tls)
             tracing.record_outcome(span, result.status_code, result.error_class)
         return result, requests.recorded(request, first, headers)
+
+
+def _token_failure(error: TokenError) -> AttemptResult:
+    """The result of an attempt that had no OAuth2 token to send (nothing was sent)."""
+    return AttemptResult(
+        status_code=0, response_body=f"no OAuth2 token: {error.reason}"[:1000],
+        response_headers={}, duration_ms=0, error_class=ErrorClass.TOKEN,
+    )  # fmt: skip
 
 
 class MissingChannel:

@@ -23,22 +23,30 @@ pyreqwest 0.15 has no resolver hook (reqwest's ``dns_resolver`` is not exposed),
 connection pool) per host name, rebuilt every ``dns_ttl`` seconds. Only one address per
 name can be pinned (a second ``resolve()`` for the same name replaces the first), so
 there is no fail-over to a second A record. Proxies from the environment are disabled
-(``no_proxy()``): through a proxy, the proxy would resolve the name, not us.
+(``no_proxy()``); the egress proxy of ``HOOKLINE_PROXY_URL`` is the only one used. Through
+it, a name is still resolved and judged here before the request (the same check), but the
+proxy resolves it again to connect: pinning the checked address is not possible then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import ipaddress
 import socket
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 from pyreqwest import exceptions as px
 from pyreqwest.client import Client, ClientBuilder
 from pyreqwest.http import Url
+from pyreqwest.proxy import ProxyBuilder
 
+from hookline.domain.egress import EgressProxy
+from hookline.domain.endpoint_auth import ClientTls, split_pem_certificates
 from hookline.domain.outcome import AttemptResult, ErrorClass
 from hookline.domain.ssrf import (
     BlockedDestination,
@@ -99,6 +107,7 @@ class PyreqwestTransport:
         policy: DestinationPolicy | None = None,
         dns_ttl: float = 60.0,
         max_pinned: int = 1024,
+        proxy: EgressProxy | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.total_timeout = total_timeout
@@ -106,21 +115,35 @@ class PyreqwestTransport:
         self.policy = policy or DestinationPolicy()
         self.dns_ttl = dns_ttl
         self.max_pinned = max_pinned
+        #: Every request goes through this proxy when set (names are still resolved and
+        #: judged here first: the SSRF defence applies to the real destination).
+        self.proxy = proxy
         #: Verdicts of the pre-DNS check by URL: (refusal, name to pin, https).
         self._checked: dict[str, tuple[str | None, str | None, bool]] = {}
-        #: The client for IP-literal URLs (no DNS happens for them).
-        self._literal: Client | None = None
-        #: Pinned clients by host name: (client, expires_at).
-        self._pinned: dict[str, tuple[Client, float]] = {}
-        self._resolving: dict[str, asyncio.Future[Client]] = {}
+        #: The clients for IP-literal URLs (no DNS happens for them), by TLS identity.
+        self._literal: dict[str, Client] = {}
+        #: Pinned clients by host name and TLS identity: (client, expires_at).
+        self._pinned: dict[tuple[str, str], tuple[Client, float]] = {}
+        self._resolving: dict[tuple[str, str], asyncio.Future[Client]] = {}
         self._retired: list[Client] = []
         self._closing: set[asyncio.Future[None]] = set()
 
     # -- clients -------------------------------------------------------------
 
-    def _builder(self) -> ClientBuilder:
+    def _builder(self, tls: ClientTls | None = None) -> ClientBuilder:
+        """A client builder with the worker's settings, and ``tls``'s identity and CAs."""
+        builder = self._base_builder()
+        if tls is not None:
+            if tls.has_identity:
+                builder = builder.identity_pem(tls.identity_pem())
+            if tls.ca_bundle:
+                for certificate in split_pem_certificates(tls.ca_bundle):
+                    builder = builder.add_root_certificate_pem(certificate)
+        return builder
+
+    def _base_builder(self) -> ClientBuilder:
         # No connection limit: the worker bounds concurrency itself, as with aiohttp.
-        return (
+        builder = (
             ClientBuilder()
             .follow_redirects(False)
             .no_proxy()
@@ -134,6 +157,12 @@ class PyreqwestTransport:
             .timeout(timedelta(seconds=self.total_timeout))
             .pool_idle_timeout(timedelta(seconds=15))  # aiohttp's keepalive_timeout
         )
+        if self.proxy is not None:
+            proxy = ProxyBuilder.all(self.proxy.url)
+            if self.proxy.username is not None:
+                proxy = proxy.basic_auth(self.proxy.username, self.proxy.password or "")
+            builder = builder.proxy(proxy)
+        return builder
 
     def _check(self, url: str) -> tuple[str | None, str | None, bool]:
         """(refusal, name to pin or None for an IP literal, https) for ``url``, cached.
@@ -164,32 +193,36 @@ class PyreqwestTransport:
             self._checked[url] = verdict
         return verdict
 
-    async def _client_for(self, name: str | None) -> Client:
+    async def _client_for(self, name: str | None, tls: ClientTls | None = None) -> Client:
+        identity = _identity_key(tls)
         if name is None or not self.policy.enabled:
-            if self._literal is None:
-                self._literal = self._builder().build()
-            return self._literal
-        entry = self._pinned.get(name)
+            literal = self._literal.get(identity)
+            if literal is None:
+                literal = self._literal[identity] = self._builder(tls).build()
+            return literal
+        key = (name, identity)
+        entry = self._pinned.get(key)
         if entry is not None and entry[1] > time.monotonic():
             return entry[0]
-        pending = self._resolving.get(name)
+        pending = self._resolving.get(key)
         if pending is None:  # one resolution per name, however many sends wait for it
-            pending = asyncio.ensure_future(self._pin(name))
-            self._resolving[name] = pending
-            pending.add_done_callback(lambda _: self._resolving.pop(name, None))
+            pending = asyncio.ensure_future(self._pin(name, tls))
+            self._resolving[key] = pending
+            pending.add_done_callback(lambda _: self._resolving.pop(key, None))
         return await asyncio.shield(pending)
 
-    async def _pin(self, name: str) -> Client:
+    async def _pin(self, name: str, tls: ClientTls | None) -> Client:
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(name, 0, type=socket.SOCK_STREAM)
         addresses = [parse_ip_literal(str(info[4][0])) for info in infos]
         allowed = check_resolved(name, [a for a in addresses if a is not None], self.policy)
         # Port 0: reqwest uses the URL's port with the pinned address. Building a
         # client costs ~6-10 ms of CPU (TLS roots), with the GIL released: off the loop.
-        builder = self._builder().resolve(name, str(allowed[0]), 0)
+        builder = self._builder(tls).resolve(name, str(allowed[0]), 0)
         client = await asyncio.to_thread(builder.build)
-        old = self._pinned.pop(name, None)
-        self._pinned[name] = (client, time.monotonic() + self.dns_ttl)
+        key = (name, _identity_key(tls))
+        old = self._pinned.pop(key, None)
+        self._pinned[key] = (client, time.monotonic() + self.dns_ttl)
         if old is not None:
             self._retire(old[0])
         while len(self._pinned) > self.max_pinned:  # ~115 KiB per idle client: bound them
@@ -210,18 +243,23 @@ class PyreqwestTransport:
 
     # -- the port ------------------------------------------------------------
 
-    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
-        """POST and read at most ``max_response_bytes`` of the answer."""
+    async def send(  # noqa: PLR0911 - one return per way an attempt ends reads best
+        self, url: str, body: bytes, headers: Mapping[str, str], tls: ClientTls | None = None
+    ) -> AttemptResult:
+        """POST and read at most ``max_response_bytes`` of the answer; with ``tls``, through
+        a client that presents its identity and trusts its CAs."""
         started = time.perf_counter()
         refusal, name, https = self._check(url)
         if refusal is not None:
             return AttemptResult(0, refusal, {}, 0, ErrorClass.BLOCKED)
         try:
-            client = await self._client_for(name)
+            client = await self._client_for(name, tls)
         except BlockedDestination as refused:
             return AttemptResult(0, refused.reason, {}, ms_since(started), ErrorClass.BLOCKED)
         except OSError as error:  # socket.gaierror and friends
             return _failure(error, ErrorClass.DNS, started)
+        except (px.BuilderError, ValueError) as error:  # a TLS identity reqwest refused
+            return _failure(error, ErrorClass.TLS, started)
         try:
             builder = client.post(url)
         except ValueError as error:
@@ -240,18 +278,56 @@ class PyreqwestTransport:
                 response_headers = dict(response.headers.items())
                 status = response.status
         except (px.PyreqwestError, OSError, ValueError) as error:
-            return _failure(error, classify(error, https), started)
+            failed = _failure(error, classify(error, https), started)
+            return _with_tls_hint(failed, https, tls)
         return answered(status, bytes(raw), response_headers, started)
 
     async def close(self) -> None:
         """Close every client and its pooled connections."""
         clients = [c for c, _ in self._pinned.values()] + self._retired
-        if self._literal is not None:
-            clients.append(self._literal)
+        clients += self._literal.values()
         self._pinned.clear()
         self._retired.clear()
-        self._literal = None
+        self._literal = {}
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+#: What reqwest says when a TLS server hangs up on the request (TLS 1.3 servers check the
+#: client certificate after the handshake, so a refusal often arrives as this, or an alert).
+_HUNG_UP = (
+    "peer closed connection without sending tls close_notify",
+    "certificaterequired", "certificate required", "bad certificate", "badcertificate",
+    "unknown ca", "unknownca",
+)  # fmt: skip
+
+
+def _with_tls_hint(result: AttemptResult, https: bool, tls: ClientTls | None) -> AttemptResult:
+    """``result`` with the likely reason first when a TLS server hung up on the request:
+    a client certificate refused, or one required and none configured."""
+    text = result.response_body.lower()
+    if not https or not any(words in text for words in _HUNG_UP):
+        return result
+    if tls is not None and tls.has_identity:
+        hint = "the server ended the TLS connection: it did not accept the client certificate"
+    else:
+        hint = "the server ended the TLS connection: it may require a client certificate (none set)"
+    body = f"{hint} | {result.response_body}"[:1000]
+    return replace(result, response_body=body, error_class=ErrorClass.TLS)
+
+
+def _identity_key(tls: ClientTls | None) -> str:
+    """What tells clients with different TLS identities or CAs apart ("" for none)."""
+    if tls is None:
+        return ""
+    return _digest_of(tls)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest_of(tls: ClientTls) -> str:
+    # Cached: claims hand out one ClientTls object per stored value, whose string hashes
+    # Python keeps, so a send pays a dictionary lookup, not a SHA-256 of its PEMs.
+    material = "\x00".join((tls.certificate or "", tls.key or "", tls.ca_bundle or ""))
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def _failure(error: BaseException, error_class: ErrorClass, started: float) -> AttemptResult:

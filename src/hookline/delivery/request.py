@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hookline.domain import ids, signing
+from hookline.domain.endpoint_auth import AUTHORIZATION
 from hookline.domain.outcome import SentRequest, recorded_headers
 from hookline.domain.shaping import BATCH_SIZE_HEADER, Shaped, batch_body, shape
 from hookline.storage.base import ClaimedDelivery
@@ -130,9 +131,19 @@ def batch_headers(shaped: Sequence[Shaped]) -> dict[str, str]:
     return made
 
 
+def with_authorization(headers: dict[str, str], value: str) -> dict[str, str]:
+    """``headers`` with ``Authorization: value``, replacing any spelling of it there."""
+    kept = {k: v for k, v in headers.items() if k.lower() != AUTHORIZATION}
+    kept[AUTHORIZATION] = value
+    return kept
+
+
 def recorded(request: Request, delivery: ClaimedDelivery, sent: dict[str, str]) -> SentRequest:
     """What the attempt records of a request sent with headers ``sent``: the endpoint's
-    and the forwarded credential-like headers masked, the body if it was reshaped."""
-    custom = (*delivery.headers, *(delivery.message_headers or ()))
+    and the forwarded credential-like headers masked, and the ``Authorization`` of the
+    endpoint's credentials; the body if it was reshaped."""
+    custom: tuple[str, ...] = (*delivery.headers, *(delivery.message_headers or ()))
+    if delivery.auth is not None and delivery.auth.method is not None:
+        custom = (*custom, AUTHORIZATION)
     body = request.body.decode() if request.reshaped else None
     return SentRequest(recorded_headers(sent, custom), body)

@@ -18,6 +18,7 @@ from typing import Protocol
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from hookline.domain.endpoint_auth import ClientTls
 from hookline.domain.outcome import AttemptResult, ErrorClass
 from hookline.domain.retry import parse_retry_after
 from hookline.domain.ssrf import (
@@ -35,8 +36,11 @@ URL_CACHE_SIZE = 10_000
 class Transport(Protocol):
     """Sends one POST and reports what came back, never raising for network trouble."""
 
-    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
-        """POST ``body`` to ``url``; classify any failure into an ``AttemptResult``."""
+    async def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], tls: ClientTls | None = None
+    ) -> AttemptResult:
+        """POST ``body`` to ``url`` (presenting the TLS identity and trusting the CAs of
+        ``tls``, if given); classify any failure into an ``AttemptResult``."""
 
     async def close(self) -> None:
         """Release connections."""
@@ -139,8 +143,16 @@ class AiohttpTransport:
             )
         return self._session
 
-    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
-        """POST and read at most ``max_response_bytes`` of the answer."""
+    async def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], tls: ClientTls | None = None
+    ) -> AttemptResult:
+        """POST and read at most ``max_response_bytes`` of the answer. A TLS client
+        identity is not supported here (the API refuses it with this transport)."""
+        if tls is not None:
+            return AttemptResult(
+                0, "the aiohttp transport does not present TLS client identities; "
+                "use HOOKLINE_HTTP_CLIENT=pyreqwest", {}, 0, ErrorClass.TLS,
+            )  # fmt: skip
         session = self._open()
         started = time.perf_counter()
         # IP literals skip the resolver, so they are judged here; names are judged

@@ -54,6 +54,7 @@ def snapshot(record: Audited | None) -> JSONObject | None:
             for key in record.old_secrets
         ]
         data["headers"] = {name: masked(value) for name, value in record.headers.items()}
+        data["auth"] = None if record.auth is None else record.auth.masked_json(masked)
     if isinstance(record, ApiToken):
         del data["token_hash"]
     if isinstance(record, Source):

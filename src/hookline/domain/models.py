@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from hookline.domain.controls import NO_CONTROLS, NORMAL_PRIORITY, Controls
+from hookline.domain.endpoint_auth import EndpointAuth
 
 JSONObject = dict[str, Any]
 T = TypeVar("T")
@@ -116,6 +117,9 @@ class Endpoint:
     updated_at: float = 0.0
     controls: Controls = NO_CONTROLS
     paused: bool = False
+    #: How hookline authenticates to the endpoint (Authorization, TLS identity); None: only
+    #: the signature.
+    auth: EndpointAuth | None = None
 
     def signing_secrets(self, now: float) -> list[str]:
         """The current secret first, then old ones still inside their grace period."""

@@ -32,6 +32,7 @@ class ErrorClass(enum.StrEnum):
     SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - the secret did not unseal: not sent
     TRANSFORM = "transform_error"  # the endpoint's transformation failed on this payload: not sent
     NO_CHANNEL = "no_channel"  # no channel for the destination's kind in this worker: not sent
+    TOKEN = "token_error"  # noqa: S105 - the endpoint's OAuth2 token could not be had: not sent
     ERROR = "error"  # anything else the transport raised
 
 

@@ -84,8 +84,10 @@ class ThreadedSqlStorage:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         rewritten = skipped = 0
-        # Endpoints (signing secrets), then inbound sources (receiving tokens and secrets).
-        for rekey_page in (self.ops.rekey_page, self.ops.rekey_source_page):
+        # Endpoints (signing secrets, then credentials), then inbound sources (receiving
+        # tokens and secrets).
+        pages = (self.ops.rekey_page, self.ops.rekey_auth_page, self.ops.rekey_source_page)
+        for rekey_page in pages:
             for _ in range(REKEY_PASSES):
                 changed = 0
                 after = ""

@@ -13,6 +13,7 @@ from typing import Any
 from hookline.domain.circuit import Circuit
 from hookline.domain.controls import NO_CONTROLS, Controls
 from hookline.domain.destinations import Destination
+from hookline.domain.endpoint_auth import EndpointAuth
 from hookline.domain.models import AttemptStatus, Endpoint, Message, SigningKey
 
 # What to write back for one claimed delivery is decided by the pure delivery policy;
@@ -144,6 +145,8 @@ class ClaimedDelivery:
     #: Not an HTTP endpoint: the destination (a broker, a database) the delivery goes to,
     #: its configuration unsealed; the channel registered under its kind carries it.
     destination: Destination | None = None
+    #: How the request authenticates to the endpoint (unsealed), None: only the signature.
+    auth: EndpointAuth | None = None
 
 
 @dataclass(frozen=True, slots=True)

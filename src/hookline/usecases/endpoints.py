@@ -16,7 +16,9 @@ from hookline.domain.routing import HANDLER_SCHEME, HANDLER_URL_PATTERN
 from hookline.domain.tokens import Principal
 from hookline.errors import ForbiddenError, NotFoundError, ValidationError
 from hookline.storage.base import Storage
+from hookline.usecases import endpoint_auth
 from hookline.usecases.controls import ControlsDraft
+from hookline.usecases.endpoint_auth import AuthDraft
 
 #: Old secrets kept at most, so repeated rotations cannot grow a delivery's headers without bound.
 MAX_OLD_SECRETS = 5
@@ -48,6 +50,8 @@ class EndpointDraft:
     rate_limit: int | None = None
     retry_schedule: tuple[float, ...] | None = None
     controls: ControlsDraft = field(default_factory=ControlsDraft)
+    #: The credentials given (``auth``, ``tls``); None: neither.
+    auth: AuthDraft | None = None
 
 
 async def check_url(url: str, who: Principal, policy: ssrf.DestinationPolicy) -> str:
@@ -145,15 +149,18 @@ async def create_endpoint(
     storage: Storage, who: Principal, app_id: str, draft: EndpointDraft,
     policy: ssrf.DestinationPolicy, now: float,
 ) -> Endpoint:  # fmt: skip
-    """Check the draft (URL, secret, event types, controls) and store the new endpoint."""
+    """Check the draft (URL, secret, event types, controls, credentials) and store the new
+    endpoint."""
+    url = await check_url(draft.url, who, policy)
     endpoint = Endpoint(
         id=ids.new_id(ids.ENDPOINT, now), app_id=app_id,
-        url=await check_url(draft.url, who, policy), secret=normalise_secret(draft.secret),
+        url=url, secret=normalise_secret(draft.secret),
         uid=draft.uid, description=draft.description, version=draft.version,
         disabled=draft.disabled, filter_types=await check_event_types(storage, draft.event_types),
         channels=draft.channels, headers=draft.headers, metadata=draft.metadata,
         rate_limit=draft.rate_limit, retry_schedule=draft.retry_schedule,
         created_at=now, updated_at=now, controls=draft.controls.build(draft.url),
+        auth=await endpoint_auth.resolve(draft.auth, url, None, who, policy),
     )  # fmt: skip
     return await store_new(storage, who, endpoint, now)
 
@@ -170,9 +177,11 @@ async def put_endpoint(
     policy: ssrf.DestinationPolicy, now: float,
 ) -> tuple[Endpoint, bool]:  # fmt: skip
     """Replace the endpoint ``endpoint_key`` (id or uid) with the draft, or create it
-    (under that uid, unless it is an id): (it, whether created). Its secret stays."""
+    (under that uid, unless it is an id): (it, whether created). Its secret stays, and so
+    do its credentials unless the draft gives them."""
+    url = await check_url(draft.url, who, policy)
     fields = {
-        "url": await check_url(draft.url, who, policy), "description": draft.description,
+        "url": url, "description": draft.description,
         "uid": draft.uid, "version": draft.version, "disabled": draft.disabled,
         "filter_types": await check_event_types(storage, draft.event_types),
         "channels": draft.channels, "metadata": draft.metadata, "rate_limit": draft.rate_limit,
@@ -185,23 +194,34 @@ async def put_endpoint(
             fields["uid"] = draft.uid or endpoint_key
         created = Endpoint(
             id=ids.new_id(ids.ENDPOINT, now), app_id=app_id, secret=signing.generate_secret(),
-            created_at=now, updated_at=now, **fields,  # type: ignore[arg-type]
+            created_at=now, updated_at=now,
+            auth=await endpoint_auth.resolve(draft.auth, url, None, who, policy),
+            **fields,  # type: ignore[arg-type]
         )  # fmt: skip
         return await store_new(storage, who, created, now), True
     fields["uid"] = draft.uid or current.uid
-    updated = replace(current, updated_at=now, **fields)  # type: ignore[arg-type]
+    auth = await endpoint_auth.resolve(
+        draft.auth, url, current.auth, who, policy, url_changed=url != current.url
+    )
+    updated = replace(current, updated_at=now, auth=auth, **fields)  # type: ignore[arg-type]
     return await save(storage, who, current, updated, now), False
 
 
 async def patch_endpoint(
     storage: Storage, who: Principal, current: Endpoint, changes: dict[str, object],
     controls: ControlsDraft | None, policy: ssrf.DestinationPolicy, now: float,
+    auth: AuthDraft | None = None,
 ) -> Endpoint:  # fmt: skip
     """Change some fields of ``current`` (by ``Endpoint`` field name): a new ``url`` and
-    ``filter_types`` are checked; ``controls``, if given, are rebuilt for the URL."""
+    ``filter_types`` are checked; ``controls``, if given, are rebuilt for the URL; the
+    credentials ``auth`` gives are merged with the stored ones and checked."""
     checked = dict(changes)
     if "url" in checked:
         checked["url"] = await check_url(str(checked["url"]), who, policy)
+    url = str(checked.get("url", current.url))
+    checked["auth"] = await endpoint_auth.resolve(
+        auth, url, current.auth, who, policy, url_changed=url != current.url
+    )
     if "filter_types" in checked:
         names = checked["filter_types"]
         assert names is None or isinstance(names, list)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from hookline.api.access import APP_READ, APP_WRITE, requires
-from hookline.api.context import App, Ctx, Page, Who, listed, parse_time, respond
+from hookline.api.context import App, Context, Ctx, Page, Who, listed, parse_time, respond
 from hookline.api.convert import delivery_state_out, endpoint_out, message_out, task_out
 from hookline.api.schemas import (
     CREATED_BY_PUT,
@@ -32,6 +32,7 @@ from hookline.api.schemas import (
     RecoverIn,
     check_headers,
 )
+from hookline.api.schemas.endpoint_auth import method_of, tls_of
 from hookline.api.schemas.operations import EndpointAttemptStatsOut, EventExampleIn
 from hookline.domain.controls import Batching, BreakerConfig, Ordering
 from hookline.domain.models import Application, Endpoint
@@ -39,6 +40,7 @@ from hookline.errors import ValidationError
 from hookline.storage.base import BEGINNING, END_OF_TIME
 from hookline.usecases import endpoints, log_operations, replays
 from hookline.usecases.controls import ControlsDraft
+from hookline.usecases.endpoint_auth import AuthDraft
 from hookline.usecases.endpoints import EndpointDraft
 
 router = APIRouter(prefix="/api/v1/app/{app_id}/endpoint", tags=["Endpoint"])
@@ -67,7 +69,18 @@ def controls_draft(body: EndpointIn | EndpointUpdate | EndpointPatch) -> Control
     )  # fmt: skip
 
 
-def endpoint_draft(body: EndpointIn | EndpointUpdate) -> EndpointDraft:
+def auth_draft(body: EndpointIn | EndpointUpdate | EndpointPatch, ctx: Context) -> AuthDraft:
+    """The credentials a body gives (``auth``, ``tls``), and which it gives at all."""
+    given = body.model_fields_set
+    return AuthDraft(
+        method=None if body.auth is None else method_of(body.auth),
+        tls=None if body.tls is None else tls_of(body.tls),
+        method_given="auth" in given, tls_given="tls" in given,
+        client_tls_supported=ctx.settings.http_client == "pyreqwest",
+    )  # fmt: skip
+
+
+def endpoint_draft(body: EndpointIn | EndpointUpdate, ctx: Context) -> EndpointDraft:
     """The use cases' draft of a create or replace body."""
     return EndpointDraft(
         url=body.url, secret=body.secret if isinstance(body, EndpointIn) else None, uid=body.uid,
@@ -77,7 +90,7 @@ def endpoint_draft(body: EndpointIn | EndpointUpdate) -> EndpointDraft:
         headers=body.headers if isinstance(body, EndpointIn) else {}, metadata=body.metadata,
         rate_limit=body.throttle_rate,
         retry_schedule=tuple(body.retry_schedule) if body.retry_schedule is not None else None,
-        controls=controls_draft(body),
+        controls=controls_draft(body), auth=auth_draft(body, ctx),
     )  # fmt: skip
 
 
@@ -105,7 +118,7 @@ async def list_endpoints(app: App, ctx: Ctx, cursor: Page) -> Response:
 )
 async def create_endpoint(app: App, body: EndpointIn, ctx: Ctx, who: Who) -> Response:
     created = await endpoints.create_endpoint(
-        ctx.storage, who, app.id, endpoint_draft(body), ctx.settings.destination_policy,
+        ctx.storage, who, app.id, endpoint_draft(body, ctx), ctx.settings.destination_policy,
         ctx.clock(),
     )  # fmt: skip
     return respond(endpoint_out(created), 201)
@@ -130,7 +143,7 @@ async def update_endpoint(
     app: App, endpoint_id: str, body: EndpointUpdate, ctx: Ctx, who: Who
 ) -> Response:
     stored, created = await endpoints.put_endpoint(
-        ctx.storage, who, app.id, endpoint_id, endpoint_draft(body),
+        ctx.storage, who, app.id, endpoint_id, endpoint_draft(body, ctx),
         ctx.settings.destination_policy, ctx.clock(),
     )  # fmt: skip
     return respond(endpoint_out(stored), 201 if created else 200)
@@ -182,7 +195,7 @@ async def patch_endpoint(
         )
     stored = await endpoints.patch_endpoint(
         ctx.storage, who, current, changes, controls, ctx.settings.destination_policy,
-        ctx.clock(),
+        ctx.clock(), auth_draft(body, ctx),
     )  # fmt: skip
     return respond(endpoint_out(stored))
 

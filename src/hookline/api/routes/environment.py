@@ -106,7 +106,7 @@ async def import_(
     ]  # fmt: skip
     endpoints = [
         ImportedEndpoint(
-            id=e.id, app_id=a.id, draft=endpoint_draft(e), sealed_secret=e.sealed_secret,
+            id=e.id, app_id=a.id, draft=endpoint_draft(e, ctx), sealed_secret=e.sealed_secret,
             sealed_headers=e.sealed_headers,
         )
         for a in settings.applications

@@ -30,6 +30,7 @@ from hookline.api.schemas.common import (
     UtcDatetime,
     Version,
 )
+from hookline.api.schemas.endpoint_auth import ClientTlsIn, EndpointAuthIn
 
 _EVENT_TYPES = AliasChoices("eventTypes", "filterTypes", "event_types", "filter_types")
 _THROTTLE = AliasChoices("throttleRate", "rateLimit", "throttle_rate", "rate_limit")
@@ -85,6 +86,9 @@ class _EndpointFields(_Controls):
     retry_schedule: RetrySchedule | None = None
 
     url: Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+    # hookline's credentials toward the endpoint (api/schemas/endpoint_auth.py).
+    auth: EndpointAuthIn | None = None
+    tls: ClientTlsIn | None = None
 
 
 class EndpointIn(_EndpointFields):
@@ -111,6 +115,8 @@ class EndpointPatch(_Controls):
     metadata: Metadata | None = None
     throttle_rate: RateLimit | None = Field(None, validation_alias=_THROTTLE)
     retry_schedule: RetrySchedule | None = None
+    auth: EndpointAuthIn | None = None
+    tls: ClientTlsIn | None = None
 
 
 class EndpointOut(ResponseModel):
@@ -139,6 +145,9 @@ class EndpointOut(ResponseModel):
     circuit_breaker: CircuitBreakerIn | None = None
     max_in_flight: int | None = None
     paused: bool = False
+    # hookline's credentials toward the endpoint, secrets masked (api/schemas/endpoint_auth.py).
+    auth: EndpointAuthIn | None = None
+    tls: ClientTlsIn | None = None
 
 
 class CircuitOut(ResponseModel):

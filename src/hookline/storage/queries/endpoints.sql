@@ -5,15 +5,15 @@
 -- name: insert_endpoint
 INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled, filter_types, channels,
                        headers, metadata, rate_limit, retry_schedule, secret, old_secrets,
-                       failing_since, created_at, updated_at, controls, paused)
+                       failing_since, created_at, updated_at, controls, paused, auth)
 VALUES (:id, :app_id, :uid, :url, :description, :version, :disabled, :filter_types, :channels,
         :headers, :metadata, :rate_limit, :retry_schedule, :secret, :old_secrets,
-        :failing_since, :created_at, :updated_at, :controls, :paused);
+        :failing_since, :created_at, :updated_at, :controls, :paused, :auth);
 
 -- name: get_endpoint
 SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
        rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at,
-       controls, paused
+       controls, paused, auth
 FROM endpoints WHERE app_id = :app_id AND (id = :key OR uid = :key)
 ORDER BY id = :key DESC LIMIT 1;
 
@@ -23,7 +23,7 @@ SET uid = :uid, url = :url, description = :description, version = :version, disa
     filter_types = :filter_types, channels = :channels, headers = :headers, metadata = :metadata,
     rate_limit = :rate_limit, retry_schedule = :retry_schedule, secret = :secret,
     old_secrets = :old_secrets, failing_since = :failing_since, updated_at = :updated_at,
-    controls = :controls, paused = :paused
+    controls = :controls, paused = :paused, auth = :auth
 WHERE id = :id;
 
 -- name: delete_endpoint
@@ -32,7 +32,7 @@ DELETE FROM endpoints WHERE id = :id;
 -- name: list_endpoints
 SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
        rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at,
-       controls, paused
+       controls, paused, auth
 FROM endpoints WHERE app_id = :app_id AND id > :after AND id < :before ORDER BY id DESC LIMIT :limit;
 
 -- name: hold_endpoint_backlog

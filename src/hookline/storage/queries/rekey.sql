@@ -19,3 +19,10 @@ SELECT id, token, secrets FROM sources WHERE id > :after ORDER BY id LIMIT :limi
 -- Only if the sealed values are still what was read: a change that landed meanwhile wins.
 UPDATE sources SET token = :new_token, secrets = :new_secrets
 WHERE id = :id AND token = :token AND secrets = :secrets;
+
+-- name: endpoint_auth_after
+SELECT id, auth FROM endpoints WHERE id > :after AND auth IS NOT NULL ORDER BY id LIMIT :limit;
+
+-- name: reseal_endpoint_auth
+-- Only if the credentials are still what was read: a change that landed meanwhile wins.
+UPDATE endpoints SET auth = :new_auth WHERE id = :id AND auth = :auth;

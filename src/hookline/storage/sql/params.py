@@ -10,7 +10,7 @@ from hookline.domain.models import Application, Attempt, Endpoint, EventType, Me
 from hookline.domain.secrets import SecretBox
 from hookline.domain.tokens import ApiToken, hash_token
 from hookline.storage.sql._core import dumps
-from hookline.storage.sql.sealing import seal_secrets, source_context
+from hookline.storage.sql.sealing import seal_auth, seal_secrets, source_context
 
 
 def application_params(app: Application) -> dict[str, Any]:
@@ -48,6 +48,7 @@ def endpoint_params(ep: Endpoint, box: SecretBox) -> dict[str, Any]:
         "retry_schedule": dumps(ep.retry_schedule), "secret": secret, "old_secrets": old_secrets,
         "failing_since": ep.failing_since, "created_at": ep.created_at, "updated_at": ep.updated_at,
         "controls": dumps(ep.controls.to_json()), "paused": int(ep.paused),
+        "auth": seal_auth(box, ep.id, ep.auth),
     }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from hookline.storage.sql._core import Connection, SqlBase
 from hookline.storage.sql.sealing import (
     seal_secrets,
     sealed_under_current_key,
+    secret_context,
     source_context,
     unseal_old_secrets,
     unseal_secret,
@@ -51,6 +52,27 @@ class RekeyOps(SqlBase):
                 "new_secret": new_secret, "new_old_secrets": new_old_secrets,
             }  # fmt: skip
             if conn.execute(self.q("reseal_endpoint_secrets"), params).rowcount == 1:
+                rewritten += 1
+            else:
+                changed += 1
+        last_id = rows[-1]["id"] if rows else after
+        return RekeyPage(last_id=last_id, scanned=len(rows), rewritten=rewritten, changed=changed)
+
+    def rekey_auth_page(self, conn: Connection, after: str, limit: int) -> RekeyPage:
+        """``rekey_page`` for endpoints' credentials (``auth``: one sealed value each)."""
+        rows = self._all(conn, "endpoint_auth_after", {"after": after, "limit": limit})
+        rewritten = changed = 0
+        box = self.secret_box
+        for row in rows:
+            endpoint_id, auth = row["id"], row["auth"]
+            if box.is_current(auth):
+                continue
+            context = secret_context(endpoint_id, "auth")
+            params = {
+                "id": endpoint_id, "auth": auth,
+                "new_auth": box.seal(box.unseal(auth, context), context),
+            }  # fmt: skip
+            if conn.execute(self.q("reseal_endpoint_auth"), params).rowcount == 1:
                 rewritten += 1
             else:
                 changed += 1

@@ -34,7 +34,12 @@ from hookline.domain.tokens import ApiToken
 from hookline.errors import SecretKeyError
 from hookline.storage.records import ClaimedDelivery
 from hookline.storage.sql._core import Row, as_tuple, dumps, loads
-from hookline.storage.sql.sealing import source_context, unseal_old_secrets, unseal_secret
+from hookline.storage.sql.sealing import (
+    source_context,
+    unseal_auth,
+    unseal_old_secrets,
+    unseal_secret,
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -93,7 +98,7 @@ def endpoint_from_row(row: Row, box: SecretBox) -> Endpoint:
         old_secrets=unseal_old_secrets(box, endpoint_id, row["old_secrets"]),
         failing_since=row["failing_since"], created_at=row["created_at"],
         updated_at=row["updated_at"], controls=Controls.from_json(loads(row["controls"])),
-        paused=bool(row["paused"]),
+        paused=bool(row["paused"]), auth=unseal_auth(box, endpoint_id, row["auth"]),
     )  # fmt: skip
 
 
@@ -228,10 +233,11 @@ def claimed_from_row(
     # Unsealing on every claim is cheap: the box caches what it has decrypted. A secret
     # that does not unseal (a lost key, an altered row) spoils only its own delivery:
     # it is claimed with the problem, never sent, and retried on its schedule.
-    problem = None
+    problem = auth = None
     try:
         secret = unseal_secret(box, endpoint_id, row["secret"])
         old_secrets = unseal_old_secrets(box, endpoint_id, row["old_secrets"])
+        auth = unseal_auth(box, endpoint_id, row["auth"])
     except SecretKeyError as error:
         secret, old_secrets, problem = "", (), error.detail
     delivery_id = row["id"]
@@ -245,5 +251,5 @@ def claimed_from_row(
         version=row["version"], controls=controls_of(row["controls"]),
         versioning=versioning_of(row["versioning"]), order_key=row["order_key"],
         send_at=send_at.get(delivery_id), rate_limit=row["rate_limit"],
-        trace_parent=row["trace_parent"],
+        trace_parent=row["trace_parent"], auth=auth,
     )  # fmt: skip

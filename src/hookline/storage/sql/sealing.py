@@ -3,10 +3,12 @@ record handed out (an Endpoint, a ClaimedDelivery, a Source) holds plaintext."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import orjson
 
+from hookline.domain.endpoint_auth import EndpointAuth
 from hookline.domain.models import SigningKey
 from hookline.domain.secrets import SecretBox
 
@@ -53,3 +55,23 @@ def sealed_under_current_key(box: SecretBox, secret: str, old_secrets: str) -> b
     return box.is_current(secret) and all(
         box.is_current(key["secret"]) for key in orjson.loads(old_secrets)
     )
+
+
+def seal_auth(box: SecretBox, endpoint_id: str, auth: EndpointAuth | None) -> str | None:
+    """An endpoint's ``auth`` column: its credentials as one sealed JSON object (None: none)."""
+    if auth is None or auth.empty:
+        return None
+    return box.seal(orjson.dumps(auth.to_json()).decode(), secret_context(endpoint_id, "auth"))
+
+
+def unseal_auth(box: SecretBox, endpoint_id: str, stored: str | None) -> EndpointAuth | None:
+    """An endpoint's credentials from their column (raises ``SecretKeyError`` if they do not
+    unseal). Parsed once per distinct text: the claim reads them for every delivery."""
+    if stored is None:
+        return None
+    return _auth_of(box.unseal(stored, secret_context(endpoint_id, "auth")))
+
+
+@functools.lru_cache(maxsize=4096)
+def _auth_of(text: str) -> EndpointAuth | None:
+    return EndpointAuth.from_json(orjson.loads(text))
