@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import uvicorn
 
 from hookline import tracing
+from hookline.delivery.destinations import DestinationChannels
 from hookline.delivery.handlers import HandlerRunner
 from hookline.delivery.maintenance import JobRunner, RetentionCleaner
 from hookline.delivery.transport import AiohttpTransport, Transport
@@ -109,10 +110,11 @@ async def serve(
     tasks: list[asyncio.Task[None]] = []
     engine: list[DeliveryWorker | JobRunner | RetentionCleaner] = []
     transport = make_transport(settings)
+    destinations = make_destinations(settings)
     server: _Server | None = None
     try:
         if workers:
-            engine = _engine(storage, settings, transport, handlers)
+            engine = _engine(storage, settings, transport, handlers, destinations)
             tasks += [asyncio.create_task(part.run()) for part in engine]
             tasks.append(asyncio.create_task(_housekeeping(storage, settings, stop)))
         if workers and not api and settings.metrics_port:
@@ -141,7 +143,7 @@ async def serve(
         for part in engine:
             part.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await transport.close()
+        await asyncio.gather(transport.close(), destinations.close())
         await storage.close()
         tracing.shutdown()
         logger.info("stopped")
@@ -161,13 +163,22 @@ def _metrics_server(settings: Settings, storage: Storage) -> _Server:
     return _Server(config)
 
 
+def make_destinations(settings: Settings) -> DestinationChannels:
+    """The channels to brokers and databases (they connect on their first delivery)."""
+    return DestinationChannels(
+        settings.destination_policy, settings.connect_timeout, settings.request_timeout
+    )
+
+
 def _engine(
-    storage: Storage, settings: Settings, transport: Transport, handlers: Handlers | None
-) -> list[DeliveryWorker | JobRunner | RetentionCleaner]:
+    storage: Storage, settings: Settings, transport: Transport, handlers: Handlers | None,
+    destinations: DestinationChannels,
+) -> list[DeliveryWorker | JobRunner | RetentionCleaner]:  # fmt: skip
     """A worker process's parts: delivery, and beside it background jobs and retention."""
     worker = DeliveryWorker(
         storage, transport, WorkerConfig.from_settings(settings),
         handlers=HandlerRunner(handlers, timeout=settings.request_timeout),
+        destinations=destinations.by_kind,
     )  # fmt: skip
     cleaner = RetentionCleaner(
         storage, settings.attempt_retention_days * 86400, settings.retention_interval,

@@ -32,6 +32,9 @@ class ErrorClass(enum.StrEnum):
     SECRET_UNREADABLE = "secret_unreadable"  # noqa: S105 - the secret did not unseal: not sent
     TRANSFORM = "transform_error"  # the endpoint's transformation failed on this payload: not sent
     NO_CHANNEL = "no_channel"  # no channel for the destination's kind in this worker: not sent
+    INVALID_CONFIG = "invalid_config"  # the destination's configuration lacks a field: not sent
+    UNROUTABLE = "unroutable"  # the broker had nowhere to put it (RabbitMQ mandatory, no queue)
+    REJECTED = "rejected"  # the broker or database said no (a NACK, a missing table...)
     ERROR = "error"  # anything else the transport raised
 
 
