@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -486,3 +491,54 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+def acl_broker(port: int) -> tuple[str, Path]:
+    """The mosquitto binary and a directory with its configuration: a listener on
+    ``port`` whose ACL lets anyone write under ``allowed/`` only."""
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(mosquitto):
+        brokers.missing("no mosquitto binary to run a broker with an ACL")
+    # Started as root, mosquitto reads its files as user mosquitto: a directory it can read.
+    directory = Path(tempfile.mkdtemp(prefix="hookline-mosquitto-"))
+    directory.chmod(0o755)
+    (directory / "acl").write_text("topic write allowed/#\n")
+    (directory / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nacl_file {directory / 'acl'}\n"
+        "persistence false\n"
+    )
+    return mosquitto, directory
+
+
+async def test_mqtt_puback_refusing_the_topic_is_a_failed_attempt() -> None:
+    """A broker whose ACL refuses the topic answers PUBACK "not authorized": the attempt fails."""
+    port = brokers.free_port()
+    mosquitto, tmp_path = acl_broker(port)
+    process = subprocess.Popen(  # noqa: ASYNC220 - a broker of the test's own, stopped below
+        [mosquitto, "-c", str(tmp_path / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    channel = MqttChannel(LOOPBACK, timeout=5.0)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "mosquitto did not start"
+                await asyncio.sleep(0.05)
+        url = f"mqtt://127.0.0.1:{port}"
+        allowed = Destination(destinations.MQTT, {"url": url, "topic": "allowed/invoices"})
+        assert (await sent(channel, group_of(allowed, 2))).succeeded
+        refused = Destination(destinations.MQTT, {"url": url, "topic": "forbidden/invoices"})
+        result = await sent(channel, group_of(refused, 2))
+        assert result.error_class is ErrorClass.REJECTED
+        assert "refused 2 of 2 messages on 'forbidden/invoices'" in result.response_body
+        assert "Not authorized" in result.response_body
+    finally:
+        await channel.close()
+        process.terminate()
+        process.wait(timeout=5)
+        shutil.rmtree(tmp_path)
