@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 from psycopg import sql
 from standardwebhooks.webhooks import Webhook
 
+from hookline import runtime
 from hookline.delivery.destinations import (
     DestinationChannel,
     MqttChannel,
@@ -43,6 +44,7 @@ from hookline.domain.models import AttemptStatus, DeliveryStatus, Endpoint, Mess
 from hookline.domain.outcome import AttemptResult, ErrorClass
 from hookline.domain.retry import RetryPolicy
 from hookline.domain.ssrf import DestinationPolicy
+from hookline.settings import load_settings
 from hookline.storage.base import ClaimedDelivery
 from hookline.storage.memory import MemoryQueue
 
@@ -542,3 +544,17 @@ async def test_mqtt_puback_refusing_the_topic_is_a_failed_attempt() -> None:
         process.terminate()
         process.wait(timeout=5)
         shutil.rmtree(tmp_path)
+
+
+def test_the_worker_process_registers_a_channel_for_every_broker_kind() -> None:
+    """runtime's destination channels cover every broker and database kind, by kind."""
+    made = runtime.make_destinations(load_settings({}))
+    worker = DeliveryWorker(MemoryQueue(), NoHttp(), WorkerConfig(), destinations=made.by_kind)
+    for kind, channel_class in [
+        (destinations.RABBITMQ, RabbitMqChannel), (destinations.POSTGRES, PostgresChannel),
+        (destinations.REDIS, RedisStreamChannel), (destinations.NATS, NatsChannel),
+        (destinations.MQTT, MqttChannel),
+    ]:  # fmt: skip
+        delivery = claimed(Destination(kind, {}))
+        assert isinstance(worker.channels.for_delivery(delivery), channel_class)
+        assert worker.channels.batches(delivery)
