@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -31,6 +32,9 @@ from hookline.server_limits import server_config
 from hookline.settings import Settings
 from hookline.storage import storage_from_url
 from hookline.storage.base import Retention, Storage, Tokens
+
+if TYPE_CHECKING:
+    from hookline.delivery.destinations import DestinationChannels
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +113,11 @@ async def serve(
     tasks: list[asyncio.Task[None]] = []
     engine: list[DeliveryWorker | JobRunner | RetentionCleaner] = []
     transport = make_transport(settings)
+    destinations = make_destinations(settings) if workers else None
     server: _Server | None = None
     try:
         if workers:
-            engine = _engine(storage, settings, transport, handlers)
+            engine = _engine(storage, settings, transport, handlers, destinations)
             tasks += [asyncio.create_task(part.run()) for part in engine]
             tasks.append(asyncio.create_task(_housekeeping(storage, settings, stop)))
         if workers and not api and settings.metrics_port:
@@ -141,7 +146,7 @@ async def serve(
         for part in engine:
             part.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await transport.close()
+        await asyncio.gather(transport.close(), destinations.close() if destinations else _done())
         await storage.close()
         tracing.shutdown()
         logger.info("stopped")
@@ -161,13 +166,29 @@ def _metrics_server(settings: Settings, storage: Storage) -> _Server:
     return _Server(config)
 
 
+async def _done() -> None:
+    """Nothing to close."""
+
+
+def make_destinations(settings: Settings) -> DestinationChannels:
+    """The channels to brokers and databases (they connect on their first delivery).
+    Imported here: an API-only process need not load the broker client libraries."""
+    from hookline.delivery.destinations import DestinationChannels
+
+    return DestinationChannels(
+        settings.destination_policy, settings.connect_timeout, settings.request_timeout
+    )
+
+
 def _engine(
-    storage: Storage, settings: Settings, transport: Transport, handlers: Handlers | None
-) -> list[DeliveryWorker | JobRunner | RetentionCleaner]:
+    storage: Storage, settings: Settings, transport: Transport, handlers: Handlers | None,
+    destinations: DestinationChannels | None,
+) -> list[DeliveryWorker | JobRunner | RetentionCleaner]:  # fmt: skip
     """A worker process's parts: delivery, and beside it background jobs and retention."""
     worker = DeliveryWorker(
         storage, transport, WorkerConfig.from_settings(settings),
         handlers=HandlerRunner(handlers, timeout=settings.request_timeout),
+        destinations=destinations.by_kind if destinations else None,
     )  # fmt: skip
     cleaner = RetentionCleaner(
         storage, settings.attempt_retention_days * 86400, settings.retention_interval,

@@ -216,8 +216,10 @@ class HandlerChannel:
 
 
 def standard_channels(
-    transport: Transport, runner: HandlerRunner, config: requests.RequestConfig
-) -> Channels:
-    """HTTP through ``transport``, and ``handler:`` endpoints through ``runner``."""
+    transport: Transport, runner: HandlerRunner, config: requests.RequestConfig,
+    by_kind: Mapping[str, DeliveryChannel] | None = None,
+) -> Channels:  # fmt: skip
+    """HTTP through ``transport``, ``handler:`` endpoints through ``runner``, and
+    destinations through the channels ``by_kind`` (``delivery/destinations/``)."""
     scheme = HANDLER_SCHEME.rstrip(":")
-    return Channels(HttpChannel(transport, config), {scheme: HandlerChannel(runner)})
+    return Channels(HttpChannel(transport, config), {scheme: HandlerChannel(runner)}, by_kind)

@@ -27,7 +27,7 @@ import random as _random
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from hookline.domain.outcome import AttemptResult, ErrorClass, SentRequest, Verdict
@@ -39,7 +39,7 @@ from hookline.settings import Settings
 from hookline.storage.base import ClaimedDelivery, Outcome
 from hookline.storage.ports import DeliveryQueue
 
-from .channels import Channels, standard_channels
+from .channels import Channels, DeliveryChannel, standard_channels
 from .handlers import HandlerRunner
 from .recorder import Recorder
 from .request import RequestConfig, requests
@@ -97,8 +97,9 @@ def worker_name() -> str:
 class DeliveryWorker:
     """Claims, sends and records deliveries until stopped.
 
-    It sends HTTP through ``transport`` and ``handler:`` endpoints through ``handlers``,
-    unless given its ``channels`` (then ``transport`` is not used).
+    It sends HTTP through ``transport``, ``handler:`` endpoints through ``handlers`` and
+    destinations through the channels ``destinations`` (by kind), unless given its
+    ``channels`` (then none of those is used).
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class DeliveryWorker:
         random: Callable[[], float] = _random.random,
         handlers: HandlerRunner | None = None,
         channels: Channels | None = None,
+        destinations: Mapping[str, DeliveryChannel] | None = None,
     ) -> None:
         self.queue = queue
         self.config = config
@@ -121,6 +123,7 @@ class DeliveryWorker:
             transport,
             handlers or HandlerRunner(None, timeout=60.0),
             RequestConfig(config.user_agent, config.send_svix_headers),
+            destinations,
         )
         self.policy = DeliveryPolicy(random, config.retry_policy, config.disable_after)
         self.slots = Slots(config.concurrency, config.endpoint_concurrency, config.claim_batch)

@@ -33,6 +33,9 @@ class ErrorClass(enum.StrEnum):
     TRANSFORM = "transform_error"  # the endpoint's transformation failed on this payload: not sent
     NO_CHANNEL = "no_channel"  # no channel for the destination's kind in this worker: not sent
     TOKEN = "token_error"  # noqa: S105 - the endpoint's OAuth2 token could not be had: not sent
+    INVALID_CONFIG = "invalid_config"  # the destination's configuration lacks a field: not sent
+    UNROUTABLE = "unroutable"  # the broker had nowhere to put it (RabbitMQ mandatory, no queue)
+    REJECTED = "rejected"  # the broker or database said no (a NACK, a missing table...)
     ERROR = "error"  # anything else the transport raised
 
 
