@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hookline.domain import ids
+from hookline.domain.destinations import masked_config
 from hookline.domain.jobs import JobParams
 from hookline.domain.models import Application, Endpoint, EventType, JSONObject, Source
 from hookline.domain.tokens import ApiToken, Principal
@@ -54,6 +55,12 @@ def snapshot(record: Audited | None) -> JSONObject | None:
             for key in record.old_secrets
         ]
         data["headers"] = {name: masked(value) for name, value in record.headers.items()}
+        if record.destination is not None:
+            kind = record.destination.kind
+            data["destination"] = {
+                "kind": kind,
+                "config": masked_config(kind, record.destination.config),
+            }
     if isinstance(record, ApiToken):
         del data["token_hash"]
     if isinstance(record, Source):

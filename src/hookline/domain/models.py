@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from hookline.domain.controls import NO_CONTROLS, NORMAL_PRIORITY, Controls
+from hookline.domain.destinations import Destination
 
 JSONObject = dict[str, Any]
 T = TypeVar("T")
@@ -116,6 +117,8 @@ class Endpoint:
     updated_at: float = 0.0
     controls: Controls = NO_CONTROLS
     paused: bool = False
+    #: Not an HTTP endpoint: a broker, a database or a poller (its configuration unsealed).
+    destination: Destination | None = None
 
     def signing_secrets(self, now: float) -> list[str]:
         """The current secret first, then old ones still inside their grace period."""
