@@ -29,10 +29,12 @@ from hookline.api.routes import (
     audit_log,
     auth,
     background_tasks,
+    destinations,
     endpoints,
     event_types,
     messages,
     operational,
+    poller,
     routing,
     sources,
 )
@@ -107,7 +109,7 @@ def create_api(
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
-               audit_log, sources, routing, operational)  # fmt: skip
+               audit_log, sources, routing, operational, destinations, poller)  # fmt: skip
     for module in routers:
         # Each route declares what it needs beside itself (``api.access.requires``).
         app.include_router(module.router)
