@@ -99,6 +99,15 @@ def test_destinations_round_trip_through_the_sdk(svix: Svix, server: HooklinePro
             api.get(f"/api/v1/app/{app.id}/endpoint/{rabbit.id}").text,
         ]
         assert not [text for text in everything if "s3cr3t-pw" in text or "pg-pass-9" in text]
+        # A destination is changed at /destination; a poller is never delivered to.
+        put = api.put(f"/api/v1/app/{app.id}/endpoint/{rabbit.id}",
+                      json={"url": "https://example.com/hook"})  # fmt: skip
+        assert put.status_code == 422
+        assert put.json()["detail"][0]["loc"] == ["path", "endpoint_id"]
+        msg = svix.message.create(app.id, MessageIn(event_type="invoice.paid", payload={}))
+        resend = api.post(f"/api/v1/app/{app.id}/msg/{msg.id}/endpoint/{upserted.id}/resend")
+        assert resend.status_code == 422
+        assert "pollingEndpoint" in resend.json()["detail"][0]["msg"]
     assert "s3cr3t-pw" not in server.logs()
     assert "pg-pass-9" not in server.logs()
 
