@@ -57,7 +57,8 @@ async def poll(
 @router.get(
     "/consumer/{consumer_id}", response_model=PollingEndpointOut,
     summary="Poll for a consumer, from the position the server keeps for it",
-    dependencies=[requires(APP_WRITE)],
+    # A GET, as the SDK sends it: a read-only token may read on (and so move its cursor).
+    dependencies=[requires(APP_READ)],
 )  # fmt: skip
 async def consumer_poll(
     app: App, sink_id: str, consumer_id: str, ctx: Ctx, limit: Limit = 50,
