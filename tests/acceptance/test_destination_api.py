@@ -117,6 +117,30 @@ def test_destinations_round_trip_through_the_sdk(svix: Svix, server: HooklinePro
     assert missing.value.status_code == 404
 
 
+#: The svix SDK's destination and poller operations: (method, path) as it sends them.
+SDK_OPERATIONS = [
+    ("get", "/api/v1/app/{app_id}/destination"), ("post", "/api/v1/app/{app_id}/destination"),
+    ("get", "/api/v1/app/{app_id}/destination/{destination_id}"),
+    ("put", "/api/v1/app/{app_id}/destination/{destination_id}"),
+    ("patch", "/api/v1/app/{app_id}/destination/{destination_id}"),
+    ("delete", "/api/v1/app/{app_id}/destination/{destination_id}"),
+    ("post", "/api/v1/app/{app_id}/destination/{destination_id}/secret/rotate"),
+    ("get", "/api/v1/app/{app_id}/destination/{destination_id}/transformation"),
+    ("patch", "/api/v1/app/{app_id}/destination/{destination_id}/transformation"),
+    ("get", "/api/v1/app/{app_id}/poller/{sink_id}"),
+    ("get", "/api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}"),
+    ("post", "/api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}/seek"),
+]  # fmt: skip
+
+
+def test_the_sdk_operations_are_in_the_openapi_document(server: HooklineProcess) -> None:
+    """Every destination and poller operation of the SDK is documented, under its path."""
+    with server.client() as api:
+        paths = api.get("/api/v1/openapi.json").json()["paths"]
+    missing = [(m, p) for m, p in SDK_OPERATIONS if m not in paths.get(p, {})]
+    assert missing == []
+
+
 def _publish(svix: Svix, app_id: str, count: int, **fields: Any) -> list[str]:
     return [
         svix.message.create(app_id, MessageIn(payload={"n": n}, **fields)).id for n in range(count)
