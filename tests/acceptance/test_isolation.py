@@ -42,6 +42,7 @@ class Tenant:
     token_id: str
     source_id: str
     ingest_url: str
+    poller_id: str
 
 
 def make_tenant(api: httpx.Client, receiver: Receiver, label: str) -> Tenant:
@@ -57,6 +58,12 @@ def make_tenant(api: httpx.Client, receiver: Receiver, label: str) -> Tenant:
               "uid": f"ep-{label}"},
     ).json()  # fmt: skip
     secret = api.get(f"/api/v1/app/{app['id']}/endpoint/{endpoint['id']}/secret").json()["key"]
+    # A poller made before the message, so that it reads it.
+    poller = api.post(
+        f"/api/v1/app/{app['id']}/destination",
+        json={"type": "pollingEndpoint", "uid": f"poll-{label}", "config": {},
+              "metadata": {"note": f"{marker}-metadata"}},
+    ).json()  # fmt: skip
     msg = api.post(
         f"/api/v1/app/{app['id']}/msg",
         json={"eventType": "user.signup", "payload": {"note": f"{marker}-payload"},
@@ -84,6 +91,7 @@ def make_tenant(api: httpx.Client, receiver: Receiver, label: str) -> Tenant:
         app_id=app["id"], uid=app["uid"], endpoint_id=endpoint["id"], secret=secret,
         msg_id=msg["id"], attempt_id=attempt["id"], task_id=task["id"], token=portal["token"],
         token_id=token_id, source_id=source["id"], ingest_url=source["ingestUrl"],
+        poller_id=poller["id"],
     )  # fmt: skip
 
 
@@ -108,7 +116,7 @@ def dump(api: httpx.Client, tenant: Tenant) -> list[Any]:
     paths = [base, f"{base}/endpoint", f"{base}/endpoint/{tenant.endpoint_id}/secret",
              f"{base}/endpoint/{tenant.endpoint_id}/headers", f"{base}/msg",
              f"{base}/attempt/msg/{tenant.msg_id}", f"/api/v1/auth/token?app_id={tenant.app_id}",
-             f"{base}/audit", f"{base}/source"]  # fmt: skip
+             f"{base}/audit", f"{base}/source", f"{base}/destination"]  # fmt: skip
     return [api.get(path).json() for path in paths]
 
 
@@ -130,10 +138,12 @@ def test_a_token_of_a_reaches_nothing_of_b(
 
     b_ids = {"app_id": b.app_id, "endpoint_id": b.endpoint_id, "msg_id": b.msg_id,
              "attempt_id": b.attempt_id, "task_id": b.task_id, "token_id": b.token_id,
-             "event_type_name": "user.signup", "source_id": b.source_id}  # fmt: skip
+             "event_type_name": "user.signup", "source_id": b.source_id,
+             "destination_id": b.poller_id, "sink_id": b.poller_id,
+             "consumer_id": "consumer-1"}  # fmt: skip
     # The same routes by B's uid, and under A's own application with B's other ids.
     by_uid = {**b_ids, "app_id": b.uid, "endpoint_id": "ep-b", "msg_id": "evt-b",
-              "source_id": "src-b"}  # fmt: skip
+              "source_id": "src-b", "destination_id": "poll-b", "sink_id": "poll-b"}  # fmt: skip
     inside_a = {**b_ids, "app_id": a.app_id}
     tried = 0
     with server.client(a.token) as as_a:
@@ -154,7 +164,7 @@ def test_a_token_of_a_reaches_nothing_of_b(
                 ]
                 assert not leaked, f"B's data in {where}"
                 shown_ids = {b.endpoint_id, b.msg_id, b.attempt_id, b.task_id, b.token_id,
-                             b.app_id, b.source_id} - set(path.split("/"))  # fmt: skip
+                             b.app_id, b.source_id, b.poller_id} - set(path.split("/"))  # fmt: skip
                 assert not [i for i in shown_ids if i in answer.text], f"B's ids in {where}"
                 if answer.status_code < 400:
                     # Only server-wide reads may succeed, and they hold nothing of B's.

@@ -30,11 +30,13 @@ from hookline.api.routes import (
     audit_log,
     auth,
     background_tasks,
+    destinations,
     endpoints,
     environment,
     event_types,
     messages,
     operational,
+    poller,
     routing,
     sources,
     statistics,
@@ -112,7 +114,8 @@ def create_api(
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
-               audit_log, sources, routing, operational, statistics, environment)  # fmt: skip
+               audit_log, sources, routing, operational, statistics, environment, destinations,
+               poller)  # fmt: skip
     for module in routers:
         # Each route declares what it needs beside itself (``api.access.requires``).
         app.include_router(module.router)

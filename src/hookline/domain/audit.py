@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hookline.domain import ids
+from hookline.domain.destinations import masked_config
 from hookline.domain.jobs import JobParams
 from hookline.domain.models import Application, Endpoint, EventType, JSONObject, Source
 from hookline.domain.tokens import ApiToken, Principal
@@ -55,6 +56,12 @@ def snapshot(record: Audited | None) -> JSONObject | None:
         ]
         data["headers"] = {name: masked(value) for name, value in record.headers.items()}
         data["auth"] = None if record.auth is None else record.auth.masked_json(masked)
+        if record.destination is not None:
+            kind = record.destination.kind
+            data["destination"] = {
+                "kind": kind,
+                "config": masked_config(kind, record.destination.config),
+            }
     if isinstance(record, ApiToken):
         del data["token_hash"]
     if isinstance(record, Source):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from hookline.domain.controls import NO_CONTROLS, NORMAL_PRIORITY, Controls
+from hookline.domain.destinations import Destination
 from hookline.domain.endpoint_auth import EndpointAuth
 
 JSONObject = dict[str, Any]
@@ -120,6 +121,8 @@ class Endpoint:
     #: How hookline authenticates to the endpoint (Authorization, TLS identity); None: only
     #: the signature.
     auth: EndpointAuth | None = None
+    #: Not an HTTP endpoint: a broker, a database or a poller (its configuration unsealed).
+    destination: Destination | None = None
 
     def signing_secrets(self, now: float) -> list[str]:
         """The current secret first, then old ones still inside their grace period."""

@@ -219,6 +219,42 @@ class MessageDestination:
     next_attempt_at: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class PollQuery:
+    """One read of a polling destination: which messages, from where, how many.
+
+    Iterators are message ids (or a lower bound of ids at a time, ``ids.floor_id``):
+    a read returns messages with ids after ``after`` and below ``before``, oldest first.
+    """
+
+    app_id: str
+    #: The iterator to read after; None: the consumer's stored position (consumer_poll),
+    #: else ``start``.
+    after: str | None
+    #: Where a reader with no iterator starts (the poller's creation).
+    start: str
+    #: Only ids below this: messages young enough that an earlier id might still be
+    #: committing are left for the next read, so an iterator never steps over one.
+    before: str
+    #: The poller's own filters (event type patterns, channels), as an endpoint's.
+    event_types: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    #: The reader's extra filters: one exact event type, one channel.
+    event_type: str | None = None
+    channel: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePoll:
+    """What a poll read: the matching messages, the iterator to go on from, and whether
+    the read reached the newest settled message."""
+
+    messages: list[Message]
+    iterator: str
+    done: bool
+
+
 __all__ = [
     "BEGINNING",
     "END_OF_TIME",
@@ -232,7 +268,9 @@ __all__ = [
     "ImportCounts",
     "MessageDestination",
     "MessageFilter",
+    "MessagePoll",
     "Outcome",
+    "PollQuery",
     "PublishResult",
     "QueueStats",
     "ReceiveResult",

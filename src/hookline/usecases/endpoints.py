@@ -145,6 +145,17 @@ def check_text(url: str | None, description: str | None, event_types: list[str] 
             )
 
 
+def not_a_destination(endpoint: Endpoint) -> None:
+    """A destination (a broker, a poller) is changed through ``/destination``, where its
+    configuration is checked: an endpoint's URL and fields would not fit it."""
+    if endpoint.destination is not None:
+        raise ValidationError(
+            f"{endpoint.id} is a {endpoint.destination.kind} destination: change it at "
+            f"/api/v1/app/{{app_id}}/destination/{endpoint.id}",
+            field=("path", "endpoint_id"),
+        )
+
+
 async def create_endpoint(
     storage: Storage, who: Principal, app_id: str, draft: EndpointDraft,
     policy: ssrf.DestinationPolicy, now: float,
@@ -199,6 +210,7 @@ async def put_endpoint(
             **fields,  # type: ignore[arg-type]
         )  # fmt: skip
         return await store_new(storage, who, created, now), True
+    not_a_destination(current)
     fields["uid"] = draft.uid or current.uid
     auth = await endpoint_auth.resolve(
         draft.auth, url, current.auth, who, policy, url_changed=url != current.url
@@ -215,6 +227,7 @@ async def patch_endpoint(
     """Change some fields of ``current`` (by ``Endpoint`` field name): a new ``url`` and
     ``filter_types`` are checked; ``controls``, if given, are rebuilt for the URL; the
     credentials ``auth`` gives are merged with the stored ones and checked."""
+    not_a_destination(current)
     checked = dict(changes)
     if "url" in checked:
         checked["url"] = await check_url(str(checked["url"]), who, policy)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hookline.domain import jobs
 from hookline.domain.audit import job_started, resent
+from hookline.domain.destinations import POLLING
 from hookline.domain.models import BackgroundTask, Delivery, Endpoint
 from hookline.domain.tokens import Principal
 from hookline.errors import ValidationError
@@ -22,11 +23,23 @@ def window(since: float, until: float | None, now: float) -> tuple[float, float]
     return since, end
 
 
+def not_a_poller(endpoint: Endpoint) -> None:
+    """A polling destination is read, never delivered to: nothing can be sent to it again
+    (its consumers seek back instead)."""
+    destination = endpoint.destination
+    if destination is not None and destination.kind == POLLING:
+        raise ValidationError(
+            "a pollingEndpoint is read, not delivered to: seek its consumers back instead",
+            field=("path", "endpoint_id"),
+        )
+
+
 async def resend(
     storage: Storage, who: Principal, app_id: str, msg_key: str, endpoint_key: str, now: float
 ) -> Delivery:
     """Queue the message ``msg_key`` (id or eventId) to the endpoint again now, creating
     its delivery if the endpoint was added after the message."""
+    not_a_poller(await storage.get_endpoint(app_id, endpoint_key))
     entry = resent(who, app_id, msg_key, now)
     return await storage.resend(app_id, msg_key, endpoint_key, now, entry)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from hookline.domain.destinations import POLLING
 from hookline.domain.models import Endpoint
 from hookline.domain.routing import RouteTarget, why_not
 from hookline.domain.transform import TransformError, TransformResult
@@ -44,6 +45,8 @@ async def preview(
     while True:
         page = await storage.list_endpoints(app_id, cursor)
         for endpoint in page.data:
+            if endpoint.destination is not None and endpoint.destination.kind == POLLING:
+                continue  # read by its consumers, never delivered to: fan-out skips it
             controls = endpoint.controls
             filter_text = (
                 None if controls.filter is None else orjson.dumps(controls.filter).decode()

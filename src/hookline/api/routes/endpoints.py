@@ -105,7 +105,8 @@ async def _endpoint(app: Application, endpoint_id: str, ctx: Ctx) -> Endpoint:
     dependencies=[requires(APP_READ)],
 )
 async def list_endpoints(app: App, ctx: Ctx, cursor: Page) -> Response:
-    page = await ctx.storage.list_endpoints(app.id, cursor)
+    # Destinations (brokers, pollers) are listed at /destination, as in Svix.
+    page = await ctx.storage.list_endpoints(app.id, cursor, destinations=False)
     return listed(ListResponse[EndpointOut], page, [endpoint_out(e) for e in page.data])
 
 

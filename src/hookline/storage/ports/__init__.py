@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from hookline.storage.ports.access import Audit, Idempotency, Sessions, Tokens
+from hookline.storage.ports.destinations import Pollers
 from hookline.storage.ports.inbound import Sources
 from hookline.storage.ports.jobs import Jobs, Retention
 from hookline.storage.ports.messages import MessageLog
@@ -24,7 +25,7 @@ from hookline.storage.ports.resources import Lifecycle, Resources
 
 class Storage(
     Lifecycle, Resources, MessageLog, DeliveryQueue, Jobs, Retention, Idempotency, Tokens,
-    Audit, Sources, Sessions, Operations, Protocol,
+    Audit, Sources, Sessions, Operations, Pollers, Protocol,
 ):  # fmt: skip
     """One database holding the resources, the queue and the attempt log: every role."""
 
@@ -37,6 +38,7 @@ __all__ = [
     "Lifecycle",
     "MessageLog",
     "Operations",
+    "Pollers",
     "Resources",
     "Retention",
     "Sessions",

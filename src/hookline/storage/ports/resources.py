@@ -59,7 +59,12 @@ class Resources(Protocol):
     async def delivery_state(self, app_id: str, key: str, now: float) -> DeliveryState:
         """The endpoint's pause, circuit, pace and parked work."""
 
-    async def list_endpoints(self, app_id: str, cursor: Cursor) -> Page[Endpoint]: ...
+    async def list_endpoints(
+        self, app_id: str, cursor: Cursor, destinations: bool | None = None
+    ) -> Page[Endpoint]:
+        """A page of the application's endpoints: all of them (``destinations`` None),
+        only HTTP ones (False) or only destinations, brokers and pollers (True)."""
+
     async def update_endpoint(
         self, endpoint: Endpoint, audit: AuditEntry | None = None
     ) -> Endpoint: ...
@@ -67,7 +72,8 @@ class Resources(Protocol):
         self, app_id: str, endpoint_id: str, audit: AuditEntry | None = None
     ) -> None: ...
     async def rekey_secrets(self, batch_size: int = 500) -> RekeyResult:
-        """Re-seal every endpoint secret (current and old) under the sealing key.
+        """Re-seal every endpoint secret (current and old, and a destination's sealed
+        configuration) and every source's under the sealing key.
 
         Runs in batches of ``batch_size`` endpoints, a transaction each, beside live
         traffic: a row changed during its batch is not overwritten but tried again on

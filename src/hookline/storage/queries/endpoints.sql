@@ -5,15 +5,17 @@
 -- name: insert_endpoint
 INSERT INTO endpoints (id, app_id, uid, url, description, version, disabled, filter_types, channels,
                        headers, metadata, rate_limit, retry_schedule, secret, old_secrets,
-                       failing_since, created_at, updated_at, controls, paused, auth)
+                       failing_since, created_at, updated_at, controls, paused, auth,
+                       destination_kind, destination_config)
 VALUES (:id, :app_id, :uid, :url, :description, :version, :disabled, :filter_types, :channels,
         :headers, :metadata, :rate_limit, :retry_schedule, :secret, :old_secrets,
-        :failing_since, :created_at, :updated_at, :controls, :paused, :auth);
+        :failing_since, :created_at, :updated_at, :controls, :paused, :auth, :destination_kind,
+        :destination_config);
 
 -- name: get_endpoint
 SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
        rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at,
-       controls, paused, auth
+       controls, paused, auth, destination_kind, destination_config
 FROM endpoints WHERE app_id = :app_id AND (id = :key OR uid = :key)
 ORDER BY id = :key DESC LIMIT 1;
 
@@ -23,7 +25,8 @@ SET uid = :uid, url = :url, description = :description, version = :version, disa
     filter_types = :filter_types, channels = :channels, headers = :headers, metadata = :metadata,
     rate_limit = :rate_limit, retry_schedule = :retry_schedule, secret = :secret,
     old_secrets = :old_secrets, failing_since = :failing_since, updated_at = :updated_at,
-    controls = :controls, paused = :paused, auth = :auth
+    controls = :controls, paused = :paused, auth = :auth, destination_kind = :destination_kind,
+    destination_config = :destination_config
 WHERE id = :id;
 
 -- name: delete_endpoint
@@ -32,8 +35,10 @@ DELETE FROM endpoints WHERE id = :id;
 -- name: list_endpoints
 SELECT id, app_id, uid, url, description, version, disabled, filter_types, channels, headers, metadata,
        rate_limit, retry_schedule, secret, old_secrets, failing_since, created_at, updated_at,
-       controls, paused, auth
-FROM endpoints WHERE app_id = :app_id AND id > :after AND id < :before ORDER BY id DESC LIMIT :limit;
+       controls, paused, auth, destination_kind, destination_config
+FROM endpoints WHERE app_id = :app_id AND id > :after AND id < :before
+  AND (:any_kind = 1 OR (CASE WHEN destination_kind IS NULL THEN 0 ELSE 1 END) = :destinations)
+ORDER BY id DESC LIMIT :limit;
 
 -- name: hold_endpoint_backlog
 UPDATE deliveries SET status = 'held', next_attempt_at = NULL, scheduled_at = NULL, updated_at = :now

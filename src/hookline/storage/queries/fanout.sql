@@ -3,9 +3,11 @@
 -- when it loads this file. Rows are read by column name: a computed column has an alias.
 
 -- name: route_targets
+-- A poller reads the stored messages: it gets no deliveries of its own.
 SELECT e.id, e.disabled, e.filter_types, e.channels, e.paused, e.controls, s.circuit
 FROM endpoints e LEFT JOIN endpoint_state s ON s.endpoint_id = e.id
-WHERE e.app_id = :app_id;
+WHERE e.app_id = :app_id
+  AND (e.destination_kind IS NULL OR e.destination_kind <> 'pollingEndpoint');
 
 -- name: insert_message
 INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, tags, created_at, headers,

@@ -45,7 +45,7 @@ SELECT COALESCE(json_agg(claimed), '[]') AS found FROM (
            m.event_type, convert_from(m.payload, 'UTF8') AS payload, e.url, e.disabled,
            e.headers, e.secret, e.old_secrets, e.retry_schedule, e.failing_since,
            m.headers AS message_headers, e.version, e.controls, et.versioning, d.order_key,
-           e.rate_limit, m.trace_parent, e.auth
+           e.rate_limit, m.trace_parent, e.auth, e.destination_kind, e.destination_config
     FROM deliveries d
     JOIN messages m ON m.id = d.msg_id
     JOIN endpoints e ON e.id = d.endpoint_id

@@ -5,12 +5,15 @@
 -- Re-keying (hookline rekey) walks the endpoints by id, a batch at a time.
 
 -- name: endpoint_secrets_after
-SELECT id, secret, old_secrets FROM endpoints WHERE id > :after ORDER BY id LIMIT :limit;
+SELECT id, secret, old_secrets, destination_config FROM endpoints
+WHERE id > :after ORDER BY id LIMIT :limit;
 
 -- name: reseal_endpoint_secrets
 -- Only if the secrets are still what was read: a rotation that landed meanwhile wins.
-UPDATE endpoints SET secret = :new_secret, old_secrets = :new_old_secrets
-WHERE id = :id AND secret = :secret AND old_secrets = :old_secrets;
+UPDATE endpoints SET secret = :new_secret, old_secrets = :new_old_secrets,
+    destination_config = :new_destination_config
+WHERE id = :id AND secret = :secret AND old_secrets = :old_secrets
+  AND COALESCE(destination_config, '') = :destination_config;
 
 -- name: source_secrets_after
 SELECT id, token, secrets FROM sources WHERE id > :after ORDER BY id LIMIT :limit;

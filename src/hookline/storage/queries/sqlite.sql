@@ -46,7 +46,8 @@ SELECT json_group_array(json_object(
     'old_secrets', e.old_secrets, 'retry_schedule', e.retry_schedule,
     'failing_since', e.failing_since, 'message_headers', m.headers, 'version', e.version,
     'controls', e.controls, 'versioning', et.versioning, 'order_key', d.order_key,
-    'rate_limit', e.rate_limit, 'trace_parent', m.trace_parent, 'auth', e.auth)) AS found
+    'rate_limit', e.rate_limit, 'trace_parent', m.trace_parent, 'auth', e.auth,
+    'destination_kind', e.destination_kind, 'destination_config', e.destination_config)) AS found
 FROM deliveries d
 JOIN messages m ON m.id = d.msg_id
 JOIN endpoints e ON e.id = d.endpoint_id

@@ -15,6 +15,7 @@ from them (``storage/_threaded.py``).
     applications  applications and event types
     endpoints     endpoints, pause and resume, delivery state
     rekey         re-sealing secrets under a new key
+    destinations  pollers' reads of the message log, their consumers' positions
     messages      publishing, and the log of messages, deliveries and attempts
     queue         claims, admission, batch fills, probes, releases
     recording     what follows an attempt (``record``)
@@ -40,6 +41,7 @@ from hookline.storage.sql._core import (
     load_queries,
 )
 from hookline.storage.sql.applications import ApplicationOps
+from hookline.storage.sql.destinations import DestinationOps
 from hookline.storage.sql.environment import EnvironmentOps
 from hookline.storage.sql.idempotency import IdempotencyOps
 from hookline.storage.sql.inbound import InboundOps
@@ -54,7 +56,7 @@ from hookline.storage.sql.tokens import TokenOps
 
 class SqlOperations(
     EnvironmentOps, ApplicationOps, JobOps, RetentionOps, QueueOps, RecordingOps, IdempotencyOps,
-    TokenOps, InboundOps, SessionOps, RekeyOps,
+    TokenOps, InboundOps, SessionOps, RekeyOps, DestinationOps,
 ):  # fmt: skip
     """Every storage operation as a synchronous function of a connection."""
 

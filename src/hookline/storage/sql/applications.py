@@ -14,7 +14,8 @@ from hookline.storage.sql.rows import application_from_row, event_type_from_row
 #: (and its tokens stop working at once).
 _APPLICATION_DATA = (
     "delete_app_attempts", "delete_app_deliveries", "delete_app_messages",
-    "delete_app_endpoint_states", "delete_app_endpoints", "delete_app_tokens",
+    "delete_app_endpoint_states", "delete_app_poller_consumers", "delete_app_endpoints",
+    "delete_app_tokens",
     "delete_app_source_data", "delete_app_dedup_keys", "delete_app_checkpoints",
     "delete_app_tasks", "delete_app_sources", "delete_application",
 )  # fmt: skip

@@ -19,7 +19,7 @@ from hookline.storage.sql.rows import circuit_from_row, endpoint_from_row, pace_
 #: What deleting an endpoint deletes, children first.
 _ENDPOINT_DATA = (
     "delete_endpoint_attempts", "delete_endpoint_deliveries", "delete_endpoint_state",
-    "delete_endpoint",
+    "delete_endpoint_consumers", "delete_endpoint",
 )  # fmt: skip
 
 
@@ -41,8 +41,13 @@ class EndpointOps(Gates, AuditTrail):
         return endpoint_from_row(row, self.secret_box)
 
     @reads
-    def list_endpoints(self, conn: Connection, app_id: str, cursor: Cursor) -> Page[Endpoint]:
-        found = self._list(conn, "list_endpoints", cursor, app_id=app_id)
+    def list_endpoints(
+        self, conn: Connection, app_id: str, cursor: Cursor, destinations: bool | None = None
+    ) -> Page[Endpoint]:
+        found = self._list(
+            conn, "list_endpoints", cursor, app_id=app_id, any_kind=int(destinations is None),
+            destinations=int(bool(destinations)),
+        )  # fmt: skip
         rows = [endpoint_from_row(r, self.secret_box) for r in found]
         return page(rows, cursor.limit, lambda e: e.id, cursor)
 

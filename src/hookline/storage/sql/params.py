@@ -10,7 +10,12 @@ from hookline.domain.models import Application, Attempt, Endpoint, EventType, Me
 from hookline.domain.secrets import SecretBox
 from hookline.domain.tokens import ApiToken, hash_token
 from hookline.storage.sql._core import dumps
-from hookline.storage.sql.sealing import seal_auth, seal_secrets, source_context
+from hookline.storage.sql.sealing import (
+    seal_auth,
+    seal_destination,
+    seal_secrets,
+    source_context,
+)
 
 
 def application_params(app: Application) -> dict[str, Any]:
@@ -40,7 +45,9 @@ def event_type_params(event_type: EventType) -> dict[str, Any]:
 
 def endpoint_params(ep: Endpoint, box: SecretBox) -> dict[str, Any]:
     secret, old_secrets = seal_secrets(box, ep.id, ep.secret, ep.old_secrets)
+    destination_kind, destination_config = seal_destination(box, ep.id, ep.destination)
     return {
+        "destination_kind": destination_kind, "destination_config": destination_config,
         "id": ep.id, "app_id": ep.app_id, "uid": ep.uid, "url": ep.url,
         "description": ep.description, "version": ep.version, "disabled": int(ep.disabled),
         "filter_types": dumps(ep.filter_types), "channels": dumps(ep.channels),

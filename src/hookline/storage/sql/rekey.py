@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from hookline.storage.sql._core import Connection, SqlBase
 from hookline.storage.sql.sealing import (
+    seal_destination,
     seal_secrets,
     sealed_under_current_key,
     secret_context,
     source_context,
+    unseal_destination,
     unseal_old_secrets,
     unseal_secret,
 )
@@ -32,7 +34,8 @@ class RekeyOps(SqlBase):
     def rekey_page(self, conn: Connection, after: str, limit: int) -> RekeyPage:
         """Re-seal under the sealing key the secrets of up to ``limit`` endpoints after ``after``.
 
-        Rows already sealed under that key are left alone; legacy plaintext is sealed.
+        A destination's sealed configuration is re-sealed with them. Rows already sealed
+        under that key are left alone; legacy plaintext is sealed.
         A row is written only if its secrets are still what was read, so a rotation
         that lands meanwhile is never overwritten with the secret it replaced.
         """
@@ -41,15 +44,22 @@ class RekeyOps(SqlBase):
         box = self.secret_box
         for row in rows:
             endpoint_id, secret, old_secrets = row["id"], row["secret"], row["old_secrets"]
-            if sealed_under_current_key(box, secret, old_secrets):
+            config = row["destination_config"]
+            if sealed_under_current_key(box, secret, old_secrets) and (
+                config is None or box.is_current(config)
+            ):
                 continue
             new_secret, new_old_secrets = seal_secrets(
                 box, endpoint_id, unseal_secret(box, endpoint_id, secret),
                 unseal_old_secrets(box, endpoint_id, old_secrets),
             )  # fmt: skip
+            # The kind only says there is a destination: it is not re-written here.
+            destination = unseal_destination(box, endpoint_id, "", config) if config else None
+            new_config = seal_destination(box, endpoint_id, destination)[1]
             params = {
                 "id": endpoint_id, "secret": secret, "old_secrets": old_secrets,
                 "new_secret": new_secret, "new_old_secrets": new_old_secrets,
+                "destination_config": config or "", "new_destination_config": new_config,
             }  # fmt: skip
             if conn.execute(self.q("reseal_endpoint_secrets"), params).rowcount == 1:
                 rewritten += 1

@@ -16,6 +16,7 @@ from hookline.domain import pacing
 from hookline.domain.audit import AuditEntry
 from hookline.domain.circuit import Circuit, CircuitState
 from hookline.domain.controls import Controls
+from hookline.domain.destinations import Destination
 from hookline.domain.models import (
     Application,
     Attempt,
@@ -37,6 +38,7 @@ from hookline.storage.sql._core import Row, as_tuple, dumps, loads
 from hookline.storage.sql.sealing import (
     source_context,
     unseal_auth,
+    unseal_destination,
     unseal_old_secrets,
     unseal_secret,
 )
@@ -99,6 +101,9 @@ def endpoint_from_row(row: Row, box: SecretBox) -> Endpoint:
         failing_since=row["failing_since"], created_at=row["created_at"],
         updated_at=row["updated_at"], controls=Controls.from_json(loads(row["controls"])),
         paused=bool(row["paused"]), auth=unseal_auth(box, endpoint_id, row["auth"]),
+        destination=unseal_destination(
+            box, endpoint_id, row["destination_kind"], row["destination_config"]
+        ),
     )  # fmt: skip
 
 
@@ -233,13 +238,19 @@ def claimed_from_row(
     # Unsealing on every claim is cheap: the box caches what it has decrypted. A secret
     # that does not unseal (a lost key, an altered row) spoils only its own delivery:
     # it is claimed with the problem, never sent, and retried on its schedule.
-    problem = auth = None
+    problem = auth = destination = None
     try:
         secret = unseal_secret(box, endpoint_id, row["secret"])
         old_secrets = unseal_old_secrets(box, endpoint_id, row["old_secrets"])
         auth = unseal_auth(box, endpoint_id, row["auth"])
+        destination = unseal_destination(
+            box, endpoint_id, row["destination_kind"], row["destination_config"]
+        )
     except SecretKeyError as error:
         secret, old_secrets, problem = "", (), error.detail
+        if row["destination_kind"] is not None:
+            # Still a destination (never sent as HTTP), with nothing to connect with.
+            destination = Destination(kind=row["destination_kind"])
     delivery_id = row["id"]
     return ClaimedDelivery(
         id=delivery_id, msg_id=row["msg_id"], endpoint_id=endpoint_id, app_id=row["app_id"],
@@ -251,5 +262,5 @@ def claimed_from_row(
         version=row["version"], controls=controls_of(row["controls"]),
         versioning=versioning_of(row["versioning"]), order_key=row["order_key"],
         send_at=send_at.get(delivery_id), rate_limit=row["rate_limit"],
-        trace_parent=row["trace_parent"], auth=auth,
+        trace_parent=row["trace_parent"], auth=auth, destination=destination,
     )  # fmt: skip

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import orjson
 
+from hookline.domain.destinations import Destination
 from hookline.domain.endpoint_auth import EndpointAuth
 from hookline.domain.models import SigningKey
 from hookline.domain.secrets import SecretBox
@@ -75,3 +76,24 @@ def unseal_auth(box: SecretBox, endpoint_id: str, stored: str | None) -> Endpoin
 @functools.lru_cache(maxsize=4096)
 def _auth_of(text: str) -> EndpointAuth | None:
     return EndpointAuth.from_json(orjson.loads(text))
+
+
+def seal_destination(
+    box: SecretBox, endpoint_id: str, destination: Destination | None
+) -> tuple[str | None, str | None]:
+    """The ``destination_kind`` and ``destination_config`` columns of an endpoint: the
+    configuration sealed whole, since passwords and URI credentials sit inside it."""
+    if destination is None:
+        return None, None
+    text = orjson.dumps(dict(destination.config)).decode()
+    return destination.kind, box.seal(text, secret_context(endpoint_id, "destination_config"))
+
+
+def unseal_destination(
+    box: SecretBox, endpoint_id: str, kind: str | None, stored: str | None
+) -> Destination | None:
+    """An endpoint's destination from its columns (None for an HTTP endpoint)."""
+    if kind is None:
+        return None
+    config = box.unseal(stored or "{}", secret_context(endpoint_id, "destination_config"))
+    return Destination(kind=kind, config=orjson.loads(config))

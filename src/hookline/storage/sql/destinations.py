@@ -1,0 +1,118 @@
+"""Polling destinations: reading the message log through a poller's filters, and the
+positions its consumers keep.
+
+A poller gets no deliveries (fan-out skips it): it reads the stored messages, so there
+is no second copy of them. A read walks the application's messages by id on the
+``(app_id, id)`` index, a window at a time, keeping those the poller's event types and
+channels take, until it has ``limit`` of them, has scanned ``MAX_SCAN`` messages, or
+reaches the newest settled one. Its iterator is the last id it scanned (not the last it
+returned), so messages filtered out are never scanned again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hookline.domain import routing
+from hookline.domain.models import Message
+from hookline.storage.records import MessagePoll, PollQuery
+from hookline.storage.sql._core import Connection, SqlBase, as_tuple, loads, reads, writes
+from hookline.storage.sql.rows import message_from_row
+
+#: Messages read per window of a poll.
+SCAN_WINDOW = 500
+#: Messages one poll scans at most, however few of them match: a poller with a narrow
+#: filter gets a short (or empty) page with ``done`` false, and reads on from there.
+MAX_SCAN = 5000
+
+
+class DestinationOps(SqlBase):
+    """Polls of the message log, and the positions of pollers' consumers."""
+
+    @reads
+    def poll_messages(self, conn: Connection, poll: PollQuery) -> MessagePoll:
+        """Read the messages ``poll`` asks for (after ``poll.after``, else ``poll.start``)."""
+        return self._poll(conn, poll, poll.after or poll.start)
+
+    @writes
+    def consumer_poll(
+        self, conn: Connection, endpoint_id: str, consumer_id: str, poll: PollQuery, now: float
+    ) -> MessagePoll:
+        """Read on for the consumer ``consumer_id`` of a poller and keep where it got to.
+
+        It reads after ``poll.after`` when given, else after its stored position, else
+        from ``poll.start``; the answer's iterator becomes its position, in the same
+        transaction as the read.
+        """
+        after = poll.after or self._position(conn, endpoint_id, consumer_id) or poll.start
+        found = self._poll(conn, poll, after)
+        self._set_position(conn, endpoint_id, consumer_id, found.iterator, now)
+        return found
+
+    @writes
+    def seek_consumer(
+        self, conn: Connection, endpoint_id: str, consumer_id: str, position: str, now: float
+    ) -> None:
+        """Move the consumer's position: its next read starts after ``position``."""
+        self._set_position(conn, endpoint_id, consumer_id, position, now)
+
+    @reads
+    def consumer_position(self, conn: Connection, endpoint_id: str, consumer_id: str) -> str | None:
+        """Where the consumer's next read starts after (None: it has not read yet)."""
+        return self._position(conn, endpoint_id, consumer_id)
+
+    def _position(self, conn: Connection, endpoint_id: str, consumer_id: str) -> str | None:
+        row = self._one(
+            conn, "consumer_position", {"endpoint_id": endpoint_id, "consumer_id": consumer_id}
+        )
+        return None if row is None else str(row["position"])
+
+    def _set_position(
+        self, conn: Connection, endpoint_id: str, consumer_id: str, position: str, now: float
+    ) -> None:
+        params = {
+            "endpoint_id": endpoint_id, "consumer_id": consumer_id, "position": position,
+            "now": now,
+        }  # fmt: skip
+        conn.execute(self.q("set_consumer_position"), params)
+
+    def _poll(self, conn: Connection, poll: PollQuery, after: str) -> MessagePoll:
+        found: list[Message] = []
+        scanned = 0
+        while True:
+            window = min(SCAN_WINDOW, MAX_SCAN - scanned)
+            params = {"app_id": poll.app_id, "after": after, "before": poll.before,
+                      "limit": window}  # fmt: skip
+            rows = self._all(conn, "poll_messages", params)
+            for row in rows:
+                scanned += 1
+                after = row["id"]
+                if _matches(poll, row["event_type"], as_tuple(row["channels"])):
+                    message = message_from_row(row)
+                    headers = loads(row["headers"])
+                    found.append(_with_headers(message, headers))
+                    if len(found) == poll.limit:
+                        # The page is full: done only if nothing settled follows it.
+                        return MessagePoll(found, after, not self._more(conn, poll, after))
+            if len(rows) < window:
+                return MessagePoll(found, after, True)
+            if scanned >= MAX_SCAN:
+                return MessagePoll(found, after, False)
+
+    def _more(self, conn: Connection, poll: PollQuery, after: str) -> bool:
+        params = {"app_id": poll.app_id, "after": after, "before": poll.before, "limit": 1}
+        return bool(self._all(conn, "poll_messages", params))
+
+
+def _matches(poll: PollQuery, event_type: str, channels: tuple[str, ...] | None) -> bool:
+    if poll.event_type is not None and event_type != poll.event_type:
+        return False
+    if poll.channel is not None and poll.channel not in (channels or ()):
+        return False
+    return routing.matches_event_type(poll.event_types, event_type) and routing.matches_channels(
+        poll.channels, channels
+    )
+
+
+def _with_headers(message: Message, headers: dict[str, str] | None) -> Message:
+    return message if not headers else replace(message, headers=headers)
