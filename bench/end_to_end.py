@@ -23,6 +23,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
@@ -30,14 +31,16 @@ from pathlib import Path
 
 import orjson
 
+from hookline.settings import load_settings
+
 from bench.api import HooklineApi, Setup, lane
 from bench.ceiling import CeilingResult, measure_ceiling
 from bench.client import _wait_for_url, send_all
 from bench.common import EVENT_TYPE, BenchError, die_with_parent, payload, run_loop
 from bench.delivery import client_session, wait_for_receipts
-from bench.processes import AUTH, HooklineProcess, process_cpu_seconds
+from bench.processes import AUTH, HooklineProcess, process_cpu_seconds, stop_all
 from bench.receiver import Receiver
-from bench.report import Row
+from bench.report import Row, table
 
 #: Publishes in flight from the publisher process (the issue's figure).
 PUBLISHERS = 64
@@ -275,3 +278,48 @@ class EndToEnd:
                 )
             )
         return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.end_to_end``: only the end-to-end rows, the relay and ``serve``
+    alternating, each line with the load average at its end (a short run on a shared box).
+
+    ``HOOKLINE_*`` variables of this environment reach ``serve`` (for instance
+    ``HOOKLINE_SINGLE_PROCESS=true``, the single-process layout)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.end_to_end", description=main.__doc__)
+    parser.add_argument("--count", type=int, default=5000, help="messages per run (default 5000)")
+    parser.add_argument("--rounds", type=int, default=2, help="relay/serve pairs (default 2)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per run at most")
+    args = parser.parse_args(argv)
+    if not 1 <= args.count <= 200_000 or not 1 <= args.rounds <= 10:
+        parser.error("count is bounded at 1..200,000 and rounds at 1..10")
+    settings = load_settings({"log_level": "WARNING"})
+    lanes = max(1, -(-settings.worker_concurrency // settings.endpoint_concurrency))
+    figures = EndToEnd()
+    try:
+        with tempfile.TemporaryDirectory(prefix="hookline-e2e-") as name, Receiver() as receiver:
+            workdir = Path(name)
+            env = {
+                "HOOKLINE_ALLOWED_NETWORKS": "127.0.0.0/8",
+                "HOOKLINE_SECRET_KEY_FILE": str(workdir / "hookline.key"),
+            }
+            for number in range(1, args.rounds + 1):
+                for measure, runs in (
+                    (measure_relay, figures.relay),
+                    (measure_serve, figures.serve),
+                ):
+                    result = measure(receiver, args.count, lanes, workdir, env, args.timeout)
+                    runs.append(result)
+                    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+                    print(
+                        f"round {number}: {result.what}: {result.per_second:,.0f} msg/s "
+                        f"(publishes answered in {result.publish_seconds:.2f}s; load {load})",
+                        file=sys.stderr,
+                    )
+    finally:
+        stop_all()
+    print(table(figures.rows()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,18 +1,20 @@
-"""Several API processes on one port: ``hookline api --processes N`` (and ``serve``).
+"""Several processes on one port: ``hookline serve`` (and ``hookline api --processes N``).
 
 One hookline process runs its event loop and its storage writer under one GIL,
 so it uses about one CPU however many the machine has (docs/performance.md).
 Here a parent migrates the database and creates the first admin token once,
-holds the port (bound, not listening), then spawns N children that each run the
-API (``runtime.run``) on their own socket bound to that port with
-``SO_REUSEPORT``: the kernel spreads new connections evenly between them (one
+holds the port (bound, not listening), then spawns the children: N that each run
+the API (``runtime.run``) on their own socket bound to that port with
+``SO_REUSEPORT`` (the kernel spreads new connections evenly between them; one
 shared socket would let whichever child woke first take a burst of connections,
-which measured no faster than one process). With ``serve``, child 0 also runs
-the delivery workers.
+which measured no faster than one process), and with ``serve`` one more, the
+delivery process, which runs the workers, jobs and retention and no HTTP server,
+so delivery has a GIL of its own (docs/decisions.md, "serve's processes"). On
+SQLite a publish committed by an API process wakes it at once (storage/wake.py).
 
 - Counters and histograms are shared through prometheus_client's multiprocess
   mode (a directory of this parent's, set before the children import it), so
-  ``/metrics`` from any child counts all of them.
+  ``/metrics`` from any API child counts all of them, deliveries included.
 - A child that dies after it was ready is started again; one that dies before
   it was ready stops the group, since it would only die again.
 - SIGTERM or SIGINT to the parent reaches every child, which shuts down as a
@@ -64,19 +66,30 @@ METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 _PR_SET_PDEATHSIG = 1
 
 
+def default_api_processes() -> int:
+    """``serve``'s API processes when none are asked for: one per CPU this process may
+    use, but one left to the delivery process (at least one)."""
+    return max(1, _usable_cpus() - 1)
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # a taskset or cpuset narrows it
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def run(
     settings: Settings,
     *,
-    workers: bool,
+    api_processes: int,
+    delivery: bool,
     on_ready: Callable[[str], None],
     on_first_token: Callable[[str], None],
     handlers_spec: str | None = None,
 ) -> int:
-    """Run ``settings.api_processes`` API processes until a signal; the exit code.
-
-    ``workers``: child 0 also runs the delivery workers (with ``handlers_spec``,
-    the Python handlers it names, loaded in that child).
-    """
+    """Run ``api_processes`` API processes, and with ``delivery`` one delivery process
+    (loading the Python handlers ``handlers_spec`` names), until a signal; the exit code."""
     from hookline import runtime
 
     first = asyncio.run(runtime.prepare(settings))
@@ -92,11 +105,19 @@ def run(
     # The children inherit it and find it set when they first import prometheus_client,
     # which happens while they load, before any code of theirs runs.
     os.environ[METRICS_DIR_VARIABLE] = metrics_dir
-    child_settings = settings.model_copy(update={"port": port})
+    # Each API process knows how many share the port (a source's rate limit is split so).
+    api_settings = settings.model_copy(update={"port": port, "api_processes": api_processes})
+    # The API processes serve /metrics for it: it opens no port of its own.
+    delivery_settings = settings.model_copy(update={"metrics_port": 0})
+
+    def arguments(index: int) -> tuple[Any, ...]:
+        if index < api_processes:
+            return (api_settings, True, False, None)
+        return (delivery_settings, False, True, handlers_spec)
+
     group = Group(
-        settings.api_processes, _api,
-        lambda index: (child_settings, workers and index == 0, handlers_spec),
-        settings.shutdown_grace,
+        api_processes + (1 if delivery else 0), _part, arguments, settings.shutdown_grace,
+        label=lambda index: "API" if index < api_processes else "delivery",
     )  # fmt: skip
     try:
         return supervise(group, lambda: on_ready(f"http://{host}:{port}"))
@@ -150,11 +171,14 @@ class Group:
         target: Callable[..., None],
         arguments: Callable[[int], tuple[Any, ...]],
         grace: float,
+        label: Callable[[int], str] = lambda index: "API",
     ) -> None:
         self.count = count
         self.target = target
         self.arguments = arguments
         self.grace = grace
+        #: What child ``index`` is, in its process name and the log lines about it.
+        self.label = label
         self.context = multiprocessing.get_context("spawn")
         self.children: list[_Child] = []
 
@@ -163,13 +187,15 @@ class Group:
         process = self.context.Process(
             target=_child,
             args=(child_end, os.getpid(), self.grace, self.target, self.arguments(index)),
-            name=f"hookline-api-{index}",
+            name=f"hookline-{self.label(index).lower()}-{index}",
         )
         try:
             process.start()
         finally:
             child_end.close()  # the child has its own copy; the parent keeps only its end
-        logger.info("API process started", extra={"index": index, "pid": process.pid})
+        logger.info(
+            f"{self.label(index)} process started", extra={"index": index, "pid": process.pid}
+        )
         return _Child(process, link)
 
     def start(self, stop: threading.Event) -> bool:
@@ -188,7 +214,7 @@ class Group:
                         return True
                 break  # the child closed its end: it died, or is dying
         if not stop.is_set():
-            logger.error("API process did not start", extra=child.described(index))
+            logger.error(f"{self.label(index)} process did not start", extra=child.described(index))
         return False
 
     def watch(self, stop: threading.Event) -> int:
@@ -203,7 +229,10 @@ class Group:
                     continue
                 child.process.join()
                 child.link.close()
-                logger.warning("API process exited; starting another", extra=child.described(index))
+                logger.warning(
+                    f"{self.label(index)} process exited; starting another",
+                    extra=child.described(index),
+                )
                 self.children[index] = self._spawn(index)
                 if not self._wait_ready(index, stop):
                     return 0 if stop.is_set() else 1
@@ -216,11 +245,12 @@ class Group:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for child in self.children:
+        for index, child in enumerate(self.children):
             child.process.join(max(0.0, deadline - time.monotonic()))
             if child.process.is_alive():
                 logger.error(
-                    "API process did not stop; killing it", extra={"pid": child.process.pid}
+                    f"{self.label(index)} process did not stop; killing it",
+                    extra={"pid": child.process.pid},
                 )
                 child.process.kill()
                 child.process.join()
@@ -271,10 +301,16 @@ def _child(
     target(*arguments, on_ready=on_ready)
 
 
-def _api(
-    settings: Settings, workers: bool, handlers_spec: str | None, *, on_ready: Callable[[], None]
+def _part(
+    settings: Settings,
+    api: bool,
+    workers: bool,
+    handlers_spec: str | None,
+    *,
+    on_ready: Callable[[], None],
 ) -> None:
-    """One API process: ``runtime.run`` on its own socket bound to the shared port."""
+    """One child: an API process (``runtime.run`` on its own socket bound to the shared
+    port) or the delivery process (``runtime.run`` of the workers alone)."""
     from hookline import logs, runtime
 
     logs.configure(settings.log_level, settings.log_json)
@@ -284,9 +320,9 @@ def _api(
 
         sys.path.insert(0, os.getcwd())
         handlers = load(handlers_spec)
-    sock = runtime.bind_socket(settings.host, settings.port, reuse_port=True)
+    sock = runtime.bind_socket(settings.host, settings.port, reuse_port=True) if api else None
     runtime.run(
-        settings, api=True, workers=workers, sock=sock, handlers=handlers,
+        settings, api=api, workers=workers, sock=sock, handlers=handlers,
         on_ready=lambda url: on_ready(),
     )  # fmt: skip
 

@@ -53,11 +53,16 @@ class Settings(BaseSettings):
     # API
     host: str = Field("127.0.0.1", description="address the API binds to")
     port: int = Field(8040, ge=0, le=65535, description="port the API listens on")
-    api_processes: int = Field(
-        1, ge=1, le=64,
-        description="API processes sharing the port (one uses about one CPU); with serve, "
-        "the first also runs the delivery workers",
+    api_processes: int | None = Field(
+        None, ge=1, le=64,
+        description="API processes sharing the port (one uses about one CPU); unset: serve "
+        "runs one per CPU but one, beside its delivery process, and api runs one",
     )  # fmt: skip
+    single_process: bool = Field(
+        False,
+        description="serve runs the API and delivery in one process, one GIL for both "
+        "(about one CPU; --single-process)",
+    )
     idempotency_ttl: float = Field(86400, gt=0, description="seconds an Idempotency-Key is kept")
 
     # HTTP server: the API, the inbound gateway and the web faces share these limits

@@ -44,6 +44,10 @@ def start_server(tmp_path: Path, server_defaults: dict[str, str]) -> Iterator[Se
         env.setdefault("allowed_networks", "127.0.0.0/8")
         # The servers run in the repository's directory: keep their key file in the test's.
         env.setdefault("secret_key_file", str(tmp_path / "hookline.key"))
+        # One process per server, as serve ran before it spread over the CPUs: cheaper to
+        # start on a shared machine. serve's own layout (API processes and a delivery
+        # process) is tested where it matters: test_api_processes.py, test_walkthrough.py.
+        env.setdefault("single_process", "true")
         for key, value in server_defaults.items():
             env.setdefault(key, value)
         settings = {f"HOOKLINE_{k.upper()}": str(v) for k, v in env.items()}

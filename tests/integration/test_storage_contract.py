@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1239,6 +1240,16 @@ async def test_wait_for_work_wakes_on_a_publish_from_another_instance(
 ) -> None:
     """A publish through one PostgreSQL storage wakes a waiter on another (LISTEN/NOTIFY)."""
     async with opened(pg_database_url) as waiting, opened(pg_database_url) as publishing:
+        await _assert_wakes_on_publish(waiting, publishing)
+
+
+async def test_wait_for_work_wakes_on_a_publish_from_another_sqlite_instance(
+    tmp_path: Path,
+) -> None:
+    """A publish through one SQLite storage wakes a waiter on another on the same file, as
+    an API process wakes serve's delivery process (storage/wake.py)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    async with opened(url) as waiting, opened(url) as publishing:
         await _assert_wakes_on_publish(waiting, publishing)
 
 

@@ -105,7 +105,7 @@ def create_api(
         receiver=receive_batcher(storage), publisher=publish_batcher(storage),
         event_types=EventTypeCache(storage, settings.auth_cache_seconds),
         rejections=RefusalCounter(storage),
-        source_rates=SourceRates(share=settings.api_processes),
+        source_rates=SourceRates(share=settings.api_processes or 1),
         publish_limits=PublishLimits(
             max_payload_bytes=settings.max_payload_bytes,
             retention_days=settings.payload_retention_days, log_payloads=settings.log_payloads,

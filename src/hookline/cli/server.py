@@ -23,13 +23,22 @@ if TYPE_CHECKING:
 
 
 def _start(settings: Settings, *, api: bool, workers: bool, handlers: str | None = None) -> None:
-    from hookline import logs, runtime
+    from hookline import logs, processes, runtime
 
     logs.configure(settings.log_level, settings.log_json)
     secret_box = secret_box_for(settings)
     loaded = _handlers(handlers)
-    what = " + ".join(p for p, on in (("API", api), ("workers", workers)) if on)
-    click.echo(f"hookline {__version__}: {what} on {settings.database_url}", err=True)
+    # serve: N API processes and a delivery process, unless asked for a single process;
+    # api: one process unless asked for more.
+    if api and workers and not settings.single_process:
+        count, delivery = settings.api_processes or processes.default_api_processes(), True
+    else:
+        count, delivery = settings.api_processes or 1, False
+    click.echo(
+        f"hookline {__version__}: {_layout(api, workers, count, delivery)} on"
+        f" {settings.database_url}",
+        err=True,
+    )
 
     def ready(url: str) -> None:
         if url:
@@ -46,19 +55,27 @@ def _start(settings: Settings, *, api: bool, workers: bool, handlers: str | None
             err=True,
         )
 
-    if api and settings.api_processes > 1:
-        from hookline import processes
-
+    if api and (delivery or count > 1):
         sys.exit(
             processes.run(
-                settings, workers=workers, on_ready=ready, on_first_token=first_token,
-                handlers_spec=handlers,
+                settings, api_processes=count, delivery=delivery, on_ready=ready,
+                on_first_token=first_token, handlers_spec=handlers,
             )
         )  # fmt: skip
     runtime.run(
         settings, api=api, workers=workers, on_ready=ready, on_first_token=first_token,
         secret_box=secret_box, handlers=loaded,
     )  # fmt: skip
+
+
+def _layout(api: bool, workers: bool, count: int, delivery: bool) -> str:
+    """What runs, for the first line: "API + workers", "2 API processes + a delivery process"."""
+    if not api:
+        return "workers"
+    if not delivery and count == 1:
+        return "API + workers" if workers else "API"
+    processes = f"{count} API process{'es' if count > 1 else ''}"
+    return f"{processes} + a delivery process" if delivery else processes
 
 
 def _handlers(spec: str | None) -> Handlers | None:
@@ -77,7 +94,8 @@ def _handlers(spec: str | None) -> Handlers | None:
 _processes_option = click.option(
     "--processes",
     type=click.IntRange(1, 64),
-    help="Overrides HOOKLINE_API_PROCESSES: API processes sharing the port (default 1).",
+    help="Overrides HOOKLINE_API_PROCESSES: API processes sharing the port (serve: one per"
+    " CPU but one, beside its delivery process; api: 1).",
 )
 _handlers_option = click.option(
     "--handlers",
@@ -92,15 +110,27 @@ _handlers_option = click.option(
 @click.option("--host", help="Overrides HOOKLINE_HOST (default 127.0.0.1).")
 @click.option("--port", type=int, help="Overrides HOOKLINE_PORT (default 8040).")
 @_processes_option
+@click.option(
+    "--single-process",
+    is_flag=True,
+    default=None,
+    help="Overrides HOOKLINE_SINGLE_PROCESS: the API and delivery in one process.",
+)
 @_handlers_option
 def serve(
     config: Path | None, database_url: str | None, host: str | None, port: int | None,
-    processes: int | None, handlers: str | None,
+    processes: int | None, single_process: bool | None, handlers: str | None,
 ) -> None:  # fmt: skip
-    """Run the API and the delivery workers in one process (or --processes N)."""
+    """Run the API and the delivery workers: API processes sharing the port (one per CPU
+    but one) and a delivery process, or all in one with --single-process."""
     settings = settings_for(
-        config, database_url=database_url, host=host, port=port, api_processes=processes
-    )
+        config, database_url=database_url, host=host, port=port, api_processes=processes,
+        single_process=single_process,
+    )  # fmt: skip
+    if settings.single_process and (settings.api_processes or 1) > 1:
+        raise click.UsageError(
+            "--single-process runs one process: leave out --processes (HOOKLINE_API_PROCESSES)"
+        )
     _start(settings, api=True, workers=True, handlers=handlers)
 
 

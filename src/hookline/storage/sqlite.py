@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from hookline.domain.secrets import SecretBox
 from hookline.errors import HooklineError, StorageError
-from hookline.storage import migrations
+from hookline.storage import migrations, wake
 from hookline.storage._threaded import ThreadedSqlStorage
 from hookline.storage.sql import Dialect, SqlOperations, load_queries
 
@@ -113,6 +113,9 @@ class SqliteStorage(ThreadedSqlStorage):
         self._reader_connections: list[sqlite3.Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = asyncio.Event()
+        #: Wake-ups to and from the other processes on this file (storage/wake.py).
+        self._wake_sender: wake.WakeSender | None = None
+        self._wake_listener: wake.WakeListener | None = None
 
     # connections -------------------------------------------------------------
 
@@ -152,6 +155,8 @@ class SqliteStorage(ThreadedSqlStorage):
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)  # noqa: ASYNC240
         self._loop = asyncio.get_running_loop()
         self._work = asyncio.Event()
+        if wake.supported(self.path):
+            self._wake_sender = wake.WakeSender(self.path)
         self._writer = threading.Thread(
             target=self._write_loop, name="hookline-sqlite-writer", daemon=True
         )
@@ -173,6 +178,12 @@ class SqliteStorage(ThreadedSqlStorage):
             conn.close()
         self._reader_connections.clear()
         self._local = threading.local()
+        if self._wake_listener is not None:
+            self._wake_listener.close()
+            self._wake_listener = None
+        if self._wake_sender is not None:
+            self._wake_sender.close()
+            self._wake_sender = None
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations (serialised by the single writer)."""
@@ -264,6 +275,8 @@ class SqliteStorage(ThreadedSqlStorage):
         if self._notify_pending:
             self._notify_pending = False
             group[0].loop.call_soon_threadsafe(self._work.set)
+            if self._wake_sender is not None:  # the workers of the other processes
+                self._wake_sender.send()
         for job, (value, problem) in zip(group, results, strict=True):
             job.loop.call_soon_threadsafe(_settle, job.future, value, problem)
 
@@ -288,7 +301,15 @@ class SqliteStorage(ThreadedSqlStorage):
         return await asyncio.get_running_loop().run_in_executor(self._readers, call)
 
     async def wait_for_work(self, timeout: float) -> None:
-        """Wake on a commit that queued work in this process, or after ``timeout``."""
+        """Wake on a commit that queued work, in this process or another on the file (the
+        first call starts listening for the others' wake-ups), or after ``timeout``."""
+        if self._wake_listener is None and self._wake_sender is not None:
+            self._wake_listener = wake.WakeListener(
+                self.path, asyncio.get_running_loop(), self._work.set
+            )
+            self._wake_sender.own = self._wake_listener.address
+            # Work committed elsewhere before this listened woke nobody: look again now.
+            self._work.set()
         if timeout > 0 and not self._work.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._work.wait(), timeout)
