@@ -8,6 +8,7 @@ Delivery to the brokers themselves is tested with the channels (tests of deliver
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -29,8 +30,10 @@ from svix.api import (
 from svix.api.destination import DestinationListOptions
 from svix.api.message_poller import MessagePollerConsumerPollOptions, MessagePollerPollOptions
 from svix.exceptions import HttpError
+from svix.webhooks import Webhook
 
 from support.polling import wait_until
+from support.receiver import Receiver
 from support.server import ADMIN_TOKEN, HooklineProcess
 
 RABBIT_URI = "amqp://guest:s3cr3t-pw@127.0.0.1:5672/%2F"
@@ -273,3 +276,23 @@ def test_loopback_destinations_need_the_allowed_networks(start_server: Any) -> N
             detail = _refused(api, f"/api/v1/app/{app['id']}/destination", body)
             assert detail["loc"][:2] == ["body", "config"]
         assert api.get(f"/api/v1/app/{app['id']}/destination").json()["data"] == []
+
+
+def test_a_fifo_endpoint_receives_in_order_signed_with_its_key(
+    svix: Svix, receiver: Receiver
+) -> None:
+    """A ``fifoEndpoint`` is delivered over HTTP to its URL, with its headers, one message
+    at a time in publish order, signed with its ``key``."""
+    key = "whsec_" + base64.b64encode(b"fifo-destination-key-0123").decode()
+    app = svix.application.create(ApplicationIn(name="Acme"))
+    svix.destination.create(app.id, DestinationIn(
+        type="fifoEndpoint",
+        config={"url": f"{receiver.url}/fifo", "key": key, "headers": {"X-Team": "billing"}},
+    ))  # fmt: skip
+    published = _publish(svix, app.id, 5, event_type="invoice.paid")
+    seen = receiver.wait_for(5)
+    assert [r.path for r in seen] == ["/fifo"] * 5
+    assert [r.headers["webhook-id"] for r in seen] == published
+    for request in seen:
+        assert request.headers["x-team"] == "billing"
+        Webhook(key).verify(request.body, request.headers)

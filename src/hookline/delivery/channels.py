@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from hookline import tracing
+from hookline.domain.destinations import FIFO
 from hookline.domain.endpoint_auth import AuthMethod, OAuth2ClientCredentials, static_authorization
 from hookline.domain.handlers import InboundEvent
 from hookline.domain.oauth2 import TokenError
@@ -220,6 +221,10 @@ def standard_channels(
     by_kind: Mapping[str, DeliveryChannel] | None = None,
 ) -> Channels:  # fmt: skip
     """HTTP through ``transport``, ``handler:`` endpoints through ``runner``, and
-    destinations through the channels ``by_kind`` (``delivery/destinations/``)."""
+    destinations through the channels ``by_kind`` (``delivery/destinations/``). A
+    ``fifoEndpoint`` is HTTP: its URL and headers are the endpoint's, its order the
+    endpoint's FIFO ordering."""
     scheme = HANDLER_SCHEME.rstrip(":")
-    return Channels(HttpChannel(transport, config), {scheme: HandlerChannel(runner)}, by_kind)
+    http = HttpChannel(transport, config)
+    kinds = {FIFO: http, **(by_kind or {})}
+    return Channels(http, {scheme: HandlerChannel(runner)}, kinds)
