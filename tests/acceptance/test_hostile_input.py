@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ import pytest
 from svix.webhooks import Webhook
 
 from support.database import dialect, query
-from support.server import HooklineProcess, ServerFactory
+from support.server import ADMIN_TOKEN, HooklineProcess, ServerFactory
 
 PROVIDER_SECRET = "whsec_" + base64.b64encode(b"provider-secret-0123456789abcdef").decode()
 APP_UID = "hostile-app"
@@ -318,3 +319,24 @@ def test_the_gateway_stores_provider_text_alike_on_every_backend(world: World) -
     assert message["payload"] == {"body": '{"type": "order.\\ud800", "n": "\\u0000"}'}
     refused = deliver("evt_raw_nul", b'{"type": "a", "n": "\x00"}')
     assert refused.status_code == 422, refused.text
+
+
+def test_web_forms_keep_the_same_rule(world: World) -> None:
+    """A NUL in any field of a dashboard form is a 422 page, and the form changes nothing."""
+    with httpx.Client(base_url=world.server.url, timeout=10, follow_redirects=False) as browser:
+        refused = browser.post("/dashboard/sign-in", data={"token": "hk_\x00", "next": "/"})
+        assert refused.status_code == 422
+        assert "NUL" in refused.text
+        signed = browser.post("/dashboard/sign-in", data={"token": ADMIN_TOKEN, "next": "/"})
+        assert signed.status_code == 303, signed.text
+        endpoint = f"/dashboard/app/{APP_UID}/endpoint/{world.path_values['endpoint_id']}"
+        page = browser.get(endpoint)
+        assert page.status_code == 200, page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        before = world.counts()
+        form = {"csrf": csrf.group(1), "note": "a\x00b"}
+        assert browser.post(f"{endpoint}/pause", data=form).status_code == 422
+        assert world.counts() == before
+    shown = world.api.get(f"/api/v1/app/{APP_UID}/endpoint/{world.path_values['endpoint_id']}")
+    assert shown.json().get("paused") is not True
