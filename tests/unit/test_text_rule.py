@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from hookline.cli import main
 from hookline.domain.text import (
     MAX_DEPTH,
     JsonObject,
@@ -113,3 +116,15 @@ def test_a_path_prefix_is_kept_in_the_answer() -> None:
     """``path`` says where the value sits; it prefixes the offence."""
     found = first_offence({"a": "\x00"}, path=("body", "metadata"))
     assert found == Offence(("body", "metadata", "a"), "must not contain a NUL character (\\u0000)")
+
+
+def test_cli_options_that_are_stored_keep_the_rule(tmp_path: Path) -> None:
+    """An argument that is not UTF-8 (a lone surrogate in Python) is a usage error before
+    any database is opened."""
+    database = tmp_path / "never-made.db"
+    done = CliRunner().invoke(
+        main, ["token", "create", "--name", "bad\udcff", "--database-url", f"sqlite:///{database}"]
+    )
+    assert done.exit_code == 2
+    assert "surrogate" in done.output
+    assert not database.exists()
