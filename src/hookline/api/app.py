@@ -23,6 +23,7 @@ from hookline.api.encoded_paths import EncodedSlashGuard
 from hookline.api.fast_publish import PublishFastPath
 from hookline.api.idempotency import IdempotencyMiddleware
 from hookline.api.inbound import Gateway, RefusalCounter, SourceCache
+from hookline.api.input_rules import CHECKED
 from hookline.api.limits import BodyLimitMiddleware
 from hookline.api.routes import (
     applications,
@@ -117,8 +118,9 @@ def create_api(
                audit_log, sources, routing, operational, statistics, environment, destinations,
                poller)  # fmt: skip
     for module in routers:
-        # Each route declares what it needs beside itself (``api.access.requires``).
-        app.include_router(module.router)
+        # Each route declares what it needs beside itself (``api.access.requires``); every
+        # route keeps the text rule first (``api.input_rules``: 415, 422 naming the field).
+        app.include_router(module.router, dependencies=[CHECKED])
     for route in app.routes:
         if getattr(route, "path", None) in _FRAMEWORK_PUBLIC:
             declare(PUBLIC, route)
@@ -217,6 +219,7 @@ _ERRORS_EVERYWHERE = {
     "403": "The token may not do this (an application's token, a read-only token)",
     "404": "Not found (or not visible to this token)",
     "413": "The request body is larger than the limit",
+    "415": "A body sent without a JSON content type (application/json)",
     "429": "Too many requests for this token; see Retry-After",
 }
 _ERRORS_ON_WRITES = {"409": "Already exists (a uid or eventId is taken)"}

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
+from hookline.domain.text import MAX_DEPTH
 from hookline.errors import (
     AuthenticationError,
     ConflictError,
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 #: Where a field named by a ``ValidationError`` lives, when not in the body.
 _NOT_BODY = frozenset({"query", "path"})
+
+#: What a client is told when the database fails (the cause goes to the log).
+STORAGE_UNAVAILABLE = "storage is unavailable; nothing was changed, try again later"
 
 _STATUS = {
     AuthenticationError: 401, VerificationFailed: 401, ForbiddenError: 403, NotFoundError: 404,
@@ -93,6 +97,9 @@ def hookline_error_response(error: HooklineError, path: str) -> Response:
     status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 500)
     if status >= 500:
         logger.error("request failed", extra={"path": path, "error": error.detail})
+    if isinstance(error, StorageError):
+        # The driver's words stay in the log: they name tables and values, not the fix.
+        return error_response(status, error.code, STORAGE_UNAVAILABLE)
     return error_response(status, error.code, error.detail)
 
 
@@ -108,6 +115,9 @@ async def _request_validation(request: Request, error: Exception) -> Response:
 
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, RecursionError):
+        # FastAPI's JSON parser gave up on a body nested past the interpreter's limit.
+        return field_error(["body"], f"nests deeper than {MAX_DEPTH} levels")
     code = _HTTP_CODES.get(error.status_code, "error")
     headers = dict(error.headers or {})
     if error.status_code == 405:

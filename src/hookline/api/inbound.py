@@ -160,8 +160,9 @@ async def handle(arrival: Arrival, context: Any) -> Answer:
     checked = _check(arrival, source, verifier, context, now)
     if isinstance(checked, Answer):
         return checked
-    if not _is_text(arrival.body):
-        return Answer.of(415, {"detail": "the body must be UTF-8 text"})
+    refused = _refused_body(arrival.body)
+    if refused is not None:
+        return refused
     retention = context.settings.payload_retention_days * 86400
     message = received_message(
         source, arrival.body, arrival.headers, checked.event_type, now, retention
@@ -259,13 +260,17 @@ def _called_url(scope: Scope, context: Any) -> str:
     return f"{public}{url.path}{query}"
 
 
-def _is_text(body: bytes) -> bool:
-    # Stored payloads travel as text through the claim query, so they must be UTF-8.
+def _refused_body(body: bytes) -> Answer | None:
+    """The answer to a body no backend can store alike, or None for a storable one."""
+    # Stored payloads travel as text through the claim query, so they must be UTF-8...
     try:
         body.decode()
     except UnicodeDecodeError:
-        return False
-    return True
+        return Answer.of(415, {"detail": "the body must be UTF-8 text"})
+    # ...and PostgreSQL's text holds no NUL (JSON's escaped \u0000 is six characters: fine).
+    if b"\x00" in body:
+        return Answer.of(422, {"detail": "the body must not contain a NUL character"})
+    return None
 
 
 #: Where providers post: ``/in/<token>``, one path segment.

@@ -13,6 +13,7 @@ import click
 
 from hookline import __version__
 from hookline.domain.secrets import SecretBox
+from hookline.domain.text import text_problem
 from hookline.errors import HooklineError
 from hookline.settings import Settings, load_settings
 
@@ -20,6 +21,17 @@ if TYPE_CHECKING:
     from hookline.storage.base import Storage
 
 T = TypeVar("T")
+
+
+def storable(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback for options whose text is stored: refuse what no backend keeps
+    alike (``domain.text``; an argument that is not UTF-8 reaches Python as lone
+    surrogates)."""
+    for item in value if isinstance(value, tuple) else (value,):
+        problem = text_problem(item) if isinstance(item, str) else None
+        if problem is not None:
+            raise click.BadParameter(problem, ctx=ctx, param=param)
+    return value
 
 
 def settings_for(config: Path | None, **overrides: Any) -> Settings:

@@ -13,6 +13,7 @@ from hookline.cli._common import (
     create_option,
     db_option,
     settings_for,
+    storable,
     with_storage,
 )
 from hookline.console import commands as console_commands
@@ -32,7 +33,10 @@ def token() -> None:
 @config_option
 @db_option
 @create_option
-@click.option("--name", required=True, help="What the token is for, e.g. 'billing service'.")
+@click.option(
+    "--name", required=True, callback=storable,
+    help="What the token is for, e.g. 'billing service'.",
+)  # fmt: skip
 @click.option("--app", "app_key", help="Scope the token to this application (id or uid).")
 @click.option("--read-only", is_flag=True, help="Allow only reads (GET).")
 @click.option("--expires-in", type=click.IntRange(min=60), help="Seconds until it expires.")
@@ -137,13 +141,19 @@ def _config_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
 @config_option
 @db_option
 @click.option("--app", "app_key", required=True, help="The application events go to (id or uid).")
-@click.option("--name", required=True, help="What the source is, e.g. 'Stripe live'.")
+@click.option(
+    "--name", required=True, callback=storable, help="What the source is, e.g. 'Stripe live'."
+)
 @click.option("--verifier", "kind", required=True, help="stripe, github, standard_webhooks, ...")
 @click.option(
-    "--secret", "secrets", multiple=True, help="A signing secret (repeat during rotation)."
-)
-@click.option("--config-value", "pairs", multiple=True, help="A verifier setting, key=value.")
-@click.option("--uid", help="Your own name for the source.")
+    "--secret", "secrets", multiple=True, callback=storable,
+    help="A signing secret (repeat during rotation).",
+)  # fmt: skip
+@click.option(
+    "--config-value", "pairs", multiple=True, callback=storable,
+    help="A verifier setting, key=value.",
+)  # fmt: skip
+@click.option("--uid", callback=storable, help="Your own name for the source.")
 @click.option(
     "--allow-from", "networks", multiple=True,
     help="A network the provider sends from, in CIDR notation (repeat; none: anyone).",

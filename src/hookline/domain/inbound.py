@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from hookline.domain import ids
 from hookline.domain.models import Message, Source
+from hookline.domain.text import text_problem
 from hookline.domain.verifiers import credential_headers
 
 #: Headers that belong to one hop (or carry a credential meant for hookline): never forwarded.
@@ -32,10 +33,13 @@ MAX_EVENT_TYPE = 256
 
 
 def dedup_key(provider_id: str | None) -> str | None:
-    """The key a provider's event id is remembered by (hashed when long)."""
-    if provider_id is None or len(provider_id) <= MAX_PLAIN_KEY:
+    """The key a provider's event id is remembered by (hashed when long, or when it holds
+    text a database column cannot keep alike everywhere: a NUL, a lone surrogate)."""
+    if provider_id is None or (
+        len(provider_id) <= MAX_PLAIN_KEY and text_problem(provider_id) is None
+    ):
         return provider_id
-    return "sha256:" + hashlib.sha256(provider_id.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(provider_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def forwarded_headers(source: Source, headers: Mapping[str, str]) -> dict[str, str]:
@@ -60,7 +64,9 @@ def received_message(
     """
     return Message(
         id=ids.new_id(ids.MESSAGE, now), app_id=source.app_id,
-        event_type=event_type if event_type and len(event_type) <= MAX_EVENT_TYPE
+        # A type nobody can subscribe to (too long, a NUL, a lone surrogate) is the default.
+        event_type=event_type
+        if event_type and len(event_type) <= MAX_EVENT_TYPE and text_problem(event_type) is None
         else DEFAULT_EVENT_TYPE,
         payload=body,
         headers=forwarded_headers(source, headers), source_id=source.id, created_at=now,

@@ -28,6 +28,7 @@ from hookline.domain.secrets import SecretBox
 from hookline.errors import HooklineError, StorageError
 from hookline.storage import migrations
 from hookline.storage._threaded import ThreadedSqlStorage
+from hookline.storage.faults import VALUE_FAULTS, InputRefused
 from hookline.storage.sql import Dialect, SqlOperations, load_queries
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,14 @@ _MIGRATION_LOCK = 7_411_000_001
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 _JSON_ROWS = re.compile(r"json_rows\((:\w+)\)")
 _JSON_EACH = re.compile(r"json_each\((:?[\w.]+)\)")
+
+
+#: What psycopg raises for a value PostgreSQL cannot keep (storage.faults).
+_REFUSED: tuple[type[Exception], ...] = (
+    *VALUE_FAULTS,
+    psycopg.DataError,
+    pg_errors.ProgramLimitExceeded,
+)
 
 
 def to_postgres(sql: str) -> str:
@@ -121,6 +130,11 @@ class PostgresStorage(ThreadedSqlStorage):
                 return run(conn, *args)
         except HooklineError:
             raise
+        except _REFUSED as error:
+            # Class 22 (data exception: a NUL, a number out of range) and 54 (a value too
+            # long for an index row): the input's fault, not the database's.
+            logger.warning("postgres refused a value", extra={"error": type(error).__name__})
+            raise InputRefused from error
         except psycopg.Error as error:
             logger.warning("postgres operation failed", extra={"error": type(error).__name__})
             raise StorageError(f"database error: {type(error).__name__}: {error}") from error

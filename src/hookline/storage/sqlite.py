@@ -25,6 +25,7 @@ from hookline.domain.secrets import SecretBox
 from hookline.errors import HooklineError, StorageError
 from hookline.storage import migrations, wake
 from hookline.storage._threaded import ThreadedSqlStorage
+from hookline.storage.faults import VALUE_FAULTS, InputRefused
 from hookline.storage.sql import Dialect, SqlOperations, load_queries
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,10 @@ _MAX_GROUP = 512
 _READERS = 2
 #: How long a statement waits for another connection's lock before failing.
 _BUSY_SECONDS = 10.0
+
+
+#: What SQLite or its binding raise for a value it cannot keep (storage.faults).
+_REFUSED: tuple[type[Exception], ...] = (*VALUE_FAULTS, sqlite3.DataError)
 
 
 def _is_unique_violation(error: Exception) -> bool:
@@ -254,6 +259,12 @@ class SqliteStorage(ThreadedSqlStorage):
                 except HooklineError as error:
                     conn.execute("ROLLBACK TO job")
                     results.append((None, error))
+                except _REFUSED as error:
+                    # A value SQLite cannot bind or keep (a lone surrogate, an integer past
+                    # 64 bits, a string or blob too big): the input's fault.
+                    conn.execute("ROLLBACK TO job")
+                    logger.warning("sqlite refused a value", extra={"error": type(error).__name__})
+                    results.append((None, InputRefused()))
                 except sqlite3.Error as error:
                     conn.execute("ROLLBACK TO job")
                     logger.exception("sqlite write failed")
@@ -295,6 +306,8 @@ class SqliteStorage(ThreadedSqlStorage):
             conn = self._reader()
             try:
                 return run(conn, *args)
+            except _REFUSED as error:
+                raise InputRefused from error
             except sqlite3.Error as error:
                 raise StorageError(f"database error: {error}") from error
 

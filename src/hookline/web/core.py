@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from hookline.domain.models import Endpoint
+from hookline.domain.text import shown_key, text_problem
 from hookline.domain.throttle import FailureThrottle
 from hookline.domain.tokens import ApiToken, Principal
 from hookline.errors import HooklineError, NotFoundError, ValidationError
@@ -133,6 +134,11 @@ async def read_form(request: Request) -> Form:
         )  # fmt: skip
     except ValueError:
         raise Refused(400, "the form has too many fields") from None
+    for name, value in pairs:
+        # The text rule of every face (domain.text): what one backend cannot keep, none does.
+        problem = text_problem(name) or text_problem(value)
+        if problem is not None:
+            raise Refused(422, f"the field {shown_key(name)!r} {problem}")
     return Form(pairs)
 
 

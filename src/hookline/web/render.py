@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from hookline.domain.models import AttemptStatus, DeliveryStatus
+from hookline.domain.text import text_problem
 from hookline.web.core import Visit
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,14 +34,23 @@ def pretty(payload: bytes | str) -> str:
     """A JSON payload indented for reading; anything else as text."""
     text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return _readable(json.loads(text), indent=2)
     except ValueError:
         return text
 
 
 def compact(value: Any) -> str:
     """A value as one line of JSON."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _readable(value, sort_keys=True)
+
+
+def _readable(value: Any, **options: Any) -> str:
+    """JSON with its characters as they are, unless one cannot be written as UTF-8 (a lone
+    surrogate a provider sent escaped): then escaped, so the page can still be sent."""
+    shown = json.dumps(value, ensure_ascii=False, **options)
+    if text_problem(shown, nul_allowed=True) is None:
+        return shown
+    return json.dumps(value, ensure_ascii=True, **options)
 
 
 def percent(value: float | None) -> str:
