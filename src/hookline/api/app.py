@@ -35,6 +35,7 @@ from hookline.api.routes import (
     event_types,
     messages,
     operational,
+    plans,
     routing,
     sources,
     statistics,
@@ -110,7 +111,8 @@ def create_api(
     )  # fmt: skip
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
-               audit_log, sources, routing, operational, statistics, environment)  # fmt: skip
+               audit_log, sources, routing, operational, statistics, environment,
+               plans)  # fmt: skip
     for module in routers:
         # Each route declares what it needs beside itself (``api.access.requires``).
         app.include_router(module.router)
