@@ -125,7 +125,7 @@ class World:
             "app_id": APP_UID, "event_type_name": EVENT_TYPE, "msg_id": msg.json()["id"],
             "endpoint_id": endpoint.json()["id"], "source_id": source.json()["id"],
             "destination_id": poller.json()["id"], "sink_id": poller.json()["id"],
-            "consumer_id": "hostile-consumer",
+            "consumer_id": "hostile-consumer", "plan_name": "hostile-plan",
         }  # fmt: skip
         return self
 

@@ -37,6 +37,7 @@ from hookline.api.routes import (
     event_types,
     messages,
     operational,
+    plans,
     poller,
     routing,
     sources,
@@ -116,7 +117,7 @@ def create_api(
     errors.install(app)
     routers = (applications, event_types, endpoints, messages, attempts, background_tasks, auth,
                audit_log, sources, routing, operational, statistics, environment, destinations,
-               poller)  # fmt: skip
+               poller, plans)  # fmt: skip
     for module in routers:
         # Each route declares what it needs beside itself (``api.access.requires``); every
         # route keeps the text rule first (``api.input_rules``: 415, 422 naming the field).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
+from hookline.domain.plans import QuotaExceededError
 from hookline.domain.text import MAX_DEPTH
 from hookline.errors import (
     AuthenticationError,
@@ -94,6 +96,14 @@ def hookline_error_response(error: HooklineError, path: str) -> Response:
         # FastAPI's own 422s say where a field is ("body", "query", "path"); so do ours.
         located = bool(error.field) and error.field[0] in _NOT_BODY
         return field_error(error.field if located else ["body", *error.field], error.detail)
+    if isinstance(error, QuotaExceededError):
+        # Which quota, and when it resets: in the body and as Retry-After.
+        resets = datetime.fromtimestamp(error.resets_at, UTC).isoformat().replace("+00:00", "Z")
+        body = {
+            "code": error.code, "detail": error.detail, "quota": error.quota,
+            "limit": error.limit, "resetsAt": resets,
+        }  # fmt: skip
+        return json_response(429, body, {"Retry-After": str(error.retry_after)})
     status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 500)
     if status >= 500:
         logger.error("request failed", extra={"path": path, "error": error.detail})

@@ -211,6 +211,17 @@ class ImportCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageFigure:
+    """An application's messages in one quota period, its limit (None: none) and reset."""
+
+    quota: str
+    period: str
+    used: int
+    limit: int | None
+    resets_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class MessageDestination:
     """An endpoint a message was fanned out to, and where its delivery stands."""
 
@@ -275,5 +286,6 @@ __all__ = [
     "QueueStats",
     "ReceiveResult",
     "RekeyResult",
+    "UsageFigure",
     "WebSession",
 ]

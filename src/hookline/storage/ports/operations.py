@@ -4,16 +4,18 @@ environment import."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from hookline.domain.audit import AuditEntry
 from hookline.domain.models import Application, Endpoint, EventType, Message, Page
+from hookline.domain.plans import Plan
 from hookline.storage.records import (
     AttemptCounts,
     Cursor,
     ImportCounts,
     MessageDestination,
     PublishResult,
+    UsageFigure,
 )
 
 
@@ -52,3 +54,24 @@ class Operations(Protocol):
         (by id, else uid) and their endpoints (by id, else uid, within the application
         their ``app_id`` names in ``applications``); nothing is deleted. Without
         ``with_secrets``, an endpoint that exists keeps its secrets and headers."""
+
+    async def put_plan(self, plan: Plan, now: float) -> Plan:
+        """Create or replace a plan (by name)."""
+
+    async def get_plan(self, name: str) -> Plan: ...
+    async def list_plans(self) -> list[Plan]:
+        """Every plan, by name."""
+
+    async def delete_plan(self, name: str) -> None:
+        """Delete a plan no application takes (``ConflictError`` otherwise)."""
+
+    async def set_application_plan(
+        self, app_id: str, plan: str | None, overrides: dict[str, Any] | None, now: float
+    ) -> None:
+        """Give the application (by id) a plan (None: none) and its own overrides."""
+
+    async def application_usage(
+        self, app_id: str, now: float
+    ) -> tuple[str | None, dict[str, Any], list[UsageFigure]]:
+        """The application's plan, its overrides, and its messages in the quota periods
+        of ``now`` (counted exactly, in each publish's transaction)."""

@@ -4,9 +4,11 @@
 
 -- name: publish_application
 -- The application a publish names (by id or uid), and the version of its routing.
-SELECT id, routes_version
-FROM applications WHERE (id = :key OR uid = :key) AND id <> 'app_0000000000000000operational'
-ORDER BY id = :key DESC LIMIT 1;
+-- Its plan's limits and its overrides too: an application with either has quotas to take.
+SELECT a.id, a.routes_version, a.plan, a.plan_overrides, p.limits AS plan_limits
+FROM applications a LEFT JOIN plans p ON p.name = a.plan
+WHERE (a.id = :key OR a.uid = :key) AND a.id <> 'app_0000000000000000operational'
+ORDER BY a.id = :key DESC LIMIT 1;
 
 -- name: get_message
 SELECT id, app_id, event_type, event_id, payload, channels, tags, created_at, priority

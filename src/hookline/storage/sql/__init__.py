@@ -22,6 +22,7 @@ from them (``storage/_threaded.py``).
     operations    the rest of Svix's log operations; the jobs over applications
     jobs          resend, recover, background jobs
     environment   an environment imported in one transaction
+    plans         plans, applications' plans, and the quotas a publish takes
     retention     expunging payloads, deleting attempts, expiring keys
     idempotency   idempotency keys
     tokens        API tokens
@@ -46,6 +47,7 @@ from hookline.storage.sql.environment import EnvironmentOps
 from hookline.storage.sql.idempotency import IdempotencyOps
 from hookline.storage.sql.inbound import InboundOps
 from hookline.storage.sql.jobs import JobOps
+from hookline.storage.sql.plans import PlanOps
 from hookline.storage.sql.queue import QueueOps
 from hookline.storage.sql.recording import RecordingOps
 from hookline.storage.sql.rekey import RekeyOps, RekeyPage
@@ -56,7 +58,7 @@ from hookline.storage.sql.tokens import TokenOps
 
 class SqlOperations(
     EnvironmentOps, ApplicationOps, JobOps, RetentionOps, QueueOps, RecordingOps, IdempotencyOps,
-    TokenOps, InboundOps, SessionOps, RekeyOps, DestinationOps,
+    TokenOps, InboundOps, SessionOps, RekeyOps, DestinationOps, PlanOps,
 ):  # fmt: skip
     """Every storage operation as a synchronous function of a connection."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from hookline.domain import ids
 from hookline.domain.models import (
@@ -29,6 +30,7 @@ from hookline.storage.records import (
 )
 from hookline.storage.sql._core import Connection, dumps, page, reads, writes
 from hookline.storage.sql.endpoints import EndpointOps
+from hookline.storage.sql.plans import QuotaGate, limits_of
 from hookline.storage.sql.rows import attempt_from_row, delivery_from_row, message_from_row
 
 #: Attempts read at most for one series of figures (the dashboard's charts).
@@ -47,7 +49,7 @@ def svix_status(status: str, lease_owner: str | None) -> AttemptStatus:
     return AttemptStatus.FAIL
 
 
-class MessageOps(EndpointOps):
+class MessageOps(QuotaGate, EndpointOps):
     """Publishing and reading the log."""
 
     @writes
@@ -72,6 +74,7 @@ class MessageOps(EndpointOps):
         """
         app_ids: dict[str, str | None] = {}  # by the key (id or uid) a message names
         versions: dict[str, int | None] = {}  # each application's routing version, by id
+        limits: dict[str, dict[str, Any] | None] = {}  # each application's plan, by id
         outcomes: list[Message | HooklineError] = []
         for message in messages:
             key = message.app_id
@@ -80,9 +83,18 @@ class MessageOps(EndpointOps):
                 app_ids[key] = None if row is None else row["id"]
                 if row is not None:
                     versions[row["id"]] = int(row["routes_version"])
+                    limits[row["id"]] = limits_of(row)
             app_id = app_ids[key]
             if app_id is None:
                 outcomes.append(NotFoundError(f"application {key!r} not found"))
+                continue
+            plan_limits = limits[app_id]
+            refused = (
+                None if plan_limits is None
+                else self._take_quotas(conn, app_id, plan_limits, message.created_at)
+            )  # fmt: skip
+            if refused is not None:
+                outcomes.append(refused)
             else:
                 outcomes.append(message if app_id == key else replace(message, app_id=app_id))
         stored = [outcome for outcome in outcomes if isinstance(outcome, Message)]
