@@ -140,7 +140,7 @@ def test_a_token_of_a_reaches_nothing_of_b(
              "attempt_id": b.attempt_id, "task_id": b.task_id, "token_id": b.token_id,
              "event_type_name": "user.signup", "source_id": b.source_id,
              "destination_id": b.poller_id, "sink_id": b.poller_id,
-             "consumer_id": "consumer-1"}  # fmt: skip
+             "consumer_id": "consumer-1", "plan_name": "free"}  # fmt: skip
     # The same routes by B's uid, and under A's own application with B's other ids.
     by_uid = {**b_ids, "app_id": b.uid, "endpoint_id": "ep-b", "msg_id": "evt-b",
               "source_id": "src-b", "destination_id": "poll-b", "sink_id": "poll-b"}  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
-from redis.retry import Retry
+from redis.asyncio.retry import Retry
 from redis.typing import EncodableT, FieldT
 
 from hookline.domain.outcome import ErrorClass

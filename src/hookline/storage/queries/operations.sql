@@ -13,7 +13,8 @@ FROM attempts WHERE endpoint_id = :endpoint_id AND id >= :low AND id < :high;
 -- A message's deliveries with their endpoints, a page by endpoint id.
 SELECT e.id, e.app_id, e.uid, e.url, e.description, e.version, e.disabled, e.filter_types,
        e.channels, e.headers, e.metadata, e.rate_limit, e.retry_schedule, e.secret, e.old_secrets,
-       e.failing_since, e.created_at, e.updated_at, e.controls, e.paused,
+       e.failing_since, e.created_at, e.updated_at, e.controls, e.paused, e.auth,
+       e.destination_kind, e.destination_config,
        d.status AS delivery_status, d.lease_owner, d.next_attempt_at
 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 WHERE d.msg_id = :msg_id AND d.endpoint_id > :after AND d.endpoint_id < :before
