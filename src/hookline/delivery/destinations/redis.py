@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
-from redis.asyncio.retry import Retry
 from redis.typing import EncodableT, FieldT
 
 from hookline.domain.outcome import ErrorClass
