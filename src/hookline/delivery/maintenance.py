@@ -25,6 +25,15 @@ logger = logging.getLogger(__name__)
 #: How long a runner holds a job between two batches before another may take it.
 JOB_LEASE = 60.0
 
+#: The longest pause after failures in a row: a bug in one job must neither spin
+#: the CPU nor take the process (and every delivery in it) down.
+MOST_BACKOFF = 60.0
+
+
+def _backoff(failures: int, base: float) -> float:
+    """The pause after ``failures`` failed rounds in a row: doubling, capped."""
+    return min(MOST_BACKOFF, base * 2 ** min(failures, 16))
+
 
 class JobRunner:
     """Runs background jobs until stopped."""
@@ -45,15 +54,23 @@ class JobRunner:
 
     async def run(self) -> None:
         """Take up jobs one at a time; nap while there are none."""
+        failures = 0
         while not self._stopping.is_set():
+            pause = self.poll_interval
             try:
                 busy = await self.run_one()
+                failures = 0
             except HooklineError as error:
                 logger.warning("background job failed; retrying", extra={"error": error.detail})
-                busy = False
+                busy, failures = False, failures + 1
+                pause = _backoff(failures, self.poll_interval)
+            except Exception:  # a bug in one job: log it, keep delivering, retry later
+                logger.exception("background job crashed; retrying after a pause")
+                busy, failures = False, failures + 1
+                pause = _backoff(failures, self.poll_interval)
             if not busy:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._stopping.wait(), pause)
 
     async def run_one(self) -> bool:
         """Run one job to its end (or until stopped); False if there was none."""
@@ -100,6 +117,8 @@ class RetentionCleaner:
                 await self.clean()
             except HooklineError as error:
                 logger.warning("retention round failed", extra={"error": error.detail})
+            except Exception:  # never take delivery down over a cleaning round
+                logger.exception("retention round crashed; next round as usual")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval)
 
