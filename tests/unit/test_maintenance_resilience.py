@@ -37,7 +37,7 @@ class _FailsFirst:
 
 async def test_job_runner_survives_a_crashing_job(storage: Storage, caplog: Any) -> None:
     flaky = _FailsFirst(storage, "claim_job", times=2)
-    runner = JobRunner(flaky, "w1", poll_interval=0.01)  # type: ignore[arg-type]
+    runner = JobRunner(flaky, "w1", poll_interval=0.01)
     task = asyncio.create_task(runner.run())
     with caplog.at_level(logging.ERROR, logger="hookline.delivery.maintenance"):
         for _ in range(200):
@@ -53,7 +53,7 @@ async def test_job_runner_survives_a_crashing_job(storage: Storage, caplog: Any)
 
 async def test_retention_cleaner_survives_a_crashing_round(storage: Storage) -> None:
     flaky = _FailsFirst(storage, "expunge_expired", times=1)
-    cleaner = RetentionCleaner(flaky, 3600.0, interval=0.01, batch=10)  # type: ignore[arg-type]
+    cleaner = RetentionCleaner(flaky, 3600.0, interval=0.01, batch=10)
     task = asyncio.create_task(cleaner.run())
     for _ in range(200):
         if flaky.calls >= 2:

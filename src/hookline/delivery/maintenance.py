@@ -32,7 +32,7 @@ MOST_BACKOFF = 60.0
 
 def _backoff(failures: int, base: float) -> float:
     """The pause after ``failures`` failed rounds in a row: doubling, capped."""
-    return min(MOST_BACKOFF, base * 2 ** min(failures, 16))
+    return min(MOST_BACKOFF, base * float(2 ** min(failures, 16)))
 
 
 class JobRunner:
