@@ -20,6 +20,7 @@ from svix.api import ApplicationIn, DestinationIn, MessageIn, Svix, SvixOptions
 
 from pg import server_url
 from support import brokers
+from support.metrics import scrape, value
 from support.polling import wait_until
 from support.server import ADMIN_TOKEN, HooklineProcess
 
@@ -154,7 +155,8 @@ def test_an_unroutable_rabbitmq_destination_shows_why_and_when_it_retries(
 ) -> None:
     """With ``mandatory`` and no queue bound to the routing key, RabbitMQ returns the
     message: the destination's ``failureReason`` says so and ``nextRetryAt`` is its
-    retry, in get and list alike; a healthy destination shows neither."""
+    retry, in get and list alike; a healthy destination shows neither. The metrics count
+    the attempt under ``kind="rabbitMq"``."""
     url = brokers.url("rabbitmq")
     brokers.require(url, "RabbitMQ")
     sdk = Svix(ADMIN_TOKEN, SvixOptions(server_url=server.url))
@@ -180,5 +182,12 @@ def test_an_unroutable_rabbitmq_destination_shows_why_and_when_it_retries(
         assert [(d.failure_reason, d.next_retry_at) for d in listed.data] == [
             (shown.failure_reason, shown.next_retry_at)
         ]
+        # The attempt is counted under its destination kind, not its endpoint.
+        samples = scrape(server)
+        retried = value(samples, "hookline_attempts_total", outcome="retry",
+                        status_class="none", kind="rabbitMq")  # fmt: skip
+        assert retried >= 1
+        assert value(samples, "hookline_attempt_duration_seconds_count", kind="rabbitMq") >= 1
+        assert value(samples, "hookline_attempt_duration_seconds_count", kind="http") == 0
     finally:
         sdk._httpx_client.close()

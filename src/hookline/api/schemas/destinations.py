@@ -10,7 +10,7 @@ that says why; ``config`` is checked there too, per kind.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -20,7 +20,7 @@ from hookline.api.schemas import Channels, EventTypePatterns, Metadata, Uid, Utc
 from hookline.domain import destinations
 from hookline.domain.models import Endpoint, Message
 from hookline.storage.records import DestinationHealth
-from hookline.usecases.destinations import start_of
+from hookline.usecases.destinations import start_of, status_of
 
 Kind = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 BatchSize = Annotated[int, Field(ge=1, le=1000)]
@@ -139,11 +139,7 @@ class PollingEndpointConsumerSeekOut(_Out):
 
 
 def _status(endpoint: Endpoint) -> Literal["enabled", "paused", "disabled", "retrying"]:
-    if endpoint.disabled:
-        return "disabled"
-    if endpoint.paused:
-        return "paused"
-    return "retrying" if endpoint.failing_since is not None else "enabled"
+    return cast(Literal["enabled", "paused", "disabled", "retrying"], status_of(endpoint))
 
 
 def shown_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
