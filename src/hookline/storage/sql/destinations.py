@@ -104,11 +104,15 @@ class DestinationOps(SqlBase):
         found: list[Message] = []
         scanned = 0
         while True:
-            window = min(SCAN_WINDOW, MAX_SCAN - scanned)
+            # One row more than the page still needs: when every row matches (no
+            # filter), a full page also says whether anything follows, without a
+            # second query and without reading rows the next page reads again.
+            wanted = poll.limit - len(found) + 1
+            window = min(SCAN_WINDOW, MAX_SCAN - scanned, wanted)
             params = {"app_id": poll.app_id, "after": after, "before": poll.before,
                       "limit": window}  # fmt: skip
             rows = self._all(conn, "poll_messages", params)
-            for row in rows:
+            for index, row in enumerate(rows):
                 scanned += 1
                 after = row["id"]
                 if _matches(poll, row["event_type"], as_tuple(row["channels"])):
@@ -117,6 +121,8 @@ class DestinationOps(SqlBase):
                     found.append(_with_headers(message, headers))
                     if len(found) == poll.limit:
                         # The page is full: done only if nothing settled follows it.
+                        if index + 1 < len(rows):
+                            return MessagePoll(found, after, False)
                         return MessagePoll(found, after, not self._more(conn, poll, after))
             if len(rows) < window:
                 return MessagePoll(found, after, True)
