@@ -18,11 +18,13 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
+from chaos import broker_mode
 from chaos.plan import Plan
 from chaos.postgres import DEFAULT_SERVER_URL
 from chaos.receiver import DEFAULT_MIX
 from chaos.report import as_json, table
 from chaos.run import remove_workdir, run
+from chaos.sinks import KINDS
 
 #: The long mode's sizes (the short mode's are the ``Plan`` defaults); fewer 429s, so that
 #: hookline's slowing down for them does not outlast the run.
@@ -61,6 +63,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, argparse.Namespace]
         help="postgres: the server to make a fresh database on (default "
         "$HOOKLINE_TEST_POSTGRES_URL or %(default)s)",
     )
+    parser.add_argument(
+        "--brokers",
+        default="",
+        help="broker mode: deliver to these (comma-separated, of "
+        + ", ".join(KINDS)
+        + ") instead of the HTTP receiver, and prove each got every message",
+    )
     parser.add_argument("--http-client", choices=("pyreqwest", "aiohttp"), default="pyreqwest")
     parser.add_argument("--workdir", type=Path, help="where logs and the SQLite file go")
     parser.add_argument("--keep", action="store_true", help="keep the work directory on success")
@@ -70,7 +79,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, argparse.Namespace]
         backend=args.backend, seed=args.seed, restart_postgres=args.restart_postgres,
         database_url=args.database_url, postgres_url=args.postgres_url,
         http_client=args.http_client, workdir=args.workdir, long=args.long,
+        brokers=tuple(b.strip() for b in args.brokers.split(",") if b.strip()),
     )  # fmt: skip
+    unknown = [b for b in plan.brokers if b not in KINDS]
+    if unknown:
+        parser.error(f"--brokers: unknown {', '.join(unknown)} (known: {', '.join(KINDS)})")
     if args.long:
         plan = replace(plan, **LONG)  # type: ignore[arg-type]
     for name in ("messages", "kills", "duration", "endpoints"):
@@ -92,13 +105,21 @@ def main(argv: list[str] | None = None) -> None:
     plan, args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)  # so that ``finally`` blocks stop the children
     try:
-        facts, verdict = asyncio.run(run(plan))
+        if plan.brokers:
+            facts, brokers = asyncio.run(broker_mode.run_brokers(plan))
+            passed = brokers.passed
+            text = broker_mode.table(plan, facts, brokers)
+            document = broker_mode.as_json(plan, facts, brokers)
+        else:
+            facts, verdict = asyncio.run(run(plan))
+            passed = verdict.passed
+            text, document = table(plan, facts, verdict), as_json(plan, facts, verdict)
     except Exception as error:  # the harness itself failed: say so, distinctly
         sys.stderr.write(f"chaos: the run could not be carried out: {error}\n")
         sys.exit(2)
-    if verdict.passed and not args.keep and plan.workdir is None:
+    if passed and not args.keep and plan.workdir is None:
         remove_workdir(facts)
-    sys.stdout.write(table(plan, facts, verdict) + "\n")
+    sys.stdout.write(text + "\n")
     if args.json is not None:
-        args.json.write_text(json.dumps(as_json(plan, facts, verdict), indent=2, default=str))
-    sys.exit(0 if verdict.passed else 1)
+        args.json.write_text(json.dumps(document, indent=2, default=str))
+    sys.exit(0 if passed else 1)

@@ -33,6 +33,8 @@ class Plan:
     drain_timeout: float = 60.0
     workdir: Path | None = None
     long: bool = False
+    #: Broker mode (chaos/broker_mode.py): deliver to these instead of the HTTP receiver.
+    brokers: tuple[str, ...] = ()
     # hookline's settings for the run
     request_timeout: float = 2.0
     connect_timeout: float = 1.0

@@ -7,7 +7,8 @@ every process and need no worker to be reachable. Several API processes on one
 port (``hookline.processes``) share their values through prometheus_client's
 multiprocess mode, so a scrape answered by any of them counts all of them. No
 label carries an endpoint, application or source id: with thousands of them,
-the series count stays a few dozen.
+the series count stays a few dozen. Attempts are labelled by destination kind (``http``,
+``handler``, or a destination's type: a fixed, short list).
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ class Metrics:
         )  # fmt: skip
         self.attempts = Counter(
             "hookline_attempts",
-            "Delivery attempts, by what followed (succeeded, retry, failed) and status class.",
-            ["outcome", "status_class"], registry=registry,
+            "Delivery attempts, by what followed (succeeded, retry, failed), status class and "
+            "destination kind (http, handler, rabbitMq, postgres, redis, nats, mqtt...).",
+            ["outcome", "status_class", "kind"], registry=registry,
         )  # fmt: skip
         self.attempt_seconds = Histogram(
-            "hookline_attempt_duration_seconds", "Duration of delivery attempts.",
-            buckets=LATENCY_BUCKETS, registry=registry,
+            "hookline_attempt_duration_seconds",
+            "Duration of delivery attempts, by destination kind.",
+            ["kind"], buckets=LATENCY_BUCKETS, registry=registry,
         )  # fmt: skip
         self.endpoints_disabled_by_worker = Counter(
             "hookline_endpoints_disabled_by_worker",
@@ -96,6 +99,14 @@ class Metrics:
         shared = CollectorRegistry()
         MultiProcessCollector(shared, self.shared_dir)  # type: ignore[no-untyped-call]
         return generate_latest(shared)
+
+
+def destination_kind(kind: str | None, url: str) -> str:
+    """The ``kind`` label of an attempt: a destination's type, ``handler`` for a
+    ``handler:`` endpoint, else ``http``."""
+    if kind:
+        return kind
+    return "handler" if url.startswith("handler:") else "http"
 
 
 def status_class(status_code: int) -> str:

@@ -27,6 +27,7 @@ import pytest
 from psycopg import sql
 
 import pg
+from support import brokers
 from support.receiver import Receiver
 from support.server import ServerFactory
 
@@ -124,6 +125,36 @@ def test_postgres_scale_out_rides_out_kills_and_a_server_restart(
     assert report["facts"]["postgres_restarts"] == 1
     killed = {name.split("-")[0] for name in report["facts"]["kills"]}
     assert killed == {"api", "worker"}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_serve_killed_while_delivering_to_brokers_loses_nothing(
+    tmp_path: Path, pg_server: pg.Server
+) -> None:
+    """Broker mode: ``hookline serve`` killed three times while it delivers every message
+    to a RabbitMQ queue, a Redis stream, a JetStream stream and a PostgreSQL table. Each
+    holds every message with its id; extra copies (at least once) stay within what the
+    killed sender had in flight, and JetStream and PostgreSQL hold exactly one of each."""
+    for kind in ("rabbitmq", "redis", "nats"):
+        brokers.require(brokers.url(kind), kind)
+    report, output, code = run_chaos(
+        tmp_path, "--brokers", "rabbitmq,redis,nats,postgres", "--postgres-url", pg_server.url,
+        "--seed", "13",
+    )  # fmt: skip
+    verdict = report["verdict"]
+    assert verdict["failures"] == [], output
+    assert code == 0, output
+    assert [s["kind"] for s in verdict["sinks"]] == ["rabbitmq", "redis", "nats", "postgres"]
+    for sink in verdict["sinks"]:
+        assert sink["lost"] == sink["unknown"] == sink["wrong_body"] == 0, output
+        assert sink["distinct"] == report["plan"]["messages"] == 300, output
+        assert sink["stats"]["success"] == 300, output
+        assert sink["extra"] <= sink["bound"], output
+        if sink["kind"] in ("nats", "postgres"):
+            assert sink["extra"] == 0, output
+    assert len(report["facts"]["kills"]) >= 3
+    assert report["facts"]["restarts"] >= 3
 
 
 def wait_until_accepting(url: str, timeout: float) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ from svix.api import ApplicationIn, DestinationIn, MessageIn, Svix, SvixOptions
 
 from pg import server_url
 from support import brokers
+from support.metrics import scrape, value
 from support.polling import wait_until
 from support.server import ADMIN_TOKEN, HooklineProcess
 
@@ -146,3 +148,46 @@ def test_published_messages_land_once_each_in_a_postgresql_table(
             request_client.close()
         finally:
             db.execute(f"DROP TABLE {table}")
+
+
+def test_an_unroutable_rabbitmq_destination_shows_why_and_when_it_retries(
+    server: HooklineProcess,
+) -> None:
+    """With ``mandatory`` and no queue bound to the routing key, RabbitMQ returns the
+    message: the destination's ``failureReason`` says so and ``nextRetryAt`` is its
+    retry, in get and list alike; a healthy destination shows neither. The metrics count
+    the attempt under ``kind="rabbitMq"``."""
+    url = brokers.url("rabbitmq")
+    brokers.require(url, "RabbitMQ")
+    sdk = Svix(ADMIN_TOKEN, SvixOptions(server_url=server.url))
+    try:
+        app = sdk.application.create(ApplicationIn(name="Unroutable"))
+        nowhere = f"hookline-nowhere-{uuid.uuid4().hex[:8]}"
+        made = sdk.destination.create(app.id, DestinationIn(
+            type="rabbitMq", config={"uri": url, "routingKey": nowhere, "mandatory": True},
+        ))  # fmt: skip
+        assert made.failure_reason is None
+        assert made.next_retry_at is None
+        published = time.time()
+        sdk.message.create(app.id, MessageIn(event_type="invoice.paid", payload={"n": 1}))
+        wait_until(lambda: sdk.destination.get(app.id, made.id).failure_reason is not None,
+                   timeout=20)  # fmt: skip
+        shown = sdk.destination.get(app.id, made.id)
+        assert shown.failure_reason is not None
+        assert "NO_ROUTE" in shown.failure_reason or "unroutable" in shown.failure_reason
+        assert shown.next_retry_at is not None
+        assert shown.next_retry_at.timestamp() > published
+        assert str(shown.status) == "retrying"
+        listed = sdk.destination.list(app.id)
+        assert [(d.failure_reason, d.next_retry_at) for d in listed.data] == [
+            (shown.failure_reason, shown.next_retry_at)
+        ]
+        # The attempt is counted under its destination kind, not its endpoint.
+        samples = scrape(server)
+        retried = value(samples, "hookline_attempts_total", outcome="retry",
+                        status_class="none", kind="rabbitMq")  # fmt: skip
+        assert retried >= 1
+        assert value(samples, "hookline_attempt_duration_seconds_count", kind="rabbitMq") >= 1
+        assert value(samples, "hookline_attempt_duration_seconds_count", kind="http") == 0
+    finally:
+        sdk._httpx_client.close()

@@ -32,14 +32,14 @@ def test_metrics_count_what_happened(start_server: ServerFactory) -> None:
         def settled() -> dict[Any, float] | None:
             samples = scrape(server)
             done = value(samples, "hookline_attempts_total", outcome="succeeded",
-                         status_class="2xx")  # fmt: skip
+                         status_class="2xx", kind="http")  # fmt: skip
             retried = value(samples, "hookline_attempts_total", outcome="retry",
-                            status_class="5xx")  # fmt: skip
+                            status_class="5xx", kind="http")  # fmt: skip
             return samples if (done, retried) == (3, 3) else None
 
         samples = wait_until(settled, what="six recorded attempts")
         assert value(samples, "hookline_messages_published_total", origin="api") == 3
-        assert value(samples, "hookline_attempt_duration_seconds_count") == 6
+        assert value(samples, "hookline_attempt_duration_seconds_count", kind="http") == 6
         # The three retries wait 60 s: scheduled, not due, not leased.
         assert value(samples, "hookline_queue_deliveries", state="scheduled") == 3
         assert value(samples, "hookline_queue_deliveries", state="due") == 0
@@ -94,7 +94,9 @@ def test_a_worker_process_serves_its_own_counters(
             for family in text_string_to_metric_families(answer.text)
             for s in family.samples
         }
-        ok = value(samples, "hookline_attempts_total", outcome="succeeded", status_class="2xx")
+        ok = value(
+            samples, "hookline_attempts_total", outcome="succeeded", status_class="2xx", kind="http"
+        )
         return samples if ok == 1 else None
 
     samples = wait_until(counted, what="the worker's attempt counter")

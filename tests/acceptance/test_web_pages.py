@@ -249,3 +249,44 @@ def test_an_attempts_page_shows_the_request_as_sent_with_credentials_masked(
     assert "The message payload, as stored" in html
     assert "Reshaped for this endpoint" not in html
     assert "&lt;masked&gt;" not in html  # this endpoint has no credential header
+
+
+def test_the_dashboard_and_the_portal_show_destinations_with_secrets_masked(
+    browser: httpx.Client, api: httpx.Client, server: HooklineProcess
+) -> None:
+    """An application's destinations are listed on its dashboard page and its portal
+    home: kind, configuration (password masked), status, and why one is failing."""
+    app = api.post("/api/v1/app", json={"name": "Buses"}).json()
+    # Nothing listens on this port: the attempt fails with a reason, retried later.
+    down = "amqp://guest:hunter2-secret@127.0.0.1:9/%2F"
+    rabbit = api.post(f"/api/v1/app/{app['id']}/destination", json={
+        "type": "rabbitMq", "config": {"uri": down, "routingKey": "invoices"},
+    })  # fmt: skip
+    assert rabbit.status_code == 201, rabbit.text
+    api.post(f"/api/v1/app/{app['id']}/destination", json={"type": "pollingEndpoint"})
+    api.post(f"/api/v1/app/{app['id']}/msg", json={"eventType": "a.b", "payload": {}})
+    shown = f"/api/v1/app/{app['id']}/destination/{rabbit.json()['id']}"
+    wait_until(lambda: api.get(shown).json()["failureReason"], what="a failure reason")
+    reason = api.get(shown).json()["failureReason"]
+    assert sign_in(browser).status_code == 303
+    dashboard = browser.get(f"/dashboard/app/{app['id']}").text
+    token = api.post(f"/api/v1/auth/app-portal-access/{app['id']}", json={}).json()["token"]
+    with httpx.Client(base_url=server.url, timeout=10, follow_redirects=False) as customer:
+        assert customer.post("/portal/session", data={"token": token}).status_code == 303
+        portal = customer.get("/portal/home").text
+    for text in (dashboard, portal):
+        assert 'data-testid="destinations"' in text, text[:2000]
+        section = text[text.index('data-testid="destinations"') :]
+        assert "rabbitMq" in section
+        assert "pollingEndpoint" in section
+        assert "hunter2" not in text
+        assert "guest:********@127.0.0.1:9" in section
+        assert ">retrying<" in section
+        assert _escaped(reason) in section
+        assert ">enabled<" in section  # the poller
+
+
+def _escaped(text: str) -> str:
+    import html
+
+    return html.escape(text)

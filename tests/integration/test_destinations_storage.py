@@ -9,10 +9,18 @@ from typing import Any
 from hookline.domain import ids
 from hookline.domain.destinations import Destination
 from hookline.domain.ids import new_id
-from hookline.domain.models import Application, Endpoint, Message
+from hookline.domain.models import (
+    Application,
+    Attempt,
+    AttemptStatus,
+    DeliveryStatus,
+    Endpoint,
+    Message,
+    TriggerType,
+)
 from hookline.domain.secrets import SecretBox, key_id
 from hookline.storage import Storage, storage_from_url
-from hookline.storage.base import Cursor, PollQuery
+from hookline.storage.base import Cursor, DestinationHealth, Outcome, PollQuery
 
 import pg
 from support.database import query
@@ -205,3 +213,48 @@ async def test_rekey_reseals_destination_configurations(database_url: str) -> No
         database_url, "SELECT destination_config FROM endpoints WHERE id = ?", (rabbit.id,)
     )[0]
     assert config.startswith(f"enc:v1:{key_id(new_key)}:")
+
+
+def _outcome(claimed: Any, at: float, code: int, reason: str, retry_at: float | None) -> Outcome:
+    ok = code == 200
+    attempt = Attempt(
+        id=new_id(ids.ATTEMPT, at), delivery_id=claimed.id, msg_id=claimed.msg_id,
+        endpoint_id=claimed.endpoint_id, app_id=claimed.app_id, url=claimed.url,
+        status=AttemptStatus.SUCCESS if ok else AttemptStatus.FAIL, response_status_code=code,
+        response=reason, response_headers={}, duration_ms=3,
+        error_class=None if ok else "unroutable", trigger_type=TriggerType.SCHEDULED,
+        created_at=at,
+    )  # fmt: skip
+    if ok:
+        status = DeliveryStatus.SUCCESS
+    else:
+        status = DeliveryStatus.PENDING if retry_at is not None else DeliveryStatus.FAILED
+    return Outcome(claimed.id, claimed.endpoint_id, status, retry_at, attempt)
+
+
+async def test_a_destination_health_is_its_latest_failure_and_next_retry(
+    storage: Storage,
+) -> None:
+    """A destination doing well has no failure reason nor retry; after a failed attempt
+    with a retry due, it has the broker's reason and the retry's time, also while a later
+    delivery succeeds; once nothing waits and a success is newest, neither."""
+    app = await an_app(storage)
+    rabbit = await storage.create_endpoint(a_destination(app, RABBIT))
+    assert await storage.destination_health([rabbit.id]) == {rabbit.id: DestinationHealth()}
+    first, second = a_message(app, T0 + 1), a_message(app, T0 + 2)
+    await storage.publish(first)
+    await storage.publish(second)
+    claimed = {c.msg_id: c for c in await storage.claim("w1", LATER, LATER + 30, 10)}
+    reason = "RabbitMQ returned the message: 312 NO_ROUTE"
+    retry_at = LATER + 60
+    await storage.record("w1", [_outcome(claimed[first.id], LATER, 0, reason, retry_at)], LATER)
+    health = await storage.destination_health([rabbit.id])
+    assert health == {rabbit.id: DestinationHealth(reason, retry_at)}
+    await storage.record("w1", [_outcome(claimed[second.id], LATER + 1, 200, "ok", None)], LATER)
+    assert await storage.destination_health([rabbit.id]) == health
+    again = await storage.claim("w1", retry_at, retry_at + 30, 10)
+    assert [c.msg_id for c in again] == [first.id]
+    # While the retry is leased it is not "next": it is being tried.
+    assert (await storage.destination_health([rabbit.id]))[rabbit.id].next_retry_at is None
+    await storage.record("w1", [_outcome(again[0], retry_at + 1, 200, "ok", None)], retry_at)
+    assert await storage.destination_health([rabbit.id]) == {rabbit.id: DestinationHealth()}

@@ -34,7 +34,7 @@ from hookline.domain.outcome import AttemptResult, ErrorClass, SentRequest, Verd
 from hookline.domain.policy import VERDICT_OF, DeliveryPolicy
 from hookline.domain.retry import RetryPolicy
 from hookline.errors import HooklineError
-from hookline.metrics import METRICS, status_class
+from hookline.metrics import METRICS, destination_kind, status_class
 from hookline.settings import Settings
 from hookline.storage.base import ClaimedDelivery, Outcome
 from hookline.storage.ports import DeliveryQueue
@@ -353,8 +353,10 @@ class DeliveryWorker:
         verdict = VERDICT_OF[outcome.status]
         if logger.isEnabledFor(logging.INFO):
             _log(delivery, result, verdict)
-        METRICS.attempts.labels(verdict.value, status_class(result.status_code)).inc()
-        METRICS.attempt_seconds.observe(result.duration_ms / 1000)
+        destination = delivery.destination
+        kind = destination_kind(destination.kind if destination else None, delivery.url)
+        METRICS.attempts.labels(verdict.value, status_class(result.status_code), kind).inc()
+        METRICS.attempt_seconds.labels(kind).observe(result.duration_ms / 1000)
         if outcome.disabled is not None:
             METRICS.endpoints_disabled_by_worker.inc()
         return outcome

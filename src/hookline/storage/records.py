@@ -231,6 +231,18 @@ class MessageDestination:
 
 
 @dataclass(frozen=True, slots=True)
+class DestinationHealth:
+    """Why a destination is failing and when it is tried next (``DestinationOut``'s
+    ``failureReason`` and ``nextRetryAt``); both None for one that is doing well."""
+
+    #: What the destination answered to its latest failed attempt, while it still matters
+    #: (no success since, or a delivery still waiting for its retry).
+    failure_reason: str | None = None
+    #: The earliest time a delivery of it that failed is due again (not leased).
+    next_retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PollQuery:
     """One read of a polling destination: which messages, from where, how many.
 
@@ -275,6 +287,7 @@ __all__ = [
     "ClaimedDelivery",
     "Cursor",
     "DeliveryState",
+    "DestinationHealth",
     "IdempotentResponse",
     "ImportCounts",
     "MessageDestination",

@@ -23,7 +23,7 @@ from hookline.domain.destinations import Destination
 from hookline.domain.models import Endpoint
 from hookline.domain.tokens import Principal
 from hookline.errors import NotFoundError, ValidationError
-from hookline.storage.base import MessagePoll, PollQuery, Storage
+from hookline.storage.base import Cursor, MessagePoll, PollQuery, Storage
 from hookline.usecases import endpoints
 from hookline.usecases.controls import ControlsDraft, checked_transformation
 
@@ -348,3 +348,46 @@ async def consumer_seek(
     position = iterator_at(after)
     await storage.seek_consumer(poller.id, check_consumer(consumer_id), position, now)
     return position
+
+
+def status_of(endpoint: Endpoint) -> str:
+    """A destination's status as Svix names it: ``disabled``, ``paused``, ``retrying``
+    (failing since some time) or ``enabled``."""
+    if endpoint.disabled:
+        return "disabled"
+    if endpoint.paused:
+        return "paused"
+    return "retrying" if endpoint.failing_since is not None else "enabled"
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationView:
+    """A destination as the dashboard and the portal show it: nothing secret in it."""
+
+    endpoint: Endpoint
+    kind: str
+    #: Its configuration with passwords and tokens masked (FIFO headers: names only).
+    config: dict[str, Any]
+    status: str
+    failure_reason: str | None
+    next_retry_at: float | None
+
+
+async def destination_views(
+    storage: Storage, app_id: str, limit: int = 50
+) -> tuple[list[DestinationView], bool]:
+    """The application's first ``limit`` destinations, and whether that is all of them."""
+    listed = await storage.list_endpoints(app_id, Cursor(limit=limit), destinations=True)
+    health = await storage.destination_health([e.id for e in listed.data])
+    views = []
+    for endpoint in listed.data:
+        destination = endpoint.destination
+        assert destination is not None
+        found = health.get(endpoint.id)
+        views.append(DestinationView(
+            endpoint, destination.kind,
+            destinations.masked_config(destination.kind, destination.config),
+            status_of(endpoint), found.failure_reason if found else None,
+            found.next_retry_at if found else None,
+        ))  # fmt: skip
+    return views, listed.done

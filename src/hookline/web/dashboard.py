@@ -13,7 +13,7 @@ from starlette.routing import Route
 from hookline.domain.models import AttemptStatus
 from hookline.errors import ValidationError
 from hookline.storage.base import Cursor
-from hookline.usecases import endpoints, replays
+from hookline.usecases import destinations, endpoints, replays
 from hookline.web import figures
 from hookline.web.access import public, reads, signs_out, writes
 from hookline.web.core import (
@@ -117,12 +117,14 @@ async def application(request: Request, visit: Visit) -> Response:
     endpoints = await web.storage.list_endpoints(app.id, cursor_from(request, 25))
     healths = await figures.healths(web.storage, app.id, endpoints.data, now)
     sources, sources_done = await figures.sources(web.storage, app.id, Cursor(limit=50))
+    views, views_done = await destinations.destination_views(web.storage, app.id)
     shown = await figures.window_charts(
         web.storage, app.id, request.query_params.get("window"), now
     )
     return page(
         request, "dashboard/app.html", visit, app=app, endpoints=endpoints, healths=healths,
-        sources=sources, sources_done=sources_done, charts=shown,
+        sources=sources, sources_done=sources_done, charts=shown, destinations=views,
+        destinations_done=views_done,
     )  # fmt: skip
 
 

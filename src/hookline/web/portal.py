@@ -22,7 +22,7 @@ from starlette.routing import Route
 from hookline.domain.models import Application, EventType
 from hookline.errors import NotFoundError, TooLargeError, ValidationError
 from hookline.storage.base import AttemptFilter, Cursor
-from hookline.usecases import messages, replays
+from hookline.usecases import destinations, messages, replays
 from hookline.usecases.messages import MessageDraft
 from hookline.web import figures
 from hookline.web.access import public, reads, signs_out, writes
@@ -113,9 +113,11 @@ async def home_page(
     app = await portal_app(request, visit)
     endpoints = await web.storage.list_endpoints(app.id, cursor_from(request, 25))
     healths = await figures.healths(web.storage, app.id, endpoints.data, web.clock())
+    views, views_done = await destinations.destination_views(web.storage, app.id)
     return page(
         request, "portal/home.html", visit, status, app=app, endpoints=endpoints,
-        healths=healths, event_types=await event_types(request), error=error,
+        healths=healths, destinations=views, destinations_done=views_done,
+        event_types=await event_types(request), error=error,
         entered=entered or {"url": "", "description": "", "event_types": []},
     )  # fmt: skip
 

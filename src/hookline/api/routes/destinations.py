@@ -42,6 +42,11 @@ def _draft(body: DestinationIn) -> DestinationDraft:
     )  # fmt: skip
 
 
+async def _shown(endpoint: Endpoint, ctx: Ctx) -> DestinationOut:
+    health = await ctx.storage.destination_health([endpoint.id])
+    return destination_out(endpoint, health.get(endpoint.id))
+
+
 async def _destination(app: Application, destination_id: str, ctx: Ctx) -> Endpoint:
     return await destinations.get_destination(ctx.storage, app.id, destination_id)
 
@@ -52,7 +57,9 @@ async def _destination(app: Application, destination_id: str, ctx: Ctx) -> Endpo
 )  # fmt: skip
 async def list_destinations(app: App, ctx: Ctx, cursor: Page) -> Response:
     page = await ctx.storage.list_endpoints(app.id, cursor, destinations=True)
-    return listed(ListResponse[DestinationOut], page, [destination_out(e) for e in page.data])
+    health = await ctx.storage.destination_health([e.id for e in page.data])
+    shown = [destination_out(e, health.get(e.id)) for e in page.data]
+    return listed(ListResponse[DestinationOut], page, shown)
 
 
 @router.post(
@@ -71,7 +78,7 @@ async def create_destination(app: App, body: DestinationIn, ctx: Ctx, who: Who) 
     dependencies=[requires(APP_READ)],
 )  # fmt: skip
 async def get_destination(app: App, destination_id: str, ctx: Ctx) -> Response:
-    return respond(destination_out(await _destination(app, destination_id, ctx)))
+    return respond(await _shown(await _destination(app, destination_id, ctx), ctx))
 
 
 @router.put(
@@ -85,7 +92,7 @@ async def upsert_destination(
         ctx.storage, who, app.id, destination_id, _draft(body),
         ctx.settings.destination_policy, ctx.clock(),
     )  # fmt: skip
-    return respond(destination_out(stored), 201 if created else 200)
+    return respond(await _shown(stored, ctx), 201 if created else 200)
 
 
 #: The patch body's fields, and the draft's names for them (``status`` apart).
@@ -118,7 +125,7 @@ async def patch_destination(
     stored = await destinations.patch_destination(
         ctx.storage, who, current, draft, ctx.settings.destination_policy, ctx.clock()
     )
-    return respond(destination_out(stored))
+    return respond(await _shown(stored, ctx))
 
 
 @router.delete(

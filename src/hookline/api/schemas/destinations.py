@@ -10,7 +10,7 @@ that says why; ``config`` is checked there too, per kind.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -19,7 +19,8 @@ from pydantic.alias_generators import to_camel
 from hookline.api.schemas import Channels, EventTypePatterns, Metadata, Uid, UtcDatetime, utc
 from hookline.domain import destinations
 from hookline.domain.models import Endpoint, Message
-from hookline.usecases.destinations import start_of
+from hookline.storage.records import DestinationHealth
+from hookline.usecases.destinations import start_of, status_of
 
 Kind = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 BatchSize = Annotated[int, Field(ge=1, le=1000)]
@@ -138,11 +139,7 @@ class PollingEndpointConsumerSeekOut(_Out):
 
 
 def _status(endpoint: Endpoint) -> Literal["enabled", "paused", "disabled", "retrying"]:
-    if endpoint.disabled:
-        return "disabled"
-    if endpoint.paused:
-        return "paused"
-    return "retrying" if endpoint.failing_since is not None else "enabled"
+    return cast(Literal["enabled", "paused", "disabled", "retrying"], status_of(endpoint))
 
 
 def shown_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -155,8 +152,11 @@ def shown_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def destination_out(endpoint: Endpoint) -> DestinationOut:
-    """A stored destination in the SDK's ``DestinationOut`` shape."""
+def destination_out(endpoint: Endpoint, health: DestinationHealth | None = None) -> DestinationOut:
+    """A stored destination in the SDK's ``DestinationOut`` shape, with its failure
+    reason and next retry time from ``health`` (``Pollers.destination_health``)."""
+    health = health or DestinationHealth()
+    retry = health.next_retry_at
     destination = endpoint.destination
     assert destination is not None
     batching = endpoint.controls.batching
@@ -165,6 +165,8 @@ def destination_out(endpoint: Endpoint) -> DestinationOut:
         id=endpoint.id, uid=endpoint.uid, type=destination.kind,
         config=shown_config(destination.kind, dict(destination.config)),
         status=_status(endpoint), current_iterator=start_of(endpoint) if polling else "",
+        failure_reason=health.failure_reason,
+        next_retry_at=None if retry is None else utc(retry),
         batch_size=batching.max_size if batching else 1,
         max_wait_secs=int(batching.max_wait) if batching else 0,
         event_types=list(endpoint.filter_types) if endpoint.filter_types is not None else None,

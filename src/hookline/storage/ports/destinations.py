@@ -3,13 +3,14 @@ its consumers keep (the destinations themselves are endpoints: ``Resources``).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from hookline.storage.records import MessagePoll, PollQuery
+from hookline.storage.records import DestinationHealth, MessagePoll, PollQuery
 
 
 class Pollers(Protocol):
-    """What the message poller API reads and keeps."""
+    """What the message poller API reads and keeps, and how destinations are doing."""
 
     async def poll_messages(self, poll: PollQuery) -> MessagePoll:
         """The messages after ``poll.after`` (else ``poll.start``) that the poller's and
@@ -28,3 +29,7 @@ class Pollers(Protocol):
 
     async def consumer_position(self, endpoint_id: str, consumer_id: str) -> str | None:
         """Where the consumer's next read starts after; None before its first."""
+
+    async def destination_health(self, endpoint_ids: Sequence[str]) -> dict[str, DestinationHealth]:
+        """Each destination's failure reason (its latest failed attempt, while no success
+        came after it or a retry is still due) and its next retry time."""

@@ -22,3 +22,16 @@ DELETE FROM poller_consumers WHERE endpoint_id = :id;
 
 -- name: delete_app_poller_consumers
 DELETE FROM poller_consumers WHERE endpoint_id IN (SELECT id FROM endpoints WHERE app_id = :id);
+
+-- name: destination_recent_attempts
+-- A destination's latest attempts, newest first, on the (endpoint_id, id) index: its
+-- failure reason is read from these, so a long history costs nothing.
+SELECT status, response, response_status_code, error_class
+FROM attempts WHERE endpoint_id = :endpoint_id ORDER BY id DESC LIMIT :limit;
+
+-- name: next_retry
+-- The earliest retry due among a destination's failed, not leased deliveries, on the
+-- partial index deliveries_retrying (migration 12).
+SELECT MIN(next_attempt_at) AS next_retry_at FROM deliveries
+WHERE endpoint_id = :endpoint_id AND status = 'pending' AND attempts > 0
+  AND lease_owner IS NULL;
