@@ -139,9 +139,27 @@ def accessibility_problems(page: Page) -> list[str]:
     ]
 
 
-def sideways_overflow(page: Page) -> int:
-    """How many CSS pixels the page is wider than its viewport (0: no sideways scrolling)."""
-    width: int = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+def sideways_overflow(page: Page) -> str:
+    """What makes the page wider than its viewport ('' when nothing does): the outermost
+    element reaching past the right edge, and by how many CSS pixels."""
+    found: str = page.evaluate(
+        """() => {
+          const root = document.documentElement;
+          const wider = root.scrollWidth - root.clientWidth;
+          if (wider <= 0) return "";
+          const clipped = (el) => {
+            for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+              if (getComputedStyle(up).overflowX !== "visible") return true;
+            }
+            return false;
+          };
+          for (const el of document.body.querySelectorAll("*")) {
+            if (el.getBoundingClientRect().right > root.clientWidth + 1 && !clipped(el)) {
+              const name = el.tagName.toLowerCase() + (el.className ? "." + el.className : "");
+              return `${wider}px wider, first past the edge: ${name}`;
+            }
+          }
+          return `${wider}px wider`;
+        }"""
     )
-    return width
+    return found

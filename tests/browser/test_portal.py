@@ -69,11 +69,11 @@ def test_the_portal_edits_rotates_reveals_and_deletes(
     page.goto(portal_link(api, tenant.app_id)["url"])
     page.goto(f"{server.url}/portal/endpoint/{tenant.endpoint_id}")
     page.fill("#url", "ftp://example.com/x")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_test_id("form-error")).to_contain_text("URL:")
     page.fill("#url", f"{receiver.url}/renamed")
     page.fill("#description", "renamed")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Endpoint saved")
     stored = api.get(f"/api/v1/app/{tenant.app_id}/endpoint/{tenant.endpoint_id}").json()
     assert (stored["url"], stored["description"]) == (f"{receiver.url}/renamed", "renamed")
@@ -162,9 +162,11 @@ def test_a_read_only_portal_has_no_write_forms_and_refuses_writes(
     tenant = make_tenant(api, receiver, "acme")
     page.goto(portal_link(api, tenant.app_id, read_only=True)["url"])
     expect(page.locator("h1")).to_have_text("Webhook endpoints")
-    for path in ["/portal/home", "/portal/attempts", f"/portal/endpoint/{tenant.endpoint_id}",
-                 f"/portal/msg/{tenant.msg_id}/attempt/{tenant.attempt_id}", "/portal/testing",
-                 "/portal/messages", f"/portal/msg/{tenant.msg_id}", "/portal/event-types"]:  # fmt: skip
+    read_only_pages = ["/portal/home", "/portal/attempts", f"/portal/endpoint/{tenant.endpoint_id}",
+                       f"/portal/msg/{tenant.msg_id}/attempt/{tenant.attempt_id}",
+                       "/portal/testing", "/portal/messages", f"/portal/msg/{tenant.msg_id}",
+                       "/portal/event-types"]  # fmt: skip
+    for path in read_only_pages:
         page.goto(f"{server.url}{path}")
         actions = page.locator("form[method=post]").evaluate_all("fs => fs.map(f => f.action)")
         assert actions == [f"{server.url}/portal/sign-out"], path

@@ -214,7 +214,7 @@ class _HostPage(BaseHTTPRequestHandler):
 
     link = ""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         body = f'<!doctype html><title>Operator app</title><iframe src="{self.link}" ' \
             'width="1000" height="700" title="Webhooks"></iframe>'  # fmt: skip
         self.send_response(200)
