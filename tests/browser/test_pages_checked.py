@@ -74,7 +74,9 @@ def test_every_page_passes_axe_and_fits_the_screen(
     w, h = WIDTHS[width]
     # axe is added as a script of the page: the context lets it past the pages' CSP.
     context = browser.new_context(
-        viewport={"width": w, "height": h}, color_scheme=scheme, bypass_csp=True  # type: ignore[arg-type]
+        viewport={"width": w, "height": h},
+        color_scheme=scheme,
+        bypass_csp=True,  # type: ignore[arg-type]
     )
     problems: list[str] = []
     try:
@@ -87,7 +89,8 @@ def test_every_page_passes_axe_and_fits_the_screen(
         for face, paths in pages.items():
             for name, path in paths.items():
                 answer = page.goto(f"{server.url}{path}")
-                assert answer is not None and answer.status == 200, (face, path)
+                assert answer is not None, (face, path)
+                assert answer.status == 200, (face, path)
                 problems += [f"{face} {name}: {p}" for p in accessibility_problems(page)]
                 if width == "phone" and (wider := sideways_overflow(page)):
                     problems.append(f"{face} {name} on a {w}px phone: {wider}")
