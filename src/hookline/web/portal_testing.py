@@ -21,7 +21,7 @@ from hookline import catalogue
 from hookline.domain.models import Application, EventType
 from hookline.errors import TooLargeError, ValidationError
 from hookline.storage.base import Cursor
-from hookline.usecases import messages
+from hookline.usecases import log_operations, messages
 from hookline.usecases.messages import MessageDraft
 from hookline.web.access import reads, writes
 from hookline.web.core import Form, Visit, see_other, web_of
@@ -40,12 +40,13 @@ def latest_schema(event_type: EventType) -> Any:
 
 
 def example_payload(event_type: EventType) -> dict[str, Any]:
-    """The catalogue's example of the latest schema; without a schema (or when the schema
-    does not describe an object) a small stand-in naming the event type."""
-    made = catalogue.example(latest_schema(event_type))
-    if isinstance(made, dict):
-        return made
-    return {"type": event_type.name, "data": {}}
+    """The example the API's send-example takes (``log_operations.example_payload``: the
+    schema's first ``examples``, else the catalogue's example of it); for an event type
+    without a schema, a small stand-in naming it."""
+    try:
+        return log_operations.example_payload(event_type, 0)
+    except ValidationError:
+        return {"type": event_type.name, "data": {}}
 
 
 def _pretty(value: Any) -> str:
