@@ -54,18 +54,25 @@ ensure_promtool() {
 
 # The JavaScript SDKs (npm svix, standardwebhooks) for tests/acceptance/test_svix_js_sdk.py,
 # installed from its package-lock.json into tests/acceptance/js/node_modules (gitignored).
-# Without node and npm the test skips, except under CI=true, where it fails.
+# And axe-core, which the browser tests load into each page they check, into
+# tests/browser/js/node_modules. Without node and npm those skip, except under CI=true.
 ensure_js_sdk() {
   if ! command -v npm >/dev/null 2>&1; then
-    echo "note: npm is missing (apt-get install nodejs npm); the JavaScript SDK's test will skip" >&2
+    echo "note: npm is missing (apt-get install nodejs npm); the JavaScript SDK's test and the browser tests' accessibility checks will skip" >&2
     return 0
   fi
-  local folder=tests/acceptance/js
+  _npm_ci tests/acceptance/js "the JavaScript SDKs" "the JavaScript SDK's test"
+  _npm_ci tests/browser/js "axe-core, the accessibility checker" "the browser tests"
+}
+
+# npm ci in a folder whose package-lock.json is newer than its installed tree.
+_npm_ci() {
+  local folder=$1 what=$2 who=$3
   [ -f "$folder/node_modules/.package-lock.json" ] \
     && [ ! "$folder/package-lock.json" -nt "$folder/node_modules/.package-lock.json" ] && return 0
-  echo "== installing the JavaScript SDKs (npm ci in $folder)"
+  echo "== installing $what (npm ci in $folder)"
   (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error) \
-    || echo "note: npm ci failed; the JavaScript SDK's test will retry it (and fail under CI=true)" >&2
+    || echo "note: npm ci failed in $folder; $who will fail under CI=true" >&2
 }
 
 # tinyproxy, the real forward (CONNECT) proxy the egress proxy tests send through

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hookline.domain import ingress
+from hookline.domain import ingress, portal_look
 from hookline.domain.egress import EgressProxy, parse_proxy_url
 from hookline.domain.retry import DEFAULT_SCHEDULE, RetryPolicy, parse_schedule
 from hookline.domain.ssrf import DestinationPolicy
@@ -159,6 +159,23 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "", description="base URL people reach hookline at, for portal links (default: as asked)"
     )
+    # The customer portal (docs/portal.md)
+    portal_frame_ancestors: str = Field(
+        "",
+        description="origins that may show the portal in a frame (CSP frame-ancestors), comma "
+        "or space separated, like https://app.example.com; empty: no site may frame it",
+    )
+    portal_features: str = Field(
+        "headers,rate_limit",
+        description="what customers may change on their endpoints in the portal, comma "
+        "separated from headers, rate_limit, transformations (empty: none of them)",
+    )
+    portal_name: str = Field("", description="the portal's name in its header (default: hookline)")
+    portal_logo_url: str = Field("", description="the portal's logo: an https URL or a /path")
+    portal_accent: str = Field("", description="the portal's accent colour, like #3151d3")
+    portal_accent_dark: str = Field(
+        "", description="the portal's accent colour in dark mode (default: portal_accent)"
+    )
     log_payloads: bool = Field(False, description="log message payloads (off: never logged)")
     metrics_public: bool = Field(
         False, description="serve /metrics without a token (off: an admin token is needed)"
@@ -260,6 +277,40 @@ class Settings(BaseSettings):
     def _networks_parse(cls, value: str) -> str:
         DestinationPolicy.from_strings(value.split(","))
         return value
+
+    @field_validator("portal_frame_ancestors")
+    @classmethod
+    def _ancestors_parse(cls, value: str) -> str:
+        portal_look.frame_ancestors(value)
+        return value
+
+    @field_validator("portal_features")
+    @classmethod
+    def _features_known(cls, value: str) -> str:
+        portal_look.features(value)
+        return value
+
+    @field_validator("portal_name")
+    @classmethod
+    def _portal_name(cls, value: str) -> str:
+        return portal_look.check_name(value)
+
+    @field_validator("portal_logo_url")
+    @classmethod
+    def _portal_logo(cls, value: str) -> str:
+        return portal_look.check_logo_url(value)
+
+    @field_validator("portal_accent", "portal_accent_dark")
+    @classmethod
+    def _portal_colour(cls, value: str) -> str:
+        return portal_look.check_colour(value)
+
+    @property
+    def portal_theme(self) -> portal_look.Theme:
+        """The portal's theme as the server sets it (applications may override it)."""
+        return portal_look.Theme(
+            self.portal_name, self.portal_logo_url, self.portal_accent, self.portal_accent_dark
+        )
 
     @field_validator("trusted_proxies")
     @classmethod

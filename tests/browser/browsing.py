@@ -106,3 +106,60 @@ def ensure_event_type(api: httpx.Client, name: str, schema: dict[str, Any] | Non
         body["schemas"] = {"1": schema}
     answer = api.post("/api/v1/event-type", json=body)
     assert answer.status_code in {200, 201, 409}, answer.text
+
+
+#: axe-core, installed by scripts/test (npm ci in tests/browser/js).
+AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+#: What fails a page: axe's two worst impact levels.
+SERIOUS = {"serious", "critical"}
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each (WCAG 2 A and
+    AA rules and axe's best practices). The page's context must bypass its CSP: axe is
+    added as a script of the page."""
+    if page.evaluate("typeof window.axe") == "undefined":
+        page.add_script_tag(content=AXE.read_text())
+    found = page.evaluate(
+        """async () => {
+          const result = await window.axe.run(document, {
+            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21aa", "best-practice"]},
+            resultTypes: ["violations"],
+          });
+          return result.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            targets: v.nodes.slice(0, 3).map(n => n.target.join(" ")),
+          }));
+        }"""
+    )
+    return [
+        f"{v['impact']} {v['id']}: {v['help']} at {', '.join(v['targets'])}"
+        for v in found
+        if v["impact"] in SERIOUS
+    ]
+
+
+def sideways_overflow(page: Page) -> str:
+    """What makes the page wider than its viewport ('' when nothing does): the outermost
+    element reaching past the right edge, and by how many CSS pixels."""
+    found: str = page.evaluate(
+        """() => {
+          const root = document.documentElement;
+          const wider = root.scrollWidth - root.clientWidth;
+          if (wider <= 0) return "";
+          const clipped = (el) => {
+            for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+              if (getComputedStyle(up).overflowX !== "visible") return true;
+            }
+            return false;
+          };
+          for (const el of document.body.querySelectorAll("*")) {
+            if (el.getBoundingClientRect().right > root.clientWidth + 1 && !clipped(el)) {
+              const name = el.tagName.toLowerCase() + (el.className ? "." + el.className : "");
+              return `${wider}px wider, first past the edge: ${name}`;
+            }
+          }
+          return `${wider}px wider`;
+        }"""
+    )
+    return found

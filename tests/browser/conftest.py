@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browsing import CHROMIUM, Shots
+from browsing import AXE, CHROMIUM, Shots
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from acceptance.conftest import receiver, server_defaults, start_server  # noqa: F401 - fixtures
@@ -74,3 +74,14 @@ def api(server: HooklineProcess) -> Iterator[httpx.Client]:
     """An admin API client of ``server``."""
     with server.client() as client:
         yield client
+
+
+@pytest.fixture
+def axe() -> Path:
+    """axe-core's script (skipped without it, failed in CI): scripts/test installs it."""
+    if not AXE.exists():
+        reason = f"{AXE} is missing: run npm ci in tests/browser/js (scripts/test does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}. CI runs the accessibility checks, never skips them.")
+        pytest.skip(reason)
+    return AXE

@@ -46,11 +46,12 @@ def test_the_portal_link_opens_a_session_and_adds_an_endpoint(
     created = [e for e in trail if e["action"] == "endpoint.created"]
     assert [e["actor"] for e in created] == [portal_token["id"]]
 
-    page.goto(f"{server.url}/portal/home")
-    page.get_by_label("Event type").select_option("invoice.paid")
+    page.goto(f"{server.url}/portal/testing?event_type=invoice.paid")
+    expect(page.get_by_test_id("payload-editor")).to_have_value('{\n  "invoice": "in_7"\n}')
     page.get_by_role("button", name="Send example").click()
     expect(page.get_by_role("status")).to_contain_text("Test event invoice.paid sent")
     assert receiver.wait_for(1)[0].body == b'{"invoice":"in_7"}'
+    page.goto(f"{server.url}/portal/attempts")
     reload_until(page, "tr.attempt-row", 1)
     page.locator("tr.attempt-row").first.get_by_role("button", name="Retry").click()
     reload_until(page, "tr.attempt-row", 2)
@@ -68,11 +69,11 @@ def test_the_portal_edits_rotates_reveals_and_deletes(
     page.goto(portal_link(api, tenant.app_id)["url"])
     page.goto(f"{server.url}/portal/endpoint/{tenant.endpoint_id}")
     page.fill("#url", "ftp://example.com/x")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_test_id("form-error")).to_contain_text("URL:")
     page.fill("#url", f"{receiver.url}/renamed")
     page.fill("#description", "renamed")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Endpoint saved")
     stored = api.get(f"/api/v1/app/{tenant.app_id}/endpoint/{tenant.endpoint_id}").json()
     assert (stored["url"], stored["description"]) == (f"{receiver.url}/renamed", "renamed")
@@ -109,7 +110,8 @@ def test_a_portal_session_cannot_see_or_touch_another_application(
 
     own_pages = ["/portal/home", "/portal/attempts", f"/portal/endpoint/{a.endpoint_id}",
                  f"/portal/endpoint/{a.endpoint_id}/secret",
-                 f"/portal/msg/{a.msg_id}/attempt/{a.attempt_id}"]  # fmt: skip
+                 f"/portal/msg/{a.msg_id}/attempt/{a.attempt_id}", "/portal/messages",
+                 f"/portal/msg/{a.msg_id}", "/portal/testing", "/portal/event-types"]  # fmt: skip
     for path in own_pages:
         answer = page.goto(f"{server.url}{path}")
         assert answer is not None, path
@@ -122,6 +124,7 @@ def test_a_portal_session_cannot_see_or_touch_another_application(
                f"/portal/msg/{b.msg_id}/attempt/{b.attempt_id}",
                f"/portal/msg/{a.msg_id}/attempt/{b.attempt_id}",
                f"/portal/attempts?endpoint={b.endpoint_id}", f"/portal/endpoint/{b.app_id}",
+               f"/portal/msg/{b.msg_id}", f"/portal/messages?endpoint={b.endpoint_id}",
                f"/portal/endpoint/{b.endpoint_id}?app_id={b.app_id}"]  # fmt: skip
     for path in b_reads:
         answer = page.goto(f"{server.url}{path}")
@@ -134,7 +137,9 @@ def test_a_portal_session_cannot_see_or_touch_another_application(
                 f"/portal/endpoint/{b.endpoint_id}/rotate-secret",
                 f"/portal/msg/{b.msg_id}/endpoint/{b.endpoint_id}/resend",
                 f"/portal/msg/{b.msg_id}/endpoint/{a.endpoint_id}/resend",
-                f"/portal/msg/{a.msg_id}/endpoint/{b.endpoint_id}/resend"]  # fmt: skip
+                f"/portal/msg/{a.msg_id}/endpoint/{b.endpoint_id}/resend",
+                f"/portal/endpoint/{b.endpoint_id}/headers",
+                f"/portal/endpoint/{b.endpoint_id}/rate-limit"]  # fmt: skip
     for path in b_writes:
         answer = page.request.post(f"{server.url}{path}", form=form)
         assert answer.status == 404, path
@@ -157,8 +162,11 @@ def test_a_read_only_portal_has_no_write_forms_and_refuses_writes(
     tenant = make_tenant(api, receiver, "acme")
     page.goto(portal_link(api, tenant.app_id, read_only=True)["url"])
     expect(page.locator("h1")).to_have_text("Webhook endpoints")
-    for path in ["/portal/home", "/portal/attempts", f"/portal/endpoint/{tenant.endpoint_id}",
-                 f"/portal/msg/{tenant.msg_id}/attempt/{tenant.attempt_id}"]:  # fmt: skip
+    read_only_pages = ["/portal/home", "/portal/attempts", f"/portal/endpoint/{tenant.endpoint_id}",
+                       f"/portal/msg/{tenant.msg_id}/attempt/{tenant.attempt_id}",
+                       "/portal/testing", "/portal/messages", f"/portal/msg/{tenant.msg_id}",
+                       "/portal/event-types"]  # fmt: skip
+    for path in read_only_pages:
         page.goto(f"{server.url}{path}")
         actions = page.locator("form[method=post]").evaluate_all("fs => fs.map(f => f.action)")
         assert actions == [f"{server.url}/portal/sign-out"], path
@@ -170,7 +178,9 @@ def test_a_read_only_portal_has_no_write_forms_and_refuses_writes(
         f"/portal/endpoint/{tenant.endpoint_id}": {"url": f"{receiver.url}/changed"},
         f"/portal/endpoint/{tenant.endpoint_id}/delete": {},
         f"/portal/endpoint/{tenant.endpoint_id}/rotate-secret": {},
-        "/portal/test-event": {"event_type": "user.signup"},
+        "/portal/testing": {"event_type": "user.signup", "payload": "{}"},
+        f"/portal/endpoint/{tenant.endpoint_id}/headers": {"headers": "X-A: 1"},
+        f"/portal/endpoint/{tenant.endpoint_id}/rate-limit": {"rate_limit": "5"},
         f"/portal/msg/{tenant.msg_id}/endpoint/{tenant.endpoint_id}/resend": {},
     }
     for path, fields in writes.items():

@@ -150,7 +150,7 @@ def test_what_application_tokens_may_use_is_a_short_list(api: FastAPI) -> None:
 
 def test_web_needs_follow_the_session_kind() -> None:
     """Dashboard pages need an admin session, portal pages an application's; the sign-in
-    pages and the assets are public; forms that change data declare it."""
+    pages, the assets and the portal's theme are public; forms that change data declare it."""
     for route in web_routes():
         path = getattr(route, "path", "")
         need = need_of(route.endpoint if isinstance(route, Route) else route)
@@ -162,6 +162,7 @@ def test_web_needs_follow_the_session_kind() -> None:
                 "/portal",
                 "/portal/session",
                 "/portal/signed-out",
+                "/portal/theme.css",  # the theme's colours: the signed-out pages wear it too
             }, path
             continue
         expected = Reach.ADMIN if path.startswith("/dashboard") else Reach.APPLICATION

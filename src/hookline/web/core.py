@@ -224,11 +224,19 @@ async def start_session(request: Request, kind: Kind, token: str, target: str) -
     await sessions.close(request.cookies.get(COOKIES[kind]))
     session_id, _ = await sessions.open(kind, token)
     answer = see_other(target)
-    answer.set_cookie(
-        COOKIES[kind], session_id, path="/", httponly=True, samesite="strict",
-        secure=_secure(request),
-    )  # fmt: skip
+    answer.set_cookie(COOKIES[kind], session_id, **_cookie_options(request, kind))
     return answer
+
+
+def _cookie_options(request: Request, kind: Kind) -> dict[str, Any]:
+    """HttpOnly, SameSite=Strict, Secure over https; but a portal that other sites may
+    frame, over https, gets a partitioned SameSite=None cookie: a browser sends no Strict
+    cookie to a frame inside another site, and keeps a partitioned one to that site."""
+    secure = _secure(request)
+    if kind is Kind.PORTAL and secure and web_of(request).settings.portal_frame_ancestors:
+        return {"path": "/", "httponly": True, "samesite": "none", "secure": True,
+                "partitioned": True}  # fmt: skip
+    return {"path": "/", "httponly": True, "samesite": "strict", "secure": secure}
 
 
 async def end_session(request: Request, visit: Visit, target: str) -> Response:
@@ -236,9 +244,8 @@ async def end_session(request: Request, visit: Visit, target: str) -> Response:
     kind = visit.kind
     await web_of(request).sessions.close(visit.session_id)
     answer = see_other(target)
-    answer.delete_cookie(
-        COOKIES[kind], path="/", httponly=True, samesite="strict", secure=_secure(request)
-    )
+    # Expired with the options it was set with (a partitioned cookie is only deleted so).
+    answer.set_cookie(COOKIES[kind], "", max_age=0, expires=0, **_cookie_options(request, kind))
     return answer
 
 

@@ -7,23 +7,24 @@ checks it is a valid application token and opens a session. From then on the
 application is the token's, never one named in a URL: ids of other
 applications answer 404, as ids that do not exist.
 
-Endpoint forms are in ``web.portal_endpoints``.
+Endpoint forms are in ``web.portal_endpoints`` and ``web.portal_settings``, the testing
+tab and the event catalogue in ``web.portal_testing``, the message log in
+``web.portal_messages``, the theme in ``web.portal_theme``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hookline.domain.models import Application, EventType
-from hookline.errors import NotFoundError, TooLargeError, ValidationError
+from hookline.domain.models import Application, AttemptStatus, EventType
 from hookline.storage.base import AttemptFilter, Cursor
-from hookline.usecases import destinations, messages, replays
-from hookline.usecases.messages import MessageDraft
+from hookline.usecases import destinations, replays
 from hookline.web import figures
 from hookline.web.access import public, reads, signs_out, writes
 from hookline.web.core import (
@@ -122,66 +123,38 @@ async def home_page(
     )  # fmt: skip
 
 
-def example_payload(event_type: EventType) -> dict[str, Any]:
-    """The example of the event type's latest schema, or a small stand-in."""
-    latest = event_type.latest_version
-    schema = (event_type.schemas or {}).get(str(latest)) if latest is not None else None
-    if isinstance(schema, dict):
-        examples = schema.get("examples")
-        if isinstance(examples, list) and examples and isinstance(examples[0], dict):
-            return examples[0]
-        if isinstance(schema.get("example"), dict):
-            example: dict[str, Any] = schema["example"]
-            return example
-    return {"eventType": event_type.name, "test": True}
-
-
-@writes(Kind.PORTAL)
-async def send_test_event(request: Request, visit: Visit, form: Form) -> Response:
-    """Publish an example event of a chosen type, as the API publishes a message."""
-    web = web_of(request)
-    app = await portal_app(request, visit)
-    name = form.text("event_type")
-    try:
-        event_type = await web.storage.get_event_type(name)
-    except NotFoundError:
-        event_type = None
-    if event_type is None or event_type.archived:
-        visit.session.notify("error", "Event type: choose one of the event types listed.")
-        return see_other(f"{HOME}/home")
-    draft = MessageDraft(event_type=event_type.name, payload=example_payload(event_type))
-    try:
-        # The same publish as the API's: the same checks, retention and metrics.
-        await messages.publish(
-            web.storage, web.submit, web.event_types, web.publish_limits, visit.principal,
-            app.id, draft, web.clock(),
-        )  # fmt: skip
-    except (ValidationError, TooLargeError) as error:
-        visit.session.notify("error", f"Test event: {error.detail}")
-        return see_other(f"{HOME}/home")
-    visit.session.notify("ok", f"Test event {event_type.name} sent.")
-    return see_other(f"{HOME}/attempts")
+#: The attempt log's outcome filter, in words a customer reads.
+OUTCOMES = {"succeeded": AttemptStatus.SUCCESS, "failed": AttemptStatus.FAIL}
 
 
 @reads(Kind.PORTAL)
 async def attempts(request: Request, visit: Visit) -> Response:
-    """The application's attempts, newest first (one endpoint's, if chosen)."""
+    """The application's attempts, newest first, by endpoint, outcome and event type."""
     web = web_of(request)
     app = await portal_app(request, visit)
     endpoints = (await web.storage.list_endpoints(app.id, Cursor(limit=250))).data
-    chosen = request.query_params.get("endpoint") or None
+    query = request.query_params
+    names = ("endpoint", "outcome", "event_type")
+    chosen = {name: query.get(name, "").strip()[:256] for name in names}
     endpoint_id = None
-    if chosen is not None:
-        endpoint_id = (await web.storage.get_endpoint(app.id, chosen)).id
-    listed = await web.storage.list_attempts(
-        app.id, cursor_from(request, 50), AttemptFilter(endpoint_id=endpoint_id)
+    if chosen["endpoint"]:
+        endpoint_id = (await web.storage.get_endpoint(app.id, chosen["endpoint"])).id
+    if chosen["outcome"] and chosen["outcome"] not in OUTCOMES:
+        raise Refused(400, "outcome: choose succeeded or failed")
+    where = AttemptFilter(
+        endpoint_id=endpoint_id,
+        status=int(OUTCOMES[chosen["outcome"]]) if chosen["outcome"] else None,
+        event_types=[chosen["event_type"]] if chosen["event_type"] else None,
     )
+    listed = await web.storage.list_attempts(app.id, cursor_from(request, 50), where)
     msg_ids = sorted({a.msg_id for a in listed.data})
     found = await asyncio.gather(*(web.storage.get_message(app.id, m) for m in msg_ids))
+    kept = urlencode({k: v for k, v in chosen.items() if v})
     return page(
         request, "portal/attempts.html", visit, app=app, attempts=listed,
         messages={m.id: m for m in found}, endpoints={e.id: e for e in endpoints},
-        chosen=endpoint_id or "",
+        chosen=chosen, kept=kept, event_types=await event_types(request),
+        outcomes=tuple(OUTCOMES),
     )  # fmt: skip
 
 
@@ -205,6 +178,8 @@ async def resend(request: Request, visit: Visit, form: Form) -> Response:
     visit.session.notify("ok", "Queued to be sent again now.")
     if form.text("back") == "endpoint":
         return see_other(f"{HOME}/endpoint/{delivery.endpoint_id}")
+    if form.text("back") == "message":
+        return see_other(f"{HOME}/msg/{delivery.msg_id}")
     return see_other(f"{HOME}/attempts")
 
 
@@ -214,7 +189,6 @@ routes = [
     Route(f"{HOME}/sign-out", sign_out, methods=["POST"]),
     Route(f"{HOME}/signed-out", signed_out, methods=["GET"]),
     Route(f"{HOME}/home", home, methods=["GET"]),
-    Route(f"{HOME}/test-event", send_test_event, methods=["POST"]),
     Route(f"{HOME}/attempts", attempts, methods=["GET"]),
     Route(f"{HOME}/msg/{{msg_id}}/attempt/{{attempt_id}}", attempt, methods=["GET"]),
     Route(f"{HOME}/msg/{{msg_id}}/endpoint/{{endpoint_id}}/resend", resend, methods=["POST"]),

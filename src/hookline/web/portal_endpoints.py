@@ -1,5 +1,6 @@
 """The portal's endpoint forms: add, edit (URL, description, event types), delete,
-rotate and reveal the signing secret.
+rotate and reveal the signing secret (custom headers, rate limit and transformation,
+where the operator allows them, are in ``web.portal_settings``).
 
 Input goes through the use cases' checks, the API's own (the sizes its request models
 state, the SSRF policy of ``check_url``, ``check_event_types``); a refused value is
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hookline.domain import portal_look
 from hookline.domain.models import Endpoint
 from hookline.errors import ForbiddenError, ValidationError
 from hookline.storage.base import AttemptFilter, Cursor
@@ -95,13 +98,16 @@ async def create(request: Request, visit: Visit, form: Form) -> Response:
 @reads(Kind.PORTAL)
 async def show(request: Request, visit: Visit) -> Response:
     """One endpoint: its settings (a form, for tokens that may write), health and attempts."""
-    return await _endpoint_page(request, visit)
+    return await endpoint_page(request, visit)
 
 
-async def _endpoint_page(
+async def endpoint_page(
     request: Request, visit: Visit, status: int = 200, error: str | None = None,
-    entered: dict[str, Any] | None = None,
+    entered: dict[str, Any] | None = None, *, settings_error: str | None = None,
+    settings_entered: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
+    """The endpoint's page, with a refused form's error and values when there is one
+    (``settings_*`` for the forms of ``web.portal_settings``)."""
     web = web_of(request)
     app = await portal_app(request, visit)
     found = await web.storage.get_endpoint(app.id, request.path_params["endpoint_id"])
@@ -113,11 +119,24 @@ async def _endpoint_page(
     current = list(found.filter_types or ())
     shown = entered or {"url": found.url, "description": found.description,
                         "event_types": current}  # fmt: skip
+    transformation = found.controls.transformation
+    extras = {
+        "headers": "\n".join(f"{k}: {v}" for k, v in sorted(found.headers.items())),
+        "rate_limit": "" if found.rate_limit is None else str(found.rate_limit),
+        "transformation": "" if transformation is None else compact_json(transformation),
+        **(settings_entered or {}),
+    }
     return page(
         request, "portal/endpoint.html", visit, status, app=app, endpoint=found, health=health,
         attempts=recent, choices=catalogue + [t for t in current if t not in catalogue],
-        entered=shown, error=error,
+        entered=shown, error=error, settings_error=settings_error, extras=extras,
+        features=portal_look.features(web.settings.portal_features),
     )  # fmt: skip
+
+
+def compact_json(value: Any) -> str:
+    """A JSON document, indented, for a text area."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
 
 
 @writes(Kind.PORTAL)
@@ -139,7 +158,7 @@ async def update(request: Request, visit: Visit, form: Form) -> Response:
         )  # fmt: skip
         await _refusing(saving)
     except FormRefused as refused:
-        return await _endpoint_page(request, visit, 422, refused.message, entered)
+        return await endpoint_page(request, visit, 422, refused.message, entered)
     visit.session.notify("ok", "Endpoint saved.")
     return see_other(f"{HOME}/endpoint/{current.id}")
 

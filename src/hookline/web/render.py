@@ -13,7 +13,8 @@ from starlette.responses import HTMLResponse
 
 from hookline.domain.models import AttemptStatus, DeliveryStatus
 from hookline.domain.text import text_problem
-from hookline.web.core import Visit
+from hookline.web.core import Visit, web_of
+from hookline.web.portal_theme import theme_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -80,6 +81,9 @@ def page(
 ) -> HTMLResponse:
     """Render ``template`` for ``visit`` (None when signed out); never cached by browsers."""
     notices = visit.session.take_notices() if visit is not None else []
+    if template.startswith("portal/") or request.url.path.startswith("/portal"):
+        # Every portal page wears the theme (a signed-out page, the server's).
+        values.setdefault("theme", theme_of(web_of(request).settings, values.get("app")))
     html = _ENV.get_template(template).render(
         request=request, visit=visit, notices=notices,
         csrf=visit.session.csrf if visit is not None else "",

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hookline.domain import portal_look
 from hookline.domain.throttle import FailureThrottle
 from hookline.errors import (
     AuthenticationError,
@@ -36,7 +37,16 @@ from hookline.storage.base import Storage
 from hookline.usecases.access import PUBLIC
 from hookline.usecases.event_types import EventTypeCache
 from hookline.usecases.messages import PublishLimits, Submit
-from hookline.web import dashboard, messages, portal, portal_endpoints
+from hookline.web import (
+    dashboard,
+    messages,
+    portal,
+    portal_endpoints,
+    portal_messages,
+    portal_settings,
+    portal_testing,
+    portal_theme,
+)
 from hookline.web.access import declare, public
 from hookline.web.core import FindToken, Refused, SignedOut, Web
 from hookline.web.render import page
@@ -47,17 +57,31 @@ STATIC = Path(__file__).parent / "static"
 PREFIXES = ("/dashboard", "/portal", "/static")
 _FIRST_SEGMENTS = frozenset(PREFIXES)
 
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; "
+    "form-action 'self'; frame-ancestors {ancestors}; base-uri 'none'"
+)
 SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    ),
+    (b"content-security-policy", _CSP.format(images="'self' data:", ancestors="'none'").encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+
+
+def portal_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The portal's security headers: framed only by ``HOOKLINE_PORTAL_FRAME_ANCESTORS``
+    (no ``X-Frame-Options`` then: it cannot name origins), logos from any https site."""
+    origins = portal_look.frame_ancestors(settings.portal_frame_ancestors)
+    csp = _CSP.format(images="'self' data: https:", ancestors=" ".join(origins) or "'none'")
+    headers = [(b"content-security-policy", csp.encode())]
+    for name, value in SECURITY_HEADERS[1:]:
+        if name == b"x-frame-options" and origins:
+            continue
+        headers.append((name, value))
+    return headers
+
 
 _STATUS = {
     AuthenticationError: 401, ForbiddenError: 403, NotFoundError: 404, ConflictError: 409,
@@ -127,6 +151,10 @@ def web_routes() -> list[BaseRoute]:
         *messages.routes,
         *portal.routes,
         *portal_endpoints.routes,
+        *portal_messages.routes,
+        *portal_settings.routes,
+        *portal_testing.routes,
+        *portal_theme.routes,
         static,
     ]
 
@@ -150,20 +178,26 @@ def create_web(
         event_types=event_types, submit=submit, publish_limits=publish_limits,
         sessions=SessionStore(storage), failures=failures,
     )  # fmt: skip
-    return SecurityHeaders(app)
+    return SecurityHeaders(app, portal_headers(settings))
 
 
 class SecurityHeaders:
-    """Adds the security headers to every answer (unless a route set its own)."""
+    """Adds the security headers to every answer (unless a route set its own): the
+    portal's (``portal_headers``) under ``/portal``, ``SECURITY_HEADERS`` elsewhere."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, portal: list[tuple[bytes, bytes]] | None = None) -> None:
         self.app = app
+        self.portal = portal if portal is not None else SECURITY_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        portal = path == "/portal" or path.startswith("/portal/")
+        chosen = self.portal if portal else SECURITY_HEADERS
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                extra = [(k, v) for k, v in chosen if k not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

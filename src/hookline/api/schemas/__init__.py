@@ -31,9 +31,7 @@ from hookline.api.schemas.applications import (
 from hookline.api.schemas.common import (
     CHANNEL_PATTERN,
     CREATED_BY_PUT,
-    HEADER_NAME_PATTERN,
     ID_PATTERN,
-    RESERVED_HEADERS,
     SECRET_PATTERN,
     Channel,
     Channels,
@@ -56,7 +54,6 @@ from hookline.api.schemas.common import (
     Uid,
     UtcDatetime,
     Version,
-    check_headers,
     check_name,
     json_bytes,
     unique_items,
@@ -112,6 +109,7 @@ from hookline.api.schemas.sources import (
     VerifierKind,
     VerifierOut,
 )
+from hookline.domain.custom_headers import HEADER_NAME_PATTERN, RESERVED_HEADERS, check_headers
 
 __all__ = [
     "CHANNEL_PATTERN",

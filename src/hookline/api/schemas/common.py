@@ -21,13 +21,13 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from hookline.domain.custom_headers import check_headers
 from hookline.errors import ValidationError
 
 T = TypeVar("T")
 
 ID_PATTERN = r"^[a-zA-Z0-9\-_.]+$"
 CHANNEL_PATTERN = r"^[a-zA-Z0-9\-_.:]+$"
-HEADER_NAME_PATTERN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
 SECRET_PATTERN = r"^(whsec_)?[a-zA-Z0-9+/=]{32,100}$"
 
 Uid = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=ID_PATTERN)]
@@ -39,15 +39,6 @@ RateLimit = Annotated[int, Field(ge=1, le=65535)]
 Version = Annotated[int, Field(ge=1, le=1000)]
 #: Per-endpoint retry delays in seconds (at most 20 retries, each at most a week).
 RetrySchedule = Annotated[list[Annotated[float, Field(ge=0, le=7 * 86400)]], Field(max_length=20)]
-
-#: Headers a user may not set on deliveries: they carry the signature or are the transport's.
-RESERVED_HEADERS = frozenset(
-    {
-        "content-type", "content-length", "host", "connection", "transfer-encoding",
-        "webhook-id", "webhook-timestamp", "webhook-signature",
-        "svix-id", "svix-timestamp", "svix-signature", "user-agent",
-    }
-)  # fmt: skip
 
 
 def json_bytes(value: Any, field: str) -> bytes:
@@ -80,20 +71,6 @@ def _metadata(value: dict[str, str]) -> dict[str, str]:
     for key, item in value.items():
         if not key or len(key) > 256 or len(item) > 4096:
             raise ValueError("metadata keys are 1-256 characters and values at most 4096")
-    return value
-
-
-def check_headers(value: dict[str, str]) -> dict[str, str]:
-    """Custom delivery headers: valid names, no reserved names, bounded sizes."""
-    if len(value) > 32:
-        raise ValueError("at most 32 headers")
-    for name, item in value.items():
-        if not re.match(HEADER_NAME_PATTERN, name) or len(name) > 256:
-            raise ValueError(f"{name!r} is not a valid header name")
-        if name.lower() in RESERVED_HEADERS:
-            raise ValueError(f"header {name!r} is set by hookline and cannot be overridden")
-        if len(item) > 4096 or "\r" in item or "\n" in item:
-            raise ValueError(f"header {name!r} has an invalid or oversized value")
     return value
 
 
