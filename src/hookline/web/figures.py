@@ -7,8 +7,16 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hookline.domain.models import Attempt, AttemptStatus, Endpoint, EndpointStats, Source
+from hookline.domain.models import (
+    Attempt,
+    AttemptStatus,
+    Delivery,
+    Endpoint,
+    EndpointStats,
+    Source,
+)
 from hookline.domain.series import SourceStats
+from hookline.errors import NotFoundError
 from hookline.storage.base import (
     BEGINNING,
     END_OF_TIME,
@@ -18,6 +26,20 @@ from hookline.storage.base import (
     Storage,
 )
 from hookline.web import charts
+
+
+async def deliveries(
+    storage: Storage, msg_id: str, endpoints: Sequence[Endpoint]
+) -> list[Delivery | None]:
+    """A message's delivery to each of ``endpoints``, in order; None where it has none."""
+
+    async def one(endpoint_id: str) -> Delivery | None:
+        try:
+            return await storage.get_delivery(msg_id, endpoint_id)
+        except NotFoundError:
+            return None
+
+    return list(await asyncio.gather(*(one(e.id) for e in endpoints)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from starlette.routing import Route
 
 from hookline.domain.models import (
     AttemptStatus,
-    Delivery,
     EndpointMessage,
     Message,
 )
@@ -28,6 +27,7 @@ from hookline.storage.base import (
     Storage,
 )
 from hookline.usecases import replays
+from hookline.web import figures
 from hookline.web.access import reads, writes
 from hookline.web.core import (
     Form,
@@ -134,13 +134,6 @@ def _next_query(given: dict[str, str], iterator: str | None, done: bool) -> str 
     return urlencode({**{k: v for k, v in given.items() if v}, "iterator": iterator})
 
 
-async def _delivery(storage: Storage, msg_id: str, endpoint_id: str) -> Delivery | None:
-    try:
-        return await storage.get_delivery(msg_id, endpoint_id)
-    except NotFoundError:
-        return None
-
-
 @reads(Kind.DASHBOARD)
 async def message(request: Request, visit: Visit) -> Response:
     """A message: its payload, its delivery to each endpoint, and every attempt."""
@@ -148,7 +141,7 @@ async def message(request: Request, visit: Visit) -> Response:
     app = await web.storage.get_application(request.path_params["app_id"])
     found = await web.storage.get_message(app.id, request.path_params["msg_id"])
     endpoints = (await web.storage.list_endpoints(app.id, Cursor(limit=100))).data
-    deliveries = await asyncio.gather(*(_delivery(web.storage, found.id, e.id) for e in endpoints))
+    deliveries = await figures.deliveries(web.storage, found.id, endpoints)
     attempts = await web.storage.list_attempts(
         app.id, Cursor(limit=100), AttemptFilter(msg_id=found.id)
     )

@@ -4,7 +4,6 @@ payload, its delivery to each endpoint and the retry timeline of its attempts.""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -20,15 +19,15 @@ from hookline.domain.models import (
     Endpoint,
     Message,
 )
-from hookline.errors import NotFoundError, ValidationError
+from hookline.errors import ValidationError
 from hookline.storage.base import (
     BEGINNING,
     END_OF_TIME,
     AttemptFilter,
     Cursor,
     MessageFilter,
-    Storage,
 )
+from hookline.web import figures
 from hookline.web.access import reads
 from hookline.web.core import Visit, cursor_from, parse_moment, web_of
 from hookline.web.portal import HOME, event_types, portal_app
@@ -113,13 +112,6 @@ class Step:
         return "ok" if self.attempt.status == AttemptStatus.SUCCESS else "bad"
 
 
-async def _delivery(storage: Storage, msg_id: str, endpoint_id: str) -> Delivery | None:
-    try:
-        return await storage.get_delivery(msg_id, endpoint_id)
-    except NotFoundError:
-        return None
-
-
 @reads(Kind.PORTAL)
 async def message(request: Request, visit: Visit) -> Response:
     """A message: payload, deliveries per endpoint, and the retry timeline."""
@@ -127,7 +119,7 @@ async def message(request: Request, visit: Visit) -> Response:
     app = await portal_app(request, visit)
     found = await web.storage.get_message(app.id, request.path_params["msg_id"])
     endpoints = (await web.storage.list_endpoints(app.id, Cursor(limit=250))).data
-    deliveries = await asyncio.gather(*(_delivery(web.storage, found.id, e.id) for e in endpoints))
+    deliveries = await figures.deliveries(web.storage, found.id, endpoints)
     attempts = await web.storage.list_attempts(
         app.id, Cursor(limit=100), AttemptFilter(msg_id=found.id)
     )
